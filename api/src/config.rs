@@ -1,0 +1,157 @@
+//! Configuration: every setting is a command-line flag and a `LEERNET_*` environment
+//! variable (plus `DATABASE_URL`), with a default that works on a fresh machine, and is
+//! listed with that default in `leernet <command> --help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+use crate::service::db::DbOptions;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DbConfig {
+    /// Database URL: `postgres://user@host/db` or `sqlite://path/to/file.db`. Default: the
+    /// SQLite file `leernet.db` in the data directory, created on first start.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the embedded SQLite database (used when no database URL is given).
+    #[arg(long, env = "LEERNET_DATA_DIR", default_value = ".")]
+    pub data_dir: PathBuf,
+
+    /// Maximum number of pooled database connections.
+    #[arg(long, env = "LEERNET_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    pub db_max_connections: u32,
+
+    /// How long a SQLite writer waits for another writer before giving up (e.g. `5s`).
+    #[arg(long, env = "LEERNET_DB_BUSY_TIMEOUT", default_value = "5s")]
+    pub db_busy_timeout: humantime::Duration,
+
+    /// How long to wait for a database connection (e.g. `5s`).
+    #[arg(long, env = "LEERNET_DB_CONNECT_TIMEOUT", default_value = "5s")]
+    pub db_connect_timeout: humantime::Duration,
+}
+
+impl DbConfig {
+    /// The database URL to use, checking the data directory for the SQLite default.
+    pub fn url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            let url = url.trim();
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                return Ok(url.to_owned());
+            }
+            if let Some(path) = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+            {
+                if path.is_empty() {
+                    bail!("DATABASE_URL {url:?} names no file; use e.g. sqlite://leernet.db");
+                }
+                let mut url = url.to_owned();
+                if !path.contains("mode=") && !path.contains(":memory:") {
+                    url.push(if path.contains('?') { '&' } else { '?' });
+                    url.push_str("mode=rwc");
+                }
+                return Ok(url);
+            }
+            bail!(
+                "DATABASE_URL must start with postgres:// or sqlite://, got {:?}",
+                redact(url)
+            );
+        }
+        let dir = &self.data_dir;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        let probe = dir.join(".leernet-write-test");
+        std::fs::write(&probe, b"")
+            .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("leernet.db").display()
+        ))
+    }
+
+    /// Pool options for [`crate::service::db::connect`].
+    pub fn options(&self) -> anyhow::Result<DbOptions> {
+        if self.db_max_connections == 0 {
+            bail!("--db-max-connections (LEERNET_DB_MAX_CONNECTIONS) must be at least 1");
+        }
+        Ok(DbOptions {
+            url: self.url()?,
+            max_connections: self.db_max_connections,
+            busy_timeout: self.db_busy_timeout.into(),
+            connect_timeout: self.db_connect_timeout.into(),
+        })
+    }
+}
+
+/// Settings of `leernet serve`.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub db: DbConfig,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "LEERNET_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Load the seed data when the database is created (first start).
+    #[arg(long, env = "LEERNET_SEED_ON_FIRST_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub seed_on_first_start: bool,
+
+    /// How long to let running requests finish on SIGINT/SIGTERM (e.g. `30s`).
+    #[arg(long, env = "LEERNET_SHUTDOWN_TIMEOUT", default_value = "30s")]
+    pub shutdown_timeout: humantime::Duration,
+
+    /// Longest a request may take before it is answered with 503 (e.g. `30s`).
+    #[arg(long, env = "LEERNET_REQUEST_TIMEOUT", default_value = "30s")]
+    pub request_timeout: humantime::Duration,
+}
+
+impl Config {
+    /// Settings for a test or an embedded use: the given database, a random local port.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            db: DbConfig {
+                database_url: Some(database_url.to_owned()),
+                data_dir: PathBuf::from("."),
+                db_max_connections: 4,
+                db_busy_timeout: Duration::from_secs(10).into(),
+                db_connect_timeout: Duration::from_secs(5).into(),
+            },
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed_on_first_start: false,
+            shutdown_timeout: Duration::from_secs(5).into(),
+            request_timeout: Duration::from_secs(30).into(),
+        }
+    }
+}
+
+/// A database URL with any password replaced by `***`, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}

@@ -1,0 +1,166 @@
+//! What schools offer in the networks: education programmes and student assignments (what
+//! LMSs pull).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{AssignmentStatus, Field, Level, Meta};
+
+/// An education programme of a school (MBO, bachelor or master).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Programme {
+    /// Common fields.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The school offering it.
+    pub organization_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Level.
+    pub level: Level,
+    /// Field.
+    pub field: Field,
+}
+
+/// Create or replace a programme.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProgrammeInput {
+    /// Your own id for it.
+    pub external_id: Option<String>,
+    /// The school by id (required).
+    pub organization_id: Option<Uuid>,
+    /// Name (required).
+    pub name: Option<String>,
+    /// Level (required).
+    pub level: Option<String>,
+    /// Field (required).
+    pub field: Option<String>,
+}
+
+/// Filters for listing programmes.
+#[derive(Debug, Clone, Default)]
+pub struct ProgrammeFilter {
+    /// Only those of this school.
+    pub organization_id: Option<Uuid>,
+    /// Only this level.
+    pub level: Option<Level>,
+    /// Only this field.
+    pub field: Option<Field>,
+}
+
+/// A student assignment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assignment {
+    /// Common fields.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// What students learn.
+    pub learning_outcomes: Option<String>,
+    /// The network it is part of.
+    pub network_id: Option<Uuid>,
+    /// The network's slug.
+    pub network_slug: Option<String>,
+    /// The initiative it is part of.
+    pub initiative_id: Option<Uuid>,
+    /// Where it takes place.
+    pub region_id: Option<Uuid>,
+    /// The region's CBS code.
+    pub region_code: Option<String>,
+    /// The organization hosting the students.
+    pub host_organization_id: Option<Uuid>,
+    /// Education levels it is open to.
+    pub levels: Vec<Level>,
+    /// Programmes it is meant for.
+    pub programme_ids: Vec<Uuid>,
+    /// Study credits.
+    pub ects: Option<f64>,
+    /// Estimated hours of work.
+    pub hours_estimate: Option<i32>,
+    /// First day.
+    pub starts_on: Option<NaiveDate>,
+    /// Last day.
+    pub ends_on: Option<NaiveDate>,
+    /// Last day to apply.
+    pub application_deadline: Option<NaiveDate>,
+    /// How many students it takes.
+    pub capacity: Option<i32>,
+    /// Status.
+    pub status: AssignmentStatus,
+    /// Whom to contact.
+    pub contact: Option<String>,
+    /// Language (BCP 47), e.g. `nl`.
+    pub language: String,
+}
+
+/// Create or replace a student assignment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssignmentInput {
+    /// Your own id for it.
+    pub external_id: Option<String>,
+    /// Title (required).
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Learning outcomes.
+    pub learning_outcomes: Option<String>,
+    /// Network by id.
+    pub network_id: Option<Uuid>,
+    /// Network by slug.
+    pub network_slug: Option<String>,
+    /// Initiative by id.
+    pub initiative_id: Option<Uuid>,
+    /// Region by id.
+    pub region_id: Option<Uuid>,
+    /// Region by CBS code.
+    pub region_code: Option<String>,
+    /// Host organization by id.
+    pub host_organization_id: Option<Uuid>,
+    /// Education levels.
+    pub levels: Option<Vec<String>>,
+    /// Programme ids.
+    pub programme_ids: Option<Vec<Uuid>>,
+    /// Study credits, 0 to 240.
+    pub ects: Option<f64>,
+    /// Estimated hours, 0 to 10000.
+    pub hours_estimate: Option<i32>,
+    /// First day.
+    pub starts_on: Option<NaiveDate>,
+    /// Last day (not before the first).
+    pub ends_on: Option<NaiveDate>,
+    /// Last day to apply.
+    pub application_deadline: Option<NaiveDate>,
+    /// Number of students, 0 to 100000.
+    pub capacity: Option<i32>,
+    /// Status; default `draft`.
+    pub status: Option<String>,
+    /// Contact.
+    pub contact: Option<String>,
+    /// Language (BCP 47); default `nl`.
+    pub language: Option<String>,
+}
+
+/// Filters for listing student assignments.
+#[derive(Debug, Clone, Default)]
+pub struct AssignmentFilter {
+    /// Only those of this network.
+    pub network_id: Option<Uuid>,
+    /// Only those in this region (exactly).
+    pub region_id: Option<Uuid>,
+    /// Only this status.
+    pub status: Option<AssignmentStatus>,
+    /// Only those open to this level.
+    pub level: Option<Level>,
+    /// Only those meant for this programme.
+    pub programme_id: Option<Uuid>,
+    /// Only those hosted by this organization.
+    pub host_organization_id: Option<Uuid>,
+}

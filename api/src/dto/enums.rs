@@ -1,0 +1,290 @@
+//! The enumerations of the domain (`domain.md`), as snake_case strings on the wire and in
+//! the database (where a CHECK constraint lists the same values).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! str_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in the order of the domain model.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as stored and sent.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "must be one of: {}",
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// Parses a stored value; the database's CHECK constraint guarantees it is valid, and a
+/// value that is not falls back to the default rather than failing a read.
+pub fn stored<E: FromStr + Default>(value: &str) -> E {
+    value.parse().unwrap_or_default()
+}
+
+str_enum!(
+    /// What kind of region.
+    RegionKind {
+        /// A country.
+        Country = "country",
+        /// A province (CBS `PVxx`).
+        Province = "province",
+        /// A municipality (CBS `GMxxxx`).
+        #[default]
+        Municipality = "municipality",
+        /// A named group of districts with no CBS code, such as Emmen-Zuid.
+        Area = "area",
+        /// A district, "wijk" (CBS `WKxxxxxx`).
+        District = "district",
+        /// A neighbourhood, "buurt" (CBS `BUxxxxxxxx`).
+        Neighbourhood = "neighbourhood",
+    }
+);
+
+impl RegionKind {
+    /// The depth in the tree: a parent's rank is always lower than its child's.
+    pub fn rank(self) -> u8 {
+        match self {
+            RegionKind::Country => 0,
+            RegionKind::Province => 1,
+            RegionKind::Municipality => 2,
+            RegionKind::Area => 3,
+            RegionKind::District => 4,
+            RegionKind::Neighbourhood => 5,
+        }
+    }
+}
+
+str_enum!(
+    /// What kind of organization.
+    OrganizationKind {
+        /// A municipality.
+        Municipality = "municipality",
+        /// A province.
+        Province = "province",
+        /// A university of applied sciences (hogeschool).
+        UniversityOfAppliedSciences = "university_of_applied_sciences",
+        /// A research university.
+        University = "university",
+        /// A vocational school (MBO).
+        VocationalSchool = "vocational_school",
+        /// A welfare organization.
+        Welfare = "welfare",
+        /// A sports organization.
+        Sports = "sports",
+        /// A healthcare organization.
+        Healthcare = "healthcare",
+        /// A community centre (buurthuis).
+        CommunityCentre = "community_centre",
+        /// A funder.
+        Funder = "funder",
+        /// A body that runs networks.
+        NetworkBody = "network_body",
+        /// Anything else.
+        #[default]
+        Other = "other",
+    }
+);
+
+str_enum!(
+    /// What kind of network.
+    NetworkKind {
+        /// A living lab.
+        LivingLab = "living_lab",
+        /// A (regional) learning network.
+        LearningNetwork = "learning_network",
+        /// A provincial innovation workplace.
+        InnovationWorkplace = "innovation_workplace",
+        /// A consultation body such as a prevention forum.
+        ConsultationBody = "consultation_body",
+        /// Anything else.
+        #[default]
+        Other = "other",
+    }
+);
+
+str_enum!(
+    /// Where a network stands.
+    NetworkStatus {
+        /// Not started.
+        Planned = "planned",
+        /// Running.
+        #[default]
+        Active = "active",
+        /// Finished as planned.
+        Completed = "completed",
+        /// Ended early.
+        Stopped = "stopped",
+    }
+);
+
+str_enum!(
+    /// The role of a region in a network.
+    RegionRole {
+        /// Where the network works.
+        #[default]
+        Focus = "focus",
+        /// Where it is expanding to.
+        Expansion = "expansion",
+        /// Where its lessons are carried to.
+        TransferTarget = "transfer_target",
+    }
+);
+
+str_enum!(
+    /// Where a goal stands.
+    GoalStatus {
+        /// Not started.
+        #[default]
+        Planned = "planned",
+        /// Being worked on.
+        InProgress = "in_progress",
+        /// Reached.
+        Achieved = "achieved",
+        /// Given up.
+        Dropped = "dropped",
+    }
+);
+
+str_enum!(
+    /// The role of an organization in a network.
+    MembershipRole {
+        /// Leads the network.
+        Lead = "lead",
+        /// Takes part.
+        #[default]
+        Partner = "partner",
+        /// Takes part as an education institution.
+        Education = "education",
+        /// Funds the network.
+        Funder = "funder",
+        /// Coordinates the network.
+        Coordinator = "coordinator",
+    }
+);
+
+str_enum!(
+    /// Publication state of a practice example.
+    PracticeExampleStatus {
+        /// Visible to its owner and admins only.
+        #[default]
+        Draft = "draft",
+        /// Visible to every reader.
+        Published = "published",
+        /// Kept, no longer current.
+        Archived = "archived",
+    }
+);
+
+str_enum!(
+    /// Where an initiative stands.
+    InitiativeStatus {
+        /// An idea.
+        #[default]
+        Idea = "idea",
+        /// Running.
+        Running = "running",
+        /// Finished.
+        Finished = "finished",
+    }
+);
+
+str_enum!(
+    /// Whether a lesson has been carried to a region yet.
+    TransferStatus {
+        /// Planned.
+        #[default]
+        Planned = "planned",
+        /// Applied there.
+        Applied = "applied",
+    }
+);
+
+str_enum!(
+    /// Education level.
+    Level {
+        /// Vocational education (MBO).
+        #[default]
+        Mbo = "mbo",
+        /// Bachelor (HBO or WO).
+        Bachelor = "bachelor",
+        /// Master.
+        Master = "master",
+    }
+);
+
+str_enum!(
+    /// Education field.
+    Field {
+        /// Sport and exercise ("sport & bewegen").
+        SportAndExercise = "sport_and_exercise",
+        /// Nutrition ("voeding").
+        Nutrition = "nutrition",
+        /// Care and welfare ("zorg & welzijn").
+        CareAndWelfare = "care_and_welfare",
+        /// Anything else.
+        #[default]
+        Other = "other",
+    }
+);
+
+str_enum!(
+    /// Where a student assignment stands.
+    AssignmentStatus {
+        /// Not yet offered.
+        #[default]
+        Draft = "draft",
+        /// Open for applications.
+        Open = "open",
+        /// Being carried out.
+        InProgress = "in_progress",
+        /// Closed.
+        Closed = "closed",
+    }
+);
+
+str_enum!(
+    /// What kind of API client a partner is.
+    PartnerKind {
+        /// A municipality's system.
+        Municipality = "municipality",
+        /// A provincial network such as an innovation workplace.
+        ProvincialNetwork = "provincial_network",
+        /// An education platform (LMS).
+        EducationPlatform = "education_platform",
+        /// A dashboard.
+        #[default]
+        Dashboard = "dashboard",
+        /// An administrator.
+        Admin = "admin",
+    }
+);

@@ -1,0 +1,56 @@
+//! The API's wire types, declared once for every face.
+//!
+//! Requests (`...Input`) keep every field optional so that the service can report all
+//! missing and invalid fields in one answer, and refuse unknown fields
+//! (`deny_unknown_fields`) so a typo is a 400 rather than silently ignored. References may be
+//! given by id or by natural key (`regionId` or `regionCode`); responses carry both.
+//! Entities never appear here: the wire format does not follow the tables.
+
+mod education;
+mod enums;
+mod network;
+mod practice;
+mod region;
+
+pub use education::*;
+pub use enums::*;
+pub use network::*;
+pub use practice::*;
+pub use region::*;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// The fields every resource has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    /// UUID v7, assigned by the service.
+    pub id: Uuid,
+    /// +1 on every change; the ETag is derived from it.
+    pub version: i32,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// When it last changed (RFC 3339, UTC).
+    pub updated_at: DateTime<Utc>,
+    /// The partner that created it.
+    pub owner_partner_id: Uuid,
+    /// The owner's own id for it, if given.
+    pub external_id: Option<String>,
+}
+
+/// Builds the [`Meta`] of any entity row (they all have the common columns).
+#[macro_export]
+macro_rules! meta {
+    ($row:expr) => {
+        $crate::dto::Meta {
+            id: $row.id,
+            version: $row.version,
+            created_at: $row.created_at,
+            updated_at: $row.updated_at,
+            owner_partner_id: $row.owner_partner_id,
+            external_id: $row.external_id.clone(),
+        }
+    };
+}

@@ -1,0 +1,133 @@
+//! Regions, organizations and themes: the reference data other resources point at.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Meta, OrganizationKind, RegionKind};
+
+/// A region in the tree country → province → municipality → area → district → neighbourhood.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Region {
+    /// Common fields.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// CBS code (`PV22`, `GM0114`, `WKggggww`, `BUggggwwbb`); null where none exists.
+    pub code: Option<String>,
+    /// Name, e.g. `Emmen`.
+    pub name: String,
+    /// Kind of region.
+    pub kind: RegionKind,
+    /// The parent region.
+    pub parent_id: Option<Uuid>,
+    /// The parent's CBS code.
+    pub parent_code: Option<String>,
+    /// Whether it counts as deprived ("kansarm").
+    pub deprived: bool,
+    /// Number of inhabitants, if known.
+    pub population: Option<i32>,
+}
+
+/// Create or replace a region.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegionInput {
+    /// Your own id for it.
+    pub external_id: Option<String>,
+    /// CBS code, where one exists.
+    pub code: Option<String>,
+    /// Name (required).
+    pub name: Option<String>,
+    /// Kind (required).
+    pub kind: Option<String>,
+    /// Parent by id.
+    pub parent_id: Option<Uuid>,
+    /// Parent by CBS code.
+    pub parent_code: Option<String>,
+    /// Deprived ("kansarm"); default false.
+    pub deprived: Option<bool>,
+    /// Number of inhabitants.
+    pub population: Option<i32>,
+}
+
+/// Filters for listing regions.
+#[derive(Debug, Clone, Default)]
+pub struct RegionFilter {
+    /// Only this kind.
+    pub kind: Option<RegionKind>,
+    /// Only direct children of this region.
+    pub parent_id: Option<Uuid>,
+    /// Only deprived (or only not deprived) regions.
+    pub deprived: Option<bool>,
+}
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    /// Common fields.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: OrganizationKind,
+    /// Where it is based.
+    pub region_id: Option<Uuid>,
+    /// The region's CBS code.
+    pub region_code: Option<String>,
+    /// Website.
+    pub website: Option<String>,
+}
+
+/// Create or replace an organization.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrganizationInput {
+    /// Your own id for it.
+    pub external_id: Option<String>,
+    /// Name (required).
+    pub name: Option<String>,
+    /// Kind (required).
+    pub kind: Option<String>,
+    /// Region by id.
+    pub region_id: Option<Uuid>,
+    /// Region by CBS code.
+    pub region_code: Option<String>,
+    /// Website (http or https).
+    pub website: Option<String>,
+}
+
+/// Filters for listing organizations.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationFilter {
+    /// Only this kind.
+    pub kind: Option<OrganizationKind>,
+    /// Only organizations in this region (exactly).
+    pub region_id: Option<Uuid>,
+}
+
+/// A theme.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Theme {
+    /// Common fields.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Slug, e.g. `positieve-gezondheid`.
+    pub slug: String,
+    /// Name, e.g. `positieve gezondheid`.
+    pub name: String,
+}
+
+/// Create or replace a theme.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ThemeInput {
+    /// Your own id for it.
+    pub external_id: Option<String>,
+    /// Slug (required).
+    pub slug: Option<String>,
+    /// Name (required).
+    pub name: Option<String>,
+}

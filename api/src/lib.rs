@@ -1,0 +1,186 @@
+//! Leernet: one shared, trustworthy data model for Dutch health learning networks.
+//!
+//! Three thin faces — REST ([`rest`]), GraphQL and the command line ([`cli`]) — over one
+//! [`service`] layer, which alone talks to the database. Start-up (connect, migrate, seed
+//! on first start, bind, serve, shut down gracefully) is in this file so that `main.rs`
+//! and the tests start the same service.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod dto;
+pub mod error;
+pub mod rest;
+pub mod service;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+pub use rest::app;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, DbConfig, redact};
+use crate::service::Actor;
+use crate::state::AppState;
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Serve(config) => {
+            let server = Server::start(config).await?;
+            server.run(shutdown_signal()).await
+        }
+        Command::Migrate(db) => {
+            let conn = connect(&db).await?;
+            let applied = migrate(&conn).await?;
+            println!("migrations applied: {applied}; the schema is up to date");
+            conn.close().await.ok();
+            Ok(())
+        }
+        Command::Seed(db) => {
+            let conn = connect(&db).await?;
+            migrate(&conn).await?;
+            let report = service::seed::seed(&conn, &Actor::system())
+                .await
+                .map_err(|e| anyhow!("seeding failed: {e}"))?;
+            println!("{report}");
+            conn.close().await.ok();
+            Ok(())
+        }
+    }
+}
+
+/// Opens the database, with a one-line error a person can act on.
+pub async fn connect(db: &DbConfig) -> anyhow::Result<DatabaseConnection> {
+    let options = db.options()?;
+    service::db::connect(&options).await.map_err(|e| {
+        let reason = e.to_string().replace('\n', " ");
+        anyhow!(
+            "cannot open the database {}: {reason}",
+            redact(&options.url)
+        )
+    })
+}
+
+/// Applies pending migrations; returns how many were applied.
+pub async fn migrate(conn: &DatabaseConnection) -> anyhow::Result<usize> {
+    let pending = Migrator::get_pending_migrations(conn)
+        .await
+        .context("cannot read the migration state")?
+        .len();
+    Migrator::up(conn, None)
+        .await
+        .context("migrating the database failed")?;
+    Ok(pending)
+}
+
+/// A bound, migrated, ready-to-run service.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Connects, migrates, seeds a new database (when configured) and binds the address.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let started = std::time::Instant::now();
+        let db = connect(&config.db).await?;
+        let first_start = Migrator::get_applied_migrations(&db)
+            .await
+            .map(|applied| applied.is_empty())
+            .unwrap_or(true);
+        migrate(&db).await?;
+        if first_start && config.seed_on_first_start {
+            let report = service::seed::seed(&db, &Actor::system())
+                .await
+                .map_err(|e| anyhow!("seeding the new database failed: {e}"))?;
+            tracing::info!(%report, "new database seeded");
+        }
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| anyhow!("cannot listen on {}: {e}", config.addr))?;
+        tracing::info!(
+            addr = %listener.local_addr().unwrap_or(config.addr),
+            backend = ?db.get_database_backend(),
+            startup_ms = started.elapsed().as_millis() as u64,
+            "leernet is ready"
+        );
+        Ok(Self {
+            listener,
+            state: AppState {
+                db,
+                config: Arc::new(config),
+            },
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.state.config.addr)
+    }
+
+    /// The database pool.
+    pub fn db(&self) -> DatabaseConnection {
+        self.state.db.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then lets running requests finish (up to the
+    /// configured timeout) and closes the pool.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace: std::time::Duration = self.state.config.shutdown_timeout.into();
+        let db = self.state.db.clone();
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve =
+            axum::serve(self.listener, app(self.state)).with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing running requests");
+                let _ = stopping_tx.send(());
+            });
+        let serve = async move { serve.await.context("the HTTP server failed") };
+        tokio::pin!(serve);
+        tokio::select! {
+            result = &mut serve => result?,
+            () = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!("requests still running after the shutdown timeout; stopping anyway"),
+        }
+        db.close().await.ok();
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

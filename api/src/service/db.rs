@@ -1,0 +1,169 @@
+//! Connecting to the database and the rules every write follows.
+//!
+//! SQLite is the embedded default. sea-orm opens it with a single connection unless told
+//! otherwise, so we set the pool size and the pragmas that make it behave under concurrent
+//! use: WAL (readers do not block the writer), `synchronous=NORMAL` (durable at checkpoints,
+//! fast commits), a busy timeout, and foreign keys (off by default in SQLite). Writes begin
+//! `IMMEDIATE`, taking the write lock up front, so concurrent writers queue behind the busy
+//! timeout instead of failing with "database is locked" when a read lock upgrades.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::error::{Error, InvalidParam, Result};
+
+/// How to open the database pool.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// `sqlite://...` or `postgres://...`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long a SQLite writer waits for the lock before giving up.
+    pub busy_timeout: Duration,
+    /// How long to wait for a connection (and for an unreachable server).
+    pub connect_timeout: Duration,
+}
+
+/// Opens the pool, with SQLite's pragmas set on every connection.
+pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(options.url.clone());
+    opts.max_connections(options.max_connections)
+        .min_connections(1)
+        .connect_timeout(options.connect_timeout)
+        .acquire_timeout(options.connect_timeout)
+        .sqlx_logging(false);
+    let busy = options.busy_timeout;
+    opts.map_sqlx_sqlite_opts(move |o: SqliteConnectOptions| {
+        o.create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(busy)
+            .foreign_keys(true)
+    });
+    Database::connect(opts).await
+}
+
+/// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` elsewhere.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+    .map_err(map_db_err)
+}
+
+/// The backend behind a connection, for the few places where SQL differs.
+pub fn is_postgres(backend: DbBackend) -> bool {
+    backend == DbBackend::Postgres
+}
+
+/// Maps a database error to what the caller caused, where we can tell.
+///
+/// The service checks references and uniqueness before writing, so these mappings are the
+/// safety net for races (two writers taking the same slug at once). Constraint names follow
+/// `ux_<table>_<columns>` and `ck_<table>_<column>`, which lets us name the field.
+pub fn map_db_err(err: DbErr) -> Error {
+    let db_error = match &err {
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error()
+        }
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+            return Error::Unavailable("the database is not reachable right now".to_owned());
+        }
+        DbErr::RecordNotUpdated => {
+            return Error::Conflict(
+                "the resource was changed by another request at the same time; read it again and retry"
+                    .to_owned(),
+            );
+        }
+        _ => None,
+    };
+    let Some(db_error) = db_error else {
+        return Error::internal(err);
+    };
+    let message = db_error.message().to_owned();
+    let constraint = db_error.constraint().map(str::to_owned);
+    let field = constraint
+        .as_deref()
+        .and_then(field_of_constraint)
+        .or_else(|| field_of_sqlite_message(&message));
+    match db_error.kind() {
+        sea_orm::sqlx::error::ErrorKind::UniqueViolation => {
+            Error::Validation(vec![InvalidParam::new(
+                field.unwrap_or_else(|| "body".to_owned()),
+                "is already taken by another resource",
+            )])
+        }
+        sea_orm::sqlx::error::ErrorKind::ForeignKeyViolation => {
+            Error::Validation(vec![InvalidParam::new(
+                field.unwrap_or_else(|| "body".to_owned()),
+                "refers to a resource that does not exist",
+            )])
+        }
+        sea_orm::sqlx::error::ErrorKind::CheckViolation => {
+            Error::Validation(vec![InvalidParam::new(
+                field.unwrap_or_else(|| "body".to_owned()),
+                "has a value that is not allowed",
+            )])
+        }
+        sea_orm::sqlx::error::ErrorKind::NotNullViolation => {
+            Error::Validation(vec![InvalidParam::new(
+                field.unwrap_or_else(|| "body".to_owned()),
+                "is required",
+            )])
+        }
+        _ if message.contains("database is locked") || message.contains("could not serialize") => {
+            Error::Unavailable("the database is busy; retry the request".to_owned())
+        }
+        _ => Error::internal(err),
+    }
+}
+
+/// `ux_networks_slug` → `slug`, `ck_regions_kind` → `kind` (camelCased for the API).
+fn field_of_constraint(name: &str) -> Option<String> {
+    let rest = name
+        .strip_prefix("ux_")
+        .or_else(|| name.strip_prefix("ck_"))
+        .or_else(|| name.strip_prefix("fk_"))?;
+    // The table name may itself contain underscores; the known tables are matched longest first.
+    let column = crate::service::TABLES
+        .iter()
+        .filter_map(|t| rest.strip_prefix(t).and_then(|c| c.strip_prefix('_')))
+        .min_by_key(|c| c.len())?;
+    Some(camel(column))
+}
+
+/// SQLite: "UNIQUE constraint failed: networks.slug" / "CHECK constraint failed: ck_regions_kind".
+fn field_of_sqlite_message(message: &str) -> Option<String> {
+    let (_, tail) = message.split_once("failed: ")?;
+    if let Some(field) = field_of_constraint(tail.trim()) {
+        return Some(field);
+    }
+    let last = tail.split(", ").last()?;
+    let column = last.split('.').next_back()?;
+    Some(camel(column))
+}
+
+/// `start_year` → `startYear`.
+pub fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,180 @@
+//! Resident initiatives and activities, with their themes.
+
+use entity::{initiative, network, region, theme};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait};
+use uuid::Uuid;
+
+use crate::dto::{Initiative, InitiativeFilter, InitiativeInput, InitiativeStatus, stored};
+use crate::error::Result;
+use crate::meta;
+use crate::service::Resource;
+use crate::service::check::Check;
+use crate::service::refs::{self, LinkTable};
+
+/// Initiatives.
+pub struct Initiatives;
+
+const INITIATIVE_THEMES: LinkTable = LinkTable {
+    table: "initiative_themes",
+    parent: "initiative_id",
+    child: "theme_id",
+};
+
+#[async_trait::async_trait]
+impl Resource for Initiatives {
+    type Entity = initiative::Entity;
+    type Model = initiative::Model;
+    type ActiveModel = initiative::ActiveModel;
+    type Input = InitiativeInput;
+    type Dto = Initiative;
+    /// The theme ids.
+    type Children = Vec<Uuid>;
+    type Filter = InitiativeFilter;
+    const TYPE: &'static str = "initiatives";
+
+    fn external_id(input: &InitiativeInput) -> Option<&str> {
+        input.external_id.as_deref()
+    }
+
+    async fn apply<C: ConnectionTrait>(
+        conn: &C,
+        input: &InitiativeInput,
+        row: &mut initiative::ActiveModel,
+        _current: Option<&initiative::Model>,
+    ) -> Result<Vec<Uuid>> {
+        let mut check = Check::new();
+        let network_id = refs::by_id_or_key::<network::Entity, _>(
+            conn,
+            &mut check,
+            "network",
+            "networkId",
+            input.network_id,
+            "networkSlug",
+            network::Column::Slug,
+            &input.network_slug,
+        )
+        .await?;
+        let region_id = refs::by_id_or_key::<region::Entity, _>(
+            conn,
+            &mut check,
+            "region",
+            "regionId",
+            input.region_id,
+            "regionCode",
+            region::Column::Code,
+            &input.region_code,
+        )
+        .await?;
+        let title = check.line("title", &input.title);
+        let description = check.opt_text("description", &input.description);
+        let status = check.enum_or("status", &input.status, InitiativeStatus::Idea);
+        check.order(
+            "endedOn",
+            input.started_on,
+            input.ended_on,
+            "must not be before startedOn",
+        );
+        let residents_reached =
+            check.opt_range("residentsReached", input.residents_reached, 0, i32::MAX);
+        let themes = refs::ids_by_keys::<theme::Entity, _>(
+            conn,
+            &mut check,
+            "theme",
+            "themes",
+            theme::Column::Slug,
+            input.themes.as_deref().unwrap_or_default(),
+        )
+        .await?;
+        check.finish()?;
+        row.network_id = Set(network_id);
+        row.region_id = Set(region_id);
+        row.title = Set(title);
+        row.description = Set(description);
+        row.status = Set(status.as_str().to_owned());
+        row.started_on = Set(input.started_on);
+        row.ended_on = Set(input.ended_on);
+        row.residents_reached = Set(residents_reached);
+        Ok(themes)
+    }
+
+    async fn write_children<C: ConnectionTrait>(
+        conn: &C,
+        id: Uuid,
+        themes: Vec<Uuid>,
+    ) -> Result<()> {
+        refs::replace_links(
+            conn,
+            INITIATIVE_THEMES,
+            id,
+            &["theme_id"],
+            themes.into_iter().map(|t| vec![t.into()]).collect(),
+        )
+        .await
+    }
+
+    async fn to_dtos<C: ConnectionTrait>(
+        conn: &C,
+        rows: Vec<initiative::Model>,
+    ) -> Result<Vec<Initiative>> {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut themes = refs::linked_keys(conn, INITIATIVE_THEMES, "themes", "slug", &ids).await?;
+        let regions = refs::keys_of::<region::Entity, _>(
+            conn,
+            region::Column::Code,
+            rows.iter().filter_map(|r| r.region_id),
+        )
+        .await?;
+        let networks = refs::keys_of::<network::Entity, _>(
+            conn,
+            network::Column::Slug,
+            rows.iter().filter_map(|r| r.network_id),
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Initiative {
+                meta: meta!(r),
+                themes: themes.remove(&r.id).unwrap_or_default(),
+                region_code: r
+                    .region_id
+                    .and_then(|id| regions.get(&id).cloned().flatten()),
+                network_slug: r
+                    .network_id
+                    .and_then(|id| networks.get(&id).cloned().flatten()),
+                status: stored(&r.status),
+                network_id: r.network_id,
+                region_id: r.region_id,
+                title: r.title,
+                description: r.description,
+                started_on: r.started_on,
+                ended_on: r.ended_on,
+                residents_reached: r.residents_reached,
+            })
+            .collect())
+    }
+
+    async fn condition<C: ConnectionTrait>(
+        _conn: &C,
+        filter: &InitiativeFilter,
+    ) -> Result<Condition> {
+        let mut condition = Condition::all()
+            .add_option(
+                filter
+                    .network_id
+                    .map(|n| initiative::Column::NetworkId.eq(n)),
+            )
+            .add_option(filter.region_id.map(|r| initiative::Column::RegionId.eq(r)))
+            .add_option(
+                filter
+                    .status
+                    .map(|s| initiative::Column::Status.eq(s.as_str())),
+            );
+        if let Some(theme) = &filter.theme {
+            condition = condition.add(initiative::Column::Id.in_subquery(
+                refs::parents_linked_by_key(INITIATIVE_THEMES, "themes", "slug", theme.as_str()),
+            ));
+        }
+        Ok(condition)
+    }
+}

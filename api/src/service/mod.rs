@@ -1,0 +1,67 @@
+//! The service layer: the only code that talks to the database.
+//!
+//! REST, GraphQL and the CLI are thin faces over these functions. Every function takes the
+//! [`Actor`] that calls, checks what it may do, validates input (all invalid fields at once)
+//! and, for writes, does the write, its change-log entry and its audit entry in one
+//! transaction. One module per aggregate implements [`Resource`]; [`resource`] holds the
+//! life cycle they share.
+
+mod actor;
+pub mod assignments;
+pub mod changes;
+pub mod check;
+pub mod db;
+pub mod initiatives;
+pub mod lessons;
+pub mod networks;
+pub mod practice_examples;
+pub mod refs;
+pub mod regions;
+pub mod resource;
+pub mod seed;
+
+pub use actor::{Actor, SYSTEM_PARTNER_ID, SYSTEM_PARTNER_NAME};
+pub use assignments::{Assignments, Programmes};
+pub use initiatives::Initiatives;
+pub use lessons::{Lessons, Transfers};
+pub use networks::{Goals, Memberships, Networks, Reports};
+pub use practice_examples::PracticeExamples;
+pub use regions::{Organizations, Regions, Themes};
+pub use resource::{Page, PageRequest, Resource, create, delete, get, list, update, upsert};
+
+/// Every table, longest names first, to read constraint names (`ux_<table>_<columns>`).
+pub(crate) const TABLES: &[&str] = &[
+    "practice_example_themes",
+    "practice_example_links",
+    "assignment_programmes",
+    "webhook_deliveries",
+    "practice_examples",
+    "client_credentials",
+    "assignment_levels",
+    "initiative_themes",
+    "idempotency_keys",
+    "partner_networks",
+    "network_regions",
+    "partner_regions",
+    "network_themes",
+    "network_levels",
+    "network_fields",
+    "organizations",
+    "lesson_themes",
+    "signing_keys",
+    "assignments",
+    "initiatives",
+    "memberships",
+    "programmes",
+    "change_log",
+    "audit_log",
+    "transfers",
+    "networks",
+    "partners",
+    "webhooks",
+    "regions",
+    "lessons",
+    "reports",
+    "themes",
+    "goals",
+];

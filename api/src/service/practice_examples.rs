@@ -1,0 +1,294 @@
+//! Practice examples ("praktijkvoorbeelden") with their ordered links and their themes.
+
+use std::collections::HashMap;
+
+use entity::{network, practice_example, practice_example_link, region, theme};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::dto::{
+    Link, PracticeExample, PracticeExampleFilter, PracticeExampleInput, PracticeExampleStatus,
+    stored,
+};
+use crate::error::Result;
+use crate::meta;
+use crate::service::Resource;
+use crate::service::check::Check;
+use crate::service::db::map_db_err;
+use crate::service::refs::{self, LinkTable};
+use crate::service::regions::unique_slug;
+
+/// Practice examples.
+pub struct PracticeExamples;
+
+const PRACTICE_EXAMPLE_THEMES: LinkTable = LinkTable {
+    table: "practice_example_themes",
+    parent: "practice_example_id",
+    child: "theme_id",
+};
+const PRACTICE_EXAMPLE_LINKS: LinkTable = LinkTable {
+    table: "practice_example_links",
+    parent: "practice_example_id",
+    child: "id",
+};
+
+/// What a practice example links to, resolved from its input.
+pub struct PracticeExampleChildren {
+    themes: Vec<Uuid>,
+    links: Vec<(String, String)>,
+}
+
+#[async_trait::async_trait]
+impl Resource for PracticeExamples {
+    type Entity = practice_example::Entity;
+    type Model = practice_example::Model;
+    type ActiveModel = practice_example::ActiveModel;
+    type Input = PracticeExampleInput;
+    type Dto = PracticeExample;
+    type Children = PracticeExampleChildren;
+    type Filter = PracticeExampleFilter;
+    const TYPE: &'static str = "practice-examples";
+
+    fn external_id(input: &PracticeExampleInput) -> Option<&str> {
+        input.external_id.as_deref()
+    }
+
+    async fn apply<C: ConnectionTrait>(
+        conn: &C,
+        input: &PracticeExampleInput,
+        row: &mut practice_example::ActiveModel,
+        current: Option<&practice_example::Model>,
+    ) -> Result<PracticeExampleChildren> {
+        let mut check = Check::new();
+        let slug = check.slug("slug", &input.slug);
+        unique_slug::<practice_example::Entity, _>(
+            conn,
+            &mut check,
+            practice_example::Column::Slug,
+            &slug,
+            current.map(|c| c.id),
+        )
+        .await?;
+        let title = check.line("title", &input.title);
+        let year = check.opt_range("year", input.year, 1900, 2200);
+        let region_id = refs::by_id_or_key::<region::Entity, _>(
+            conn,
+            &mut check,
+            "region",
+            "regionId",
+            input.region_id,
+            "regionCode",
+            region::Column::Code,
+            &input.region_code,
+        )
+        .await?;
+        let network_id = refs::by_id_or_key::<network::Entity, _>(
+            conn,
+            &mut check,
+            "network",
+            "networkId",
+            input.network_id,
+            "networkSlug",
+            network::Column::Slug,
+            &input.network_slug,
+        )
+        .await?;
+        let summary = check.opt_text("summary", &input.summary);
+        let context = check.opt_text("context", &input.context);
+        let approach = check.opt_text("approach", &input.approach);
+        let why_it_works = check.opt_text("whyItWorks", &input.why_it_works);
+        let how_to_apply = check.opt_text("howToApply", &input.how_to_apply);
+        let expected_outcome = check.opt_text("expectedOutcome", &input.expected_outcome);
+        let links: Vec<(String, String)> = input
+            .links
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, link)| {
+                (
+                    check.line(&format!("links[{i}].title"), &link.title),
+                    check.url(&format!("links[{i}].url"), &link.url),
+                )
+            })
+            .collect();
+        let collection = check.opt_line("collection", &input.collection);
+        let themes = refs::ids_by_keys::<theme::Entity, _>(
+            conn,
+            &mut check,
+            "theme",
+            "themes",
+            theme::Column::Slug,
+            input.themes.as_deref().unwrap_or_default(),
+        )
+        .await?;
+        let status = check.enum_or("status", &input.status, PracticeExampleStatus::Draft);
+        let language = check.language("language", &input.language);
+        check.finish()?;
+        row.slug = Set(slug);
+        row.title = Set(title);
+        row.year = Set(year);
+        row.region_id = Set(region_id);
+        row.network_id = Set(network_id);
+        row.summary = Set(summary);
+        row.context = Set(context);
+        row.approach = Set(approach);
+        row.why_it_works = Set(why_it_works);
+        row.how_to_apply = Set(how_to_apply);
+        row.expected_outcome = Set(expected_outcome);
+        row.collection = Set(collection);
+        row.status = Set(status.as_str().to_owned());
+        row.language = Set(language);
+        Ok(PracticeExampleChildren { themes, links })
+    }
+
+    async fn write_children<C: ConnectionTrait>(
+        conn: &C,
+        id: Uuid,
+        children: PracticeExampleChildren,
+    ) -> Result<()> {
+        refs::replace_links(
+            conn,
+            PRACTICE_EXAMPLE_THEMES,
+            id,
+            &["theme_id"],
+            children
+                .themes
+                .into_iter()
+                .map(|t| vec![t.into()])
+                .collect(),
+        )
+        .await?;
+        refs::replace_links(
+            conn,
+            PRACTICE_EXAMPLE_LINKS,
+            id,
+            &["id", "position", "title", "url"],
+            (0i32..)
+                .zip(children.links)
+                .map(|(position, (title, url))| {
+                    vec![
+                        Uuid::now_v7().into(),
+                        position.into(),
+                        title.into(),
+                        url.into(),
+                    ]
+                })
+                .collect(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn to_dtos<C: ConnectionTrait>(
+        conn: &C,
+        rows: Vec<practice_example::Model>,
+    ) -> Result<Vec<PracticeExample>> {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut themes =
+            refs::linked_keys(conn, PRACTICE_EXAMPLE_THEMES, "themes", "slug", &ids).await?;
+        let mut links = links_of(conn, &ids).await?;
+        let regions = refs::keys_of::<region::Entity, _>(
+            conn,
+            region::Column::Code,
+            rows.iter().filter_map(|r| r.region_id),
+        )
+        .await?;
+        let networks = refs::keys_of::<network::Entity, _>(
+            conn,
+            network::Column::Slug,
+            rows.iter().filter_map(|r| r.network_id),
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PracticeExample {
+                meta: meta!(r),
+                themes: themes.remove(&r.id).unwrap_or_default(),
+                links: links.remove(&r.id).unwrap_or_default(),
+                region_code: r
+                    .region_id
+                    .and_then(|id| regions.get(&id).cloned().flatten()),
+                network_slug: r
+                    .network_id
+                    .and_then(|id| networks.get(&id).cloned().flatten()),
+                status: stored(&r.status),
+                slug: r.slug,
+                title: r.title,
+                year: r.year,
+                region_id: r.region_id,
+                network_id: r.network_id,
+                summary: r.summary,
+                context: r.context,
+                approach: r.approach,
+                why_it_works: r.why_it_works,
+                how_to_apply: r.how_to_apply,
+                expected_outcome: r.expected_outcome,
+                collection: r.collection,
+                language: r.language,
+            })
+            .collect())
+    }
+
+    async fn condition<C: ConnectionTrait>(
+        _conn: &C,
+        filter: &PracticeExampleFilter,
+    ) -> Result<Condition> {
+        let mut condition = Condition::all()
+            .add_option(
+                filter
+                    .region_id
+                    .map(|r| practice_example::Column::RegionId.eq(r)),
+            )
+            .add_option(
+                filter
+                    .network_id
+                    .map(|n| practice_example::Column::NetworkId.eq(n)),
+            )
+            .add_option(
+                filter
+                    .status
+                    .map(|s| practice_example::Column::Status.eq(s.as_str())),
+            )
+            .add_option(filter.year.map(|y| practice_example::Column::Year.eq(y)))
+            .add_option(
+                filter
+                    .collection
+                    .as_deref()
+                    .map(|c| practice_example::Column::Collection.eq(c)),
+            );
+        if let Some(theme) = &filter.theme {
+            condition = condition.add(practice_example::Column::Id.in_subquery(
+                refs::parents_linked_by_key(
+                    PRACTICE_EXAMPLE_THEMES,
+                    "themes",
+                    "slug",
+                    theme.as_str(),
+                ),
+            ));
+        }
+        Ok(condition)
+    }
+}
+
+/// The links of each practice example in `ids`, in position order; one query for all.
+async fn links_of<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Link>>> {
+    let mut out: HashMap<Uuid, Vec<Link>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = practice_example_link::Entity::find()
+        .filter(practice_example_link::Column::PracticeExampleId.is_in(ids.iter().copied()))
+        .order_by_asc(practice_example_link::Column::PracticeExampleId)
+        .order_by_asc(practice_example_link::Column::Position)
+        .all(conn)
+        .await
+        .map_err(map_db_err)?;
+    for link in rows {
+        out.entry(link.practice_example_id).or_default().push(Link {
+            title: link.title,
+            url: link.url,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,332 @@
+//! Resolving references in requests: by id or by natural key (CBS code, slug), as partners
+//! know them, with a field-level error for anything that does not exist (or is deleted).
+//! And the batched look-ups DTOs need to carry both the id and the natural key.
+
+use std::collections::HashMap;
+
+use entity::Common;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Value};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::service::check::Check;
+use crate::service::db::map_db_err;
+
+/// The id of the live row of `E` where `column = value`.
+pub async fn live_id<E: EntityTrait + Common, C: ConnectionTrait>(
+    conn: &C,
+    column: E::Column,
+    value: impl Into<Value>,
+) -> Result<Option<Uuid>> {
+    E::find()
+        .select_only()
+        .column(E::id())
+        .filter(column.eq(value))
+        .filter(E::deleted_at().is_null())
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await
+        .map_err(map_db_err)
+}
+
+/// A reference given by id and/or natural key; checks it exists and both agree.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "two field names and two values per reference"
+)]
+pub async fn by_id_or_key<E: EntityTrait + Common, C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    what: &str,
+    id_field: &str,
+    id: Option<Uuid>,
+    key_field: &str,
+    key_column: E::Column,
+    key: &Option<String>,
+) -> Result<Option<Uuid>> {
+    let by_id = match id {
+        Some(id) => {
+            let found = live_id::<E, _>(conn, E::id(), id).await?;
+            if found.is_none() {
+                check.fail(id_field, format!("no {what} with this id exists"));
+            }
+            found
+        }
+        None => None,
+    };
+    let by_key = match key.as_deref() {
+        Some(key) => {
+            let found = live_id::<E, _>(conn, key_column, key.to_owned()).await?;
+            if found.is_none() {
+                check.fail(
+                    key_field,
+                    format!("no {what} with {key_field} {key} exists"),
+                );
+            }
+            found
+        }
+        None => None,
+    };
+    if let (Some(a), Some(b)) = (by_id, by_key)
+        && a != b
+    {
+        check.fail(key_field, format!("names another {what} than {id_field}"));
+    }
+    Ok(by_id.or(by_key))
+}
+
+/// A reference given by id only.
+pub async fn by_id<E: EntityTrait + Common, C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    what: &str,
+    field: &str,
+    id: Option<Uuid>,
+) -> Result<Option<Uuid>> {
+    by_id_or_key::<E, C>(conn, check, what, field, id, field, E::id(), &None).await
+}
+
+/// A required reference given by id.
+pub async fn required_id<E: EntityTrait + Common, C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    what: &str,
+    field: &str,
+    id: Option<Uuid>,
+) -> Result<Uuid> {
+    if id.is_none() {
+        check.fail(field, "is required");
+    }
+    Ok(by_id::<E, C>(conn, check, what, field, id)
+        .await?
+        .unwrap_or_default())
+}
+
+/// Ids of the live rows of `E` whose `key_column` is one of `keys`; unknown keys fail at
+/// `field[i]`. Keeps the given order and drops duplicates.
+pub async fn ids_by_keys<E: EntityTrait + Common, C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    what: &str,
+    field: &str,
+    key_column: E::Column,
+    keys: &[String],
+) -> Result<Vec<Uuid>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: HashMap<String, Uuid> = E::find()
+        .select_only()
+        .column(key_column)
+        .column(E::id())
+        .filter(key_column.is_in(keys.iter().cloned()))
+        .filter(E::deleted_at().is_null())
+        .into_tuple::<(String, Uuid)>()
+        .all(conn)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .collect();
+    let mut ids = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        match found.get(key) {
+            Some(id) if !ids.contains(id) => ids.push(*id),
+            Some(_) => {}
+            None => check.fail(format!("{field}[{i}]"), format!("no {what} {key} exists")),
+        }
+    }
+    Ok(ids)
+}
+
+/// Ids of live rows of `E` among `ids`; unknown ones fail at `field[i]`.
+pub async fn existing_ids<E: EntityTrait + Common, C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    what: &str,
+    field: &str,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<Uuid> = E::find()
+        .select_only()
+        .column(E::id())
+        .filter(E::id().is_in(ids.iter().copied()))
+        .filter(E::deleted_at().is_null())
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await
+        .map_err(map_db_err)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        if !found.contains(id) {
+            check.fail(
+                format!("{field}[{i}]"),
+                format!("no {what} with this id exists"),
+            );
+        } else if !out.contains(id) {
+            out.push(*id);
+        }
+    }
+    Ok(out)
+}
+
+/// The natural key (`key_column`, e.g. a slug or CBS code) of each row of `E` in `ids`.
+pub async fn keys_of<E: EntityTrait + Common, C: ConnectionTrait>(
+    conn: &C,
+    key_column: E::Column,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, Option<String>>> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(E::find()
+        .select_only()
+        .column(E::id())
+        .column(key_column)
+        .filter(E::id().is_in(ids))
+        .into_tuple::<(Uuid, Option<String>)>()
+        .all(conn)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .collect())
+}
+
+/// A link table between a parent and another table (`network_themes`: `network_id` →
+/// `theme_id`).
+#[derive(Debug, Clone, Copy)]
+pub struct LinkTable {
+    /// The table.
+    pub table: &'static str,
+    /// The parent's column.
+    pub parent: &'static str,
+    /// The linked row's column.
+    pub child: &'static str,
+}
+
+/// Replaces the rows of `link` that belong to `parent`. Each row gives the values of
+/// `columns` after the parent column (the linked id, and e.g. a region's role).
+pub async fn replace_links<C: ConnectionTrait>(
+    conn: &C,
+    link: LinkTable,
+    parent: Uuid,
+    columns: &[&'static str],
+    rows: Vec<Vec<Value>>,
+) -> Result<()> {
+    let delete = Query::delete()
+        .from_table(link.table)
+        .and_where(Expr::col(link.parent).eq(parent))
+        .to_owned();
+    conn.execute(&delete).await.map_err(map_db_err)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(link.table)
+        .columns(std::iter::once(link.parent).chain(columns.iter().copied()));
+    for row in rows {
+        let values = std::iter::once(Expr::val(parent)).chain(row.into_iter().map(Expr::val));
+        insert.values(values).map_err(Error::internal)?;
+    }
+    conn.execute(&insert).await.map_err(map_db_err)?;
+    Ok(())
+}
+
+/// For each parent, the values of `column` in its rows of `link` (e.g. a network's
+/// education levels), sorted; one query for all parents.
+pub async fn linked_values<C: ConnectionTrait>(
+    conn: &C,
+    link: LinkTable,
+    column: &'static str,
+    parents: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<String>>> {
+    let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
+    if parents.is_empty() {
+        return Ok(out);
+    }
+    let select = Query::select()
+        .column(link.parent)
+        .column(column)
+        .from(link.table)
+        .and_where(Expr::col(link.parent).is_in(parents.iter().copied()))
+        .order_by(column, sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    for row in conn.query_all(&select).await.map_err(map_db_err)? {
+        let parent: Uuid = row.try_get("", link.parent).map_err(map_db_err)?;
+        let value: String = row.try_get("", column).map_err(map_db_err)?;
+        out.entry(parent).or_default().push(value);
+    }
+    Ok(out)
+}
+
+/// For each parent, the `key` column of the rows of `target` it links to (e.g. theme
+/// slugs), sorted; one query for all parents.
+pub async fn linked_keys<C: ConnectionTrait>(
+    conn: &C,
+    link: LinkTable,
+    target: &'static str,
+    key: &'static str,
+    parents: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<String>>> {
+    let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
+    if parents.is_empty() {
+        return Ok(out);
+    }
+    let select = Query::select()
+        .column((link.table, link.parent))
+        .column((target, key))
+        .from(link.table)
+        .inner_join(
+            target,
+            Expr::col((target, "id")).equals((link.table, link.child)),
+        )
+        .and_where(Expr::col((link.table, link.parent)).is_in(parents.iter().copied()))
+        .order_by((target, key), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    for row in conn.query_all(&select).await.map_err(map_db_err)? {
+        let parent: Uuid = row.try_get("", link.parent).map_err(map_db_err)?;
+        let value: String = row.try_get("", key).map_err(map_db_err)?;
+        out.entry(parent).or_default().push(value);
+    }
+    Ok(out)
+}
+
+/// The parents in `link` that link to a row of `target` whose `key` is `value` (e.g. the
+/// networks with theme slug `voeding`): a subquery for `Column::Id.in_subquery(..)`.
+pub fn parents_linked_by_key(
+    link: LinkTable,
+    target: &'static str,
+    key: &'static str,
+    value: impl Into<Value>,
+) -> SelectStatement {
+    Query::select()
+        .column((link.table, link.parent))
+        .from(link.table)
+        .inner_join(
+            target,
+            Expr::col((target, "id")).equals((link.table, link.child)),
+        )
+        .and_where(Expr::col((target, key)).eq(value.into()))
+        .to_owned()
+}
+
+/// The parents in `link` with a row whose `column` is `value` (e.g. the assignments open to
+/// level `mbo`): a subquery for `Column::Id.in_subquery(..)`.
+pub fn parents_with(
+    link: LinkTable,
+    column: &'static str,
+    value: impl Into<Value>,
+) -> SelectStatement {
+    Query::select()
+        .column(link.parent)
+        .from(link.table)
+        .and_where(Expr::col(column).eq(value.into()))
+        .to_owned()
+}

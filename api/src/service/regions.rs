@@ -1,0 +1,352 @@
+//! Regions (the CBS tree), organizations and themes.
+
+use entity::{organization, region, theme};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::dto::{
+    Organization, OrganizationFilter, OrganizationInput, OrganizationKind, Region, RegionFilter,
+    RegionInput, RegionKind, Theme, ThemeInput, stored,
+};
+use crate::error::Result;
+use crate::meta;
+use crate::service::Resource;
+use crate::service::check::Check;
+use crate::service::db::map_db_err;
+use crate::service::refs;
+
+/// Regions.
+pub struct Regions;
+
+/// Whether `code` has the CBS shape for `kind`: `PV` + 2 digits for provinces, `GM` + 4 for
+/// municipalities, `WK` + 6 for districts, `BU` + 8 for neighbourhoods. Areas have no code.
+fn cbs_code_fits(kind: RegionKind, code: &str) -> bool {
+    let (prefix, digits) = match kind {
+        RegionKind::Country => ("NL", 2),
+        RegionKind::Province => ("PV", 2),
+        RegionKind::Municipality => ("GM", 4),
+        RegionKind::District => ("WK", 6),
+        RegionKind::Neighbourhood => ("BU", 8),
+        RegionKind::Area => return false,
+    };
+    code.strip_prefix(prefix)
+        .is_some_and(|rest| rest.len() == digits && rest.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[async_trait::async_trait]
+impl Resource for Regions {
+    type Entity = region::Entity;
+    type Model = region::Model;
+    type ActiveModel = region::ActiveModel;
+    type Input = RegionInput;
+    type Dto = Region;
+    type Children = ();
+    type Filter = RegionFilter;
+    const TYPE: &'static str = "regions";
+
+    fn external_id(input: &RegionInput) -> Option<&str> {
+        input.external_id.as_deref()
+    }
+
+    async fn apply<C: ConnectionTrait>(
+        conn: &C,
+        input: &RegionInput,
+        row: &mut region::ActiveModel,
+        current: Option<&region::Model>,
+    ) -> Result<()> {
+        let mut check = Check::new();
+        let name = check.line("name", &input.name);
+        let kind: RegionKind = check.enumeration("kind", &input.kind);
+        let code = check.opt_line("code", &input.code);
+        if let Some(code) = &code
+            && input.kind.is_some()
+            && !cbs_code_fits(kind, code)
+        {
+            check.fail(
+                "code",
+                match kind {
+                    RegionKind::Area => "areas have no CBS code; leave code out".to_owned(),
+                    _ => format!(
+                        "is not a CBS code for a {kind} (e.g. PV22, GM0114, WK011401, BU01140101)"
+                    ),
+                },
+            );
+        }
+        let population = check.opt_range("population", input.population, 0, i32::MAX);
+        let parent_id = refs::by_id_or_key::<region::Entity, _>(
+            conn,
+            &mut check,
+            "region",
+            "parentId",
+            input.parent_id,
+            "parentCode",
+            region::Column::Code,
+            &input.parent_code,
+        )
+        .await?;
+        let me = current.map(|c| c.id);
+        if let Some(parent_id) = parent_id {
+            if Some(parent_id) == me {
+                check.fail("parentId", "a region cannot be its own parent");
+            } else if let Some(parent) = region::Entity::find_by_id(parent_id)
+                .one(conn)
+                .await
+                .map_err(map_db_err)?
+                && input.kind.is_some()
+                && stored::<RegionKind>(&parent.kind).rank() >= kind.rank()
+            {
+                check.fail(
+                    "parentId",
+                    format!("a {kind} cannot lie within a {}", parent.kind),
+                );
+            }
+        }
+        if let (Some(me), true) = (me, input.kind.is_some()) {
+            // Children must stay below this region in the tree.
+            let children = region::Entity::find()
+                .filter(region::Column::ParentId.eq(me))
+                .filter(region::Column::DeletedAt.is_null())
+                .all(conn)
+                .await
+                .map_err(map_db_err)?;
+            if children
+                .iter()
+                .any(|c| stored::<RegionKind>(&c.kind).rank() <= kind.rank())
+            {
+                check.fail(
+                    "kind",
+                    format!("this region has children that cannot lie within a {kind}"),
+                );
+            }
+        }
+        if let Some(code) = &code
+            && let Some(other) =
+                refs::live_id::<region::Entity, _>(conn, region::Column::Code, code.clone()).await?
+            && Some(other) != me
+        {
+            check.fail("code", format!("another region already has code {code}"));
+        }
+        check.finish()?;
+        row.code = Set(code);
+        row.name = Set(name);
+        row.kind = Set(kind.as_str().to_owned());
+        row.parent_id = Set(parent_id);
+        row.deprived = Set(input.deprived.unwrap_or(false));
+        row.population = Set(population);
+        Ok(())
+    }
+
+    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
+        Ok(())
+    }
+
+    async fn to_dtos<C: ConnectionTrait>(
+        conn: &C,
+        rows: Vec<region::Model>,
+    ) -> Result<Vec<Region>> {
+        let parents = refs::keys_of::<region::Entity, _>(
+            conn,
+            region::Column::Code,
+            rows.iter().filter_map(|r| r.parent_id),
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Region {
+                meta: meta!(r),
+                parent_code: r.parent_id.and_then(|p| parents.get(&p).cloned().flatten()),
+                kind: stored(&r.kind),
+                code: r.code,
+                name: r.name,
+                parent_id: r.parent_id,
+                deprived: r.deprived,
+                population: r.population,
+            })
+            .collect())
+    }
+
+    async fn condition<C: ConnectionTrait>(_conn: &C, filter: &RegionFilter) -> Result<Condition> {
+        Ok(Condition::all()
+            .add_option(filter.kind.map(|k| region::Column::Kind.eq(k.as_str())))
+            .add_option(filter.parent_id.map(|p| region::Column::ParentId.eq(p)))
+            .add_option(filter.deprived.map(|d| region::Column::Deprived.eq(d))))
+    }
+}
+
+/// Organizations.
+pub struct Organizations;
+
+#[async_trait::async_trait]
+impl Resource for Organizations {
+    type Entity = organization::Entity;
+    type Model = organization::Model;
+    type ActiveModel = organization::ActiveModel;
+    type Input = OrganizationInput;
+    type Dto = Organization;
+    type Children = ();
+    type Filter = OrganizationFilter;
+    const TYPE: &'static str = "organizations";
+
+    fn external_id(input: &OrganizationInput) -> Option<&str> {
+        input.external_id.as_deref()
+    }
+
+    async fn apply<C: ConnectionTrait>(
+        conn: &C,
+        input: &OrganizationInput,
+        row: &mut organization::ActiveModel,
+        _current: Option<&organization::Model>,
+    ) -> Result<()> {
+        let mut check = Check::new();
+        let name = check.line("name", &input.name);
+        let kind: OrganizationKind = check.enumeration("kind", &input.kind);
+        let website = check.opt_url("website", &input.website);
+        let region_id = refs::by_id_or_key::<region::Entity, _>(
+            conn,
+            &mut check,
+            "region",
+            "regionId",
+            input.region_id,
+            "regionCode",
+            region::Column::Code,
+            &input.region_code,
+        )
+        .await?;
+        check.finish()?;
+        row.name = Set(name);
+        row.kind = Set(kind.as_str().to_owned());
+        row.region_id = Set(region_id);
+        row.website = Set(website);
+        Ok(())
+    }
+
+    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
+        Ok(())
+    }
+
+    async fn to_dtos<C: ConnectionTrait>(
+        conn: &C,
+        rows: Vec<organization::Model>,
+    ) -> Result<Vec<Organization>> {
+        let codes = refs::keys_of::<region::Entity, _>(
+            conn,
+            region::Column::Code,
+            rows.iter().filter_map(|r| r.region_id),
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Organization {
+                meta: meta!(r),
+                region_code: r.region_id.and_then(|p| codes.get(&p).cloned().flatten()),
+                kind: stored(&r.kind),
+                name: r.name,
+                region_id: r.region_id,
+                website: r.website,
+            })
+            .collect())
+    }
+
+    async fn condition<C: ConnectionTrait>(
+        _conn: &C,
+        filter: &OrganizationFilter,
+    ) -> Result<Condition> {
+        Ok(Condition::all()
+            .add_option(
+                filter
+                    .kind
+                    .map(|k| organization::Column::Kind.eq(k.as_str())),
+            )
+            .add_option(
+                filter
+                    .region_id
+                    .map(|r| organization::Column::RegionId.eq(r)),
+            ))
+    }
+}
+
+/// Themes.
+pub struct Themes;
+
+#[async_trait::async_trait]
+impl Resource for Themes {
+    type Entity = theme::Entity;
+    type Model = theme::Model;
+    type ActiveModel = theme::ActiveModel;
+    type Input = ThemeInput;
+    type Dto = Theme;
+    type Children = ();
+    type Filter = ();
+    const TYPE: &'static str = "themes";
+
+    fn external_id(input: &ThemeInput) -> Option<&str> {
+        input.external_id.as_deref()
+    }
+
+    async fn apply<C: ConnectionTrait>(
+        conn: &C,
+        input: &ThemeInput,
+        row: &mut theme::ActiveModel,
+        current: Option<&theme::Model>,
+    ) -> Result<()> {
+        let mut check = Check::new();
+        let slug = check.slug("slug", &input.slug);
+        let name = check.line("name", &input.name);
+        unique_slug::<theme::Entity, _>(
+            conn,
+            &mut check,
+            theme::Column::Slug,
+            &slug,
+            current.map(|c| c.id),
+        )
+        .await?;
+        check.finish()?;
+        row.slug = Set(slug);
+        row.name = Set(name);
+        Ok(())
+    }
+
+    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
+        Ok(())
+    }
+
+    async fn to_dtos<C: ConnectionTrait>(_conn: &C, rows: Vec<theme::Model>) -> Result<Vec<Theme>> {
+        Ok(rows
+            .into_iter()
+            .map(|r| Theme {
+                meta: meta!(r),
+                slug: r.slug,
+                name: r.name,
+            })
+            .collect())
+    }
+
+    async fn condition<C: ConnectionTrait>(_conn: &C, _filter: &()) -> Result<Condition> {
+        Ok(Condition::all())
+    }
+}
+
+/// Fails `slug` when another live row of `E` has it.
+pub async fn unique_slug<E: EntityTrait + entity::Common, C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    column: E::Column,
+    slug: &str,
+    me: Option<Uuid>,
+) -> Result<()> {
+    if slug.is_empty() {
+        return Ok(());
+    }
+    let taken = E::find()
+        .filter(column.eq(slug))
+        .filter(E::deleted_at().is_null())
+        .filter(Condition::all().add_option(me.map(|me| E::id().ne(me))))
+        .one(conn)
+        .await
+        .map_err(map_db_err)?;
+    if taken.is_some() {
+        check.fail("slug", format!("{slug} is already taken"));
+    }
+    Ok(())
+}

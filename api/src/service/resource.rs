@@ -1,0 +1,487 @@
+//! The life cycle every resource shares: create, read, list, update, upsert, soft delete.
+//!
+//! A resource module (regions, networks, ...) implements [`Resource`]: how to validate its
+//! input into columns, which child rows to write, how to build its DTOs in a few batched
+//! queries and how to filter lists. The generic functions here add what no resource may
+//! forget: authorization, the id and common columns, `version` +1 and `updated_at` on every
+//! change, optimistic concurrency, soft deletes, and the change-log and audit entries in
+//! the same transaction as the write.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::Common;
+use sea_orm::sea_query::ValueType;
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait, Value,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::service::Actor;
+use crate::service::changes::{self, Action, Change};
+use crate::service::db::{begin_write, map_db_err};
+
+/// A resource type: its entity, wire types and rules.
+#[async_trait::async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// The table.
+    type Entity: EntityTrait<Model = Self::Model, ActiveModel = Self::ActiveModel> + Common;
+    /// A row.
+    type Model: ModelTrait<Entity = Self::Entity>
+        + IntoActiveModel<Self::ActiveModel>
+        + Clone
+        + Send
+        + Sync;
+    /// A row being written.
+    type ActiveModel: ActiveModelTrait<Entity = Self::Entity> + ActiveModelBehavior + Send + Sync;
+    /// What a caller sends to create or replace one (every field optional, see [`Check`]).
+    type Input: Send + Sync;
+    /// What a caller gets back.
+    type Dto: Serialize + Send + Sync;
+    /// Child rows (themes, links, ...) resolved by [`Resource::apply`], written after the row.
+    type Children: Send + Sync;
+    /// List filters.
+    type Filter: Send + Sync;
+
+    /// The collection name, as in paths, scopes and the change feed (`practice-examples`).
+    const TYPE: &'static str;
+
+    /// The caller's own id for the resource, if given.
+    fn external_id(input: &Self::Input) -> Option<&str>;
+
+    /// Validates `input` (reporting every invalid field at once), resolves its references
+    /// and writes its data columns into `row`. `current` is the row being replaced, if any.
+    async fn apply<C: ConnectionTrait>(
+        conn: &C,
+        input: &Self::Input,
+        row: &mut Self::ActiveModel,
+        current: Option<&Self::Model>,
+    ) -> Result<Self::Children>;
+
+    /// Replaces the child rows of resource `id`.
+    async fn write_children<C: ConnectionTrait>(
+        conn: &C,
+        id: Uuid,
+        children: Self::Children,
+    ) -> Result<()>;
+
+    /// Builds the DTOs of `rows`, in order, with a fixed number of queries.
+    async fn to_dtos<C: ConnectionTrait>(
+        conn: &C,
+        rows: Vec<Self::Model>,
+    ) -> Result<Vec<Self::Dto>>;
+
+    /// The WHERE clause for a list filter.
+    async fn condition<C: ConnectionTrait>(conn: &C, filter: &Self::Filter) -> Result<Condition>;
+}
+
+/// The current time as stored: UTC, microsecond precision (what PostgreSQL keeps).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn value<T: ValueType>(v: Value) -> Result<T> {
+    T::try_from(v).map_err(|e| Error::internal(anyhow::anyhow!("unexpected column value: {e:?}")))
+}
+
+fn id_of<R: Resource>(row: &R::Model) -> Result<Uuid> {
+    value(row.get(<R::Entity as Common>::id()))
+}
+
+fn version_of<R: Resource>(row: &R::Model) -> Result<i32> {
+    value(row.get(<R::Entity as Common>::version()))
+}
+
+fn owner_of<R: Resource>(row: &R::Model) -> Result<Uuid> {
+    value(row.get(<R::Entity as Common>::owner_partner_id()))
+}
+
+fn not_found<R: Resource>(key: impl ToString) -> Error {
+    Error::NotFound {
+        resource: R::TYPE,
+        key: key.to_string(),
+    }
+}
+
+/// The live (not deleted) row with `id`.
+pub async fn find_live<R: Resource, C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> Result<Option<R::Model>> {
+    R::Entity::find()
+        .filter(<R::Entity as Common>::id().eq(id))
+        .filter(<R::Entity as Common>::deleted_at().is_null())
+        .one(conn)
+        .await
+        .map_err(map_db_err)
+}
+
+/// The row `owner` knows by `external_id`, deleted or not (an upsert revives a deleted one).
+async fn find_external<R: Resource, C: ConnectionTrait>(
+    conn: &C,
+    owner: Uuid,
+    external_id: &str,
+) -> Result<Option<R::Model>> {
+    R::Entity::find()
+        .filter(<R::Entity as Common>::owner_partner_id().eq(owner))
+        .filter(<R::Entity as Common>::external_id().eq(external_id))
+        .one(conn)
+        .await
+        .map_err(map_db_err)
+}
+
+/// The DTO of one row.
+pub async fn dto_of<R: Resource, C: ConnectionTrait>(conn: &C, row: R::Model) -> Result<R::Dto> {
+    R::to_dtos(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("no DTO built for a {} row", R::TYPE)))
+}
+
+/// One resource by id.
+pub async fn get<R: Resource>(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<R::Dto> {
+    actor.require_read()?;
+    let row = find_live::<R, _>(db, id)
+        .await?
+        .ok_or_else(|| not_found::<R>(id))?;
+    dto_of::<R, _>(db, row).await
+}
+
+/// A page request: at most `limit` items after the cursor `after` (an id; ids are UUID v7,
+/// so id order is creation order and the keyset needs no OFFSET).
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    /// Items per page.
+    pub limit: u64,
+    /// Continue after this id.
+    pub after: Option<Uuid>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            limit: 50,
+            after: None,
+        }
+    }
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    /// The items, in id (creation) order.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
+/// A filtered page of live resources.
+pub async fn list<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filter: &R::Filter,
+    page: PageRequest,
+) -> Result<Page<R::Dto>> {
+    actor.require_read()?;
+    let limit = page.limit.clamp(1, 500);
+    let mut query = R::Entity::find()
+        .filter(<R::Entity as Common>::deleted_at().is_null())
+        .filter(R::condition(db, filter).await?);
+    if let Some(after) = page.after {
+        query = query.filter(<R::Entity as Common>::id().gt(after));
+    }
+    let mut rows = query
+        .order_by_asc(<R::Entity as Common>::id())
+        .limit(limit + 1)
+        .all(db)
+        .await
+        .map_err(map_db_err)?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(id_of::<R>).transpose()?
+    } else {
+        None
+    };
+    Ok(Page {
+        items: R::to_dtos(db, rows).await?,
+        next_cursor,
+    })
+}
+
+/// Creates a resource owned by the actor.
+pub async fn create<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: R::Input,
+) -> Result<R::Dto> {
+    actor.require_write(R::TYPE)?;
+    let txn = begin_write(db).await?;
+    let dto = create_in::<R, _>(&txn, actor, &input, R::external_id(&input)).await?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(dto)
+}
+
+/// Creates a resource inside the caller's transaction.
+pub async fn create_in<R: Resource, C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    input: &R::Input,
+    external_id: Option<&str>,
+) -> Result<R::Dto> {
+    if let Some(external_id) = external_id
+        && find_external::<R, _>(conn, actor.partner_id, external_id)
+            .await?
+            .is_some()
+    {
+        return Err(Error::invalid(
+            "externalId",
+            format!(
+                "you already have {} with this externalId; update it with PUT /api/v1/{}/external/{{externalId}}",
+                R::TYPE,
+                R::TYPE
+            ),
+        ));
+    }
+    let mut row = R::ActiveModel::new();
+    let children = R::apply(conn, input, &mut row, None).await?;
+    let id = Uuid::now_v7();
+    let at = now();
+    row.set(<R::Entity as Common>::id(), id.into());
+    row.set(<R::Entity as Common>::created_at(), at.into());
+    row.set(<R::Entity as Common>::updated_at(), at.into());
+    row.set(<R::Entity as Common>::version(), 1i32.into());
+    row.set(
+        <R::Entity as Common>::deleted_at(),
+        Option::<DateTime<Utc>>::None.into(),
+    );
+    row.set(
+        <R::Entity as Common>::owner_partner_id(),
+        actor.partner_id.into(),
+    );
+    row.set(
+        <R::Entity as Common>::external_id(),
+        external_id.map(str::to_owned).into(),
+    );
+    let row = row.insert(conn).await.map_err(map_db_err)?;
+    R::write_children(conn, id, children).await?;
+    let dto = dto_of::<R, _>(conn, row).await?;
+    changes::record(
+        conn,
+        Change {
+            resource_type: R::TYPE,
+            resource_id: id,
+            action: Action::Create,
+            version: 1,
+            at,
+            data: Some(serde_json::to_value(&dto).map_err(Error::internal)?),
+            actor,
+        },
+    )
+    .await?;
+    Ok(dto)
+}
+
+/// Replaces a resource (all fields), if `expected_version` (when given) is still current.
+/// Sending the same content again changes nothing: no new version, no change entry.
+pub async fn update<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    input: R::Input,
+    expected_version: Option<i32>,
+) -> Result<R::Dto> {
+    actor.require_write(R::TYPE)?;
+    let txn = begin_write(db).await?;
+    let current = find_live::<R, _>(&txn, id)
+        .await?
+        .ok_or_else(|| not_found::<R>(id))?;
+    let dto = update_in::<R, _>(&txn, actor, current, &input, expected_version).await?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(dto)
+}
+
+/// Replaces `current` inside the caller's transaction (a savepoint undoes a no-op write).
+pub async fn update_in<R: Resource, C: ConnectionTrait + TransactionTrait>(
+    conn: &C,
+    actor: &Actor,
+    current: R::Model,
+    input: &R::Input,
+    expected_version: Option<i32>,
+) -> Result<R::Dto> {
+    actor.require_owner(owner_of::<R>(&current)?)?;
+    let id = id_of::<R>(&current)?;
+    let version = version_of::<R>(&current)?;
+    if let Some(expected) = expected_version
+        && expected != version
+    {
+        return Err(Error::PreconditionFailed {
+            expected,
+            current: version,
+        });
+    }
+    if let Some(external_id) = R::external_id(input)
+        && let Some(other) = find_external::<R, _>(conn, actor.partner_id, external_id).await?
+        && id_of::<R>(&other)? != id
+    {
+        return Err(Error::invalid(
+            "externalId",
+            format!("another of your {} already has this externalId", R::TYPE),
+        ));
+    }
+    let was_deleted = !matches!(
+        current.get(<R::Entity as Common>::deleted_at()),
+        Value::ChronoDateTimeUtc(None)
+    );
+    let before_dto = dto_of::<R, _>(conn, current.clone()).await?;
+    let before = serde_json::to_value(&before_dto).map_err(Error::internal)?;
+    let savepoint = conn.begin().await.map_err(map_db_err)?;
+    let mut row: R::ActiveModel = current.clone().into_active_model();
+    let children = R::apply(&savepoint, input, &mut row, Some(&current)).await?;
+    let at = now();
+    row.set(<R::Entity as Common>::version(), (version + 1).into());
+    row.set(<R::Entity as Common>::updated_at(), at.into());
+    row.set(
+        <R::Entity as Common>::deleted_at(),
+        Option::<DateTime<Utc>>::None.into(),
+    );
+    if let Some(external_id) = R::external_id(input) {
+        row.set(
+            <R::Entity as Common>::external_id(),
+            Some(external_id.to_owned()).into(),
+        );
+    }
+    let row = R::Entity::update(row)
+        .validate()
+        .map_err(map_db_err)?
+        .filter(<R::Entity as Common>::version().eq(version))
+        .exec(&savepoint)
+        .await
+        .map_err(map_db_err)?;
+    R::write_children(&savepoint, id, children).await?;
+    let dto = dto_of::<R, _>(&savepoint, row).await?;
+    let after = serde_json::to_value(&dto).map_err(Error::internal)?;
+    if !was_deleted && same_content(&before, &after) {
+        savepoint.rollback().await.map_err(map_db_err)?;
+        return Ok(before_dto);
+    }
+    changes::record(
+        &savepoint,
+        Change {
+            resource_type: R::TYPE,
+            resource_id: id,
+            action: Action::Update,
+            version: version + 1,
+            at,
+            data: Some(after),
+            actor,
+        },
+    )
+    .await?;
+    savepoint.commit().await.map_err(map_db_err)?;
+    Ok(dto)
+}
+
+/// Whether two renderings of a resource differ only in `version` and `updatedAt`.
+fn same_content(before: &serde_json::Value, after: &serde_json::Value) -> bool {
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        if let Some(map) = v.as_object_mut() {
+            map.remove("version");
+            map.remove("updatedAt");
+        }
+        v
+    };
+    strip(before) == strip(after)
+}
+
+/// Creates or replaces the resource the actor knows by `external_id` (idempotent: the same
+/// content twice changes nothing). A deleted resource is revived.
+pub async fn upsert<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    external_id: &str,
+    input: R::Input,
+    expected_version: Option<i32>,
+) -> Result<(R::Dto, bool)> {
+    actor.require_write(R::TYPE)?;
+    if R::external_id(&input).is_some_and(|e| e != external_id) {
+        return Err(Error::invalid(
+            "externalId",
+            "must match the externalId in the path",
+        ));
+    }
+    let txn = begin_write(db).await?;
+    let result = match find_external::<R, _>(&txn, actor.partner_id, external_id).await? {
+        Some(current) => (
+            update_in::<R, _>(&txn, actor, current, &input, expected_version).await?,
+            false,
+        ),
+        None => {
+            if expected_version.is_some() {
+                return Err(not_found::<R>(external_id));
+            }
+            (
+                create_in::<R, _>(&txn, actor, &input, Some(external_id)).await?,
+                true,
+            )
+        }
+    };
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(result)
+}
+
+/// Soft-deletes a resource: it disappears from reads and lists and shows as a tombstone in
+/// the change feed.
+pub async fn delete<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> Result<()> {
+    actor.require_write(R::TYPE)?;
+    let txn = begin_write(db).await?;
+    let current = find_live::<R, _>(&txn, id)
+        .await?
+        .ok_or_else(|| not_found::<R>(id))?;
+    actor.require_owner(owner_of::<R>(&current)?)?;
+    let version = version_of::<R>(&current)?;
+    if let Some(expected) = expected_version
+        && expected != version
+    {
+        return Err(Error::PreconditionFailed {
+            expected,
+            current: version,
+        });
+    }
+    let at = now();
+    let result = R::Entity::update_many()
+        .col_expr(<R::Entity as Common>::deleted_at(), at.into())
+        .col_expr(<R::Entity as Common>::updated_at(), at.into())
+        .col_expr(<R::Entity as Common>::version(), (version + 1).into())
+        .filter(<R::Entity as Common>::id().eq(id))
+        .filter(<R::Entity as Common>::version().eq(version))
+        .exec(&txn)
+        .await
+        .map_err(map_db_err)?;
+    if result.rows_affected != 1 {
+        return Err(map_db_err(sea_orm::DbErr::RecordNotUpdated));
+    }
+    changes::record(
+        &txn,
+        Change {
+            resource_type: R::TYPE,
+            resource_id: id,
+            action: Action::Delete,
+            version: version + 1,
+            at,
+            data: None,
+            actor,
+        },
+    )
+    .await?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! `goals`: The goals of a network.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `goals`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "goals")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub network_id: Uuid,
+    pub position: i32,
+    pub title: String,
+    #[sea_orm(column_type = "Text")]
+    pub description: Option<String>,
+    pub status: String,
+    pub progress_percent: Option<i32>,
+    pub target_date: Option<Date>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i32,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub owner_partner_id: Uuid,
+    pub external_id: Option<String>,
+}
+
+/// Relations are resolved by the service layer with explicit, batched queries.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,28 @@
+//! `lessons`: Lessons learned.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `lessons`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "lessons")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub network_id: Option<Uuid>,
+    pub origin_region_id: Option<Uuid>,
+    pub title: String,
+    #[sea_orm(column_type = "Text")]
+    pub body: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i32,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub owner_partner_id: Uuid,
+    pub external_id: Option<String>,
+}
+
+/// Relations are resolved by the service layer with explicit, batched queries.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,27 @@
+//! `organizations`: Organizations: municipalities, schools, welfare and sports bodies, funders.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `organizations`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "organizations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub region_id: Option<Uuid>,
+    pub website: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i32,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub owner_partner_id: Uuid,
+    pub external_id: Option<String>,
+}
+
+/// Relations are resolved by the service layer with explicit, batched queries.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

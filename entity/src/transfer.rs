@@ -1,0 +1,28 @@
+//! `transfers`: Where a lesson has been carried to.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `transfers`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "transfers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub lesson_id: Uuid,
+    pub region_id: Uuid,
+    pub status: String,
+    #[sea_orm(column_type = "Text")]
+    pub notes: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i32,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub owner_partner_id: Uuid,
+    pub external_id: Option<String>,
+}
+
+/// Relations are resolved by the service layer with explicit, batched queries.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

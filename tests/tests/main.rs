@@ -1,0 +1,9 @@
+//! Leernet's integration tests: one test binary, one module per area. Every test runs on
+//! SQLite and on PostgreSQL (when `LEERNET_TEST_POSTGRES_URL` is set) through
+//! `both_backends!`.
+
+mod health;
+mod migrations;
+mod seed;
+mod startup;
+mod writes;

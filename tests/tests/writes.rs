@@ -1,0 +1,217 @@
+//! Writes through the service layer: validation, versions, the change log and the audit
+//! log, optimistic concurrency, authorization and concurrent writers.
+
+use api::dto::{NetworkInput, ThemeInput};
+use api::error::Error;
+use api::service::{Actor, Networks, Themes, create, delete, get, update};
+use tests::{app_or_skip, both_backends, count};
+use uuid::Uuid;
+
+fn theme(slug: &str, name: &str) -> ThemeInput {
+    ThemeInput {
+        slug: Some(slug.to_owned()),
+        name: Some(name.to_owned()),
+        ..Default::default()
+    }
+}
+
+fn fields(error: &Error) -> Vec<String> {
+    match error {
+        Error::Validation(params) => params.iter().map(|p| p.name.clone()).collect(),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+both_backends!(
+    async fn invalid_input_lists_every_invalid_field_and_writes_nothing(backend) {
+        let app = app_or_skip!(backend);
+        let input = NetworkInput {
+            slug: Some("Not A Slug".into()),
+            kind: Some("wizardry".into()),
+            progress_percent: Some(150),
+            start_year: Some(2023),
+            end_year: Some(2021),
+            lead_organization_id: Some(Uuid::now_v7()),
+            themes: Some(vec!["no-such-theme".into()]),
+            ..Default::default()
+        };
+        let error = create::<Networks>(&app.db, &Actor::system(), input).await.expect_err("invalid");
+        let names = fields(&error);
+        for field in ["slug", "name", "kind", "progressPercent", "endYear", "leadOrganizationId", "themes[0]"] {
+            assert!(names.contains(&field.to_owned()), "{field} missing from {names:?}");
+        }
+        let Error::Validation(params) = &error else { unreachable!() };
+        let kind = params.iter().find(|p| p.name == "kind").expect("kind");
+        assert!(kind.reason.contains("living_lab"), "the reason lists the allowed values: {}", kind.reason);
+        assert_eq!(count(&app.db, "networks", "").await, 0);
+        assert_eq!(count(&app.db, "change_log", "").await, 0);
+        assert_eq!(count(&app.db, "audit_log", "").await, 0);
+    }
+);
+
+both_backends!(
+    async fn a_duplicate_slug_is_a_validation_error_on_slug(backend) {
+        let app = app_or_skip!(backend);
+        let actor = Actor::system();
+        create::<Themes>(&app.db, &actor, theme("voeding", "voeding")).await.expect("first");
+        let error = create::<Themes>(&app.db, &actor, theme("voeding", "nog eens voeding"))
+            .await
+            .expect_err("duplicate");
+        assert_eq!(fields(&error), vec!["slug"]);
+        assert_eq!(count(&app.db, "themes", "").await, 1);
+    }
+);
+
+both_backends!(
+    async fn a_deleted_slug_can_be_used_again(backend) {
+        let app = app_or_skip!(backend);
+        let actor = Actor::system();
+        let first = create::<Themes>(&app.db, &actor, theme("rookvrij", "rookvrij")).await.expect("first");
+        delete::<Themes>(&app.db, &actor, first.meta.id, None).await.expect("delete");
+        let second = create::<Themes>(&app.db, &actor, theme("rookvrij", "rookvrij")).await.expect("again");
+        assert_ne!(first.meta.id, second.meta.id);
+    }
+);
+
+both_backends!(
+    async fn concurrent_creates_of_one_slug_give_one_resource_and_validation_errors(backend) {
+        let app = app_or_skip!(backend);
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let db = app.db.clone();
+            tasks.push(tokio::spawn(async move {
+                create::<Themes>(&db, &Actor::system(), theme("leefbaarheid", &format!("leefbaarheid {i}"))).await
+            }));
+        }
+        let mut ok = 0;
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(_) => ok += 1,
+                Err(error) => assert_eq!(fields(&error), vec!["slug"]),
+            }
+        }
+        assert_eq!(ok, 1);
+        assert_eq!(count(&app.db, "themes", "").await, 1);
+        assert_eq!(count(&app.db, "change_log", "").await, 1);
+    }
+);
+
+both_backends!(
+    async fn concurrent_writers_queue_instead_of_failing(backend) {
+        let app = app_or_skip!(backend);
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let db = app.db.clone();
+            tasks.push(tokio::spawn(async move {
+                create::<Themes>(&db, &Actor::system(), theme(&format!("thema-{i}"), &format!("thema {i}"))).await
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task").expect("every writer succeeds");
+        }
+        assert_eq!(count(&app.db, "themes", "").await, 24);
+        assert_eq!(count(&app.db, "change_log", "").await, 24);
+    }
+);
+
+both_backends!(
+    async fn every_write_bumps_the_version_and_logs_one_change(backend) {
+        let app = app_or_skip!(backend);
+        let actor = Actor::system();
+        let created = create::<Themes>(&app.db, &actor, theme("sport", "sport")).await.expect("create");
+        assert_eq!(created.meta.version, 1);
+        let id = created.meta.id;
+        let entries = |filter: &'static str| count(&app.db, "change_log", filter);
+        assert_eq!(entries("op = 'upsert' AND version = 1").await, 1);
+        assert_eq!(count(&app.db, "audit_log", "action = 'create' AND version = 1").await, 1);
+
+        let updated = update::<Themes>(&app.db, &actor, id, theme("sport", "sport en bewegen"), Some(1))
+            .await
+            .expect("update");
+        assert_eq!(updated.meta.version, 2);
+        assert!(updated.meta.updated_at > created.meta.updated_at);
+        assert_eq!(updated.meta.created_at, created.meta.created_at);
+        assert_eq!(entries("op = 'upsert' AND version = 2").await, 1);
+        assert_eq!(count(&app.db, "audit_log", "action = 'update' AND version = 2").await, 1);
+
+        // The same content again changes nothing.
+        let same = update::<Themes>(&app.db, &actor, id, theme("sport", "sport en bewegen"), None)
+            .await
+            .expect("same update");
+        assert_eq!(same.meta.version, 2);
+        assert_eq!(entries("").await, 2);
+
+        // A stale version is refused and changes nothing.
+        let stale = update::<Themes>(&app.db, &actor, id, theme("sport", "iets anders"), Some(1))
+            .await
+            .expect_err("stale");
+        assert!(matches!(stale, Error::PreconditionFailed { expected: 1, current: 2 }), "{stale:?}");
+
+        // A failed write rolls back: no new version, no change entry.
+        let invalid = update::<Themes>(&app.db, &actor, id, theme("sport", ""), None)
+            .await
+            .expect_err("blank name");
+        assert_eq!(fields(&invalid), vec!["name"]);
+        let current = get::<Themes>(&app.db, &actor, id).await.expect("get");
+        assert_eq!(current.meta.version, 2);
+        assert_eq!(current.name, "sport en bewegen");
+        assert_eq!(entries("").await, 2);
+
+        delete::<Themes>(&app.db, &actor, id, Some(2)).await.expect("delete");
+        assert!(matches!(get::<Themes>(&app.db, &actor, id).await, Err(Error::NotFound { .. })));
+        assert_eq!(entries("op = 'delete' AND version = 3 AND data IS NULL").await, 1);
+        assert_eq!(count(&app.db, "audit_log", "action = 'delete'").await, 1);
+        assert!(matches!(
+            delete::<Themes>(&app.db, &actor, id, None).await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+);
+
+both_backends!(
+    async fn a_partner_needs_the_write_scope_and_ownership(backend) {
+        let app = app_or_skip!(backend);
+        let system = Actor::system();
+        let created = create::<Themes>(&app.db, &system, theme("zorg", "zorg")).await.expect("create");
+        let reader = Actor {
+            partner_id: Uuid::now_v7(),
+            scopes: vec!["read".into()],
+            regions: vec![],
+            networks: vec![],
+            request_id: None,
+        };
+        let refused = create::<Themes>(&app.db, &reader, theme("welzijn", "welzijn")).await.expect_err("no scope");
+        assert!(matches!(refused, Error::Forbidden(_)), "{refused:?}");
+        let writer = Actor {
+            scopes: vec!["read".into(), "write:themes".into()],
+            ..reader
+        };
+        let refused = update::<Themes>(&app.db, &writer, created.meta.id, theme("zorg", "andere zorg"), None)
+            .await
+            .expect_err("not the owner");
+        assert!(matches!(refused, Error::Forbidden(_)), "{refused:?}");
+        assert_eq!(get::<Themes>(&app.db, &system, created.meta.id).await.expect("get").name, "zorg");
+    }
+);
+
+both_backends!(
+    async fn errors_render_as_problem_json_without_internals(backend) {
+        let app = app_or_skip!(backend);
+        let error = create::<Themes>(&app.db, &Actor::system(), ThemeInput::default())
+            .await
+            .expect_err("empty");
+        let problem = serde_json::to_value(error.problem()).expect("json");
+        assert_eq!(problem["status"], 400);
+        assert_eq!(problem["code"], "validation_failed");
+        let names: Vec<&str> = problem["invalidParams"]
+            .as_array()
+            .expect("invalidParams")
+            .iter()
+            .map(|p| p["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(names, vec!["slug", "name"]);
+        let internal = Error::internal(anyhow::anyhow!("SQLSTATE 42P01 relation \"secret\" does not exist")).problem();
+        let text = serde_json::to_string(&internal).expect("json");
+        assert!(!text.contains("secret") && !text.contains("SQLSTATE"), "{text}");
+    }
+);
