@@ -4,6 +4,7 @@
 
 mod health;
 mod migrations;
+mod resources;
 mod seed;
 mod startup;
 mod writes;
