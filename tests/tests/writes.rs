@@ -215,3 +215,138 @@ both_backends!(
         assert!(!text.contains("secret") && !text.contains("SQLSTATE"), "{text}");
     }
 );
+
+both_backends!(
+    async fn concurrent_updates_of_one_row_queue_and_each_bumps_the_version(backend) {
+        let app = app_or_skip!(backend);
+        let created = create::<Themes>(&app.db, &Actor::system(), theme("bewegen", "bewegen 0"))
+            .await
+            .expect("create");
+        let mut tasks = Vec::new();
+        for i in 1..=10 {
+            let db = app.db.clone();
+            let id = created.meta.id;
+            tasks.push(tokio::spawn(async move {
+                update::<Themes>(&db, &Actor::system(), id, theme("bewegen", &format!("bewegen {i}")), None).await
+            }));
+        }
+        let mut versions = Vec::new();
+        for task in tasks {
+            versions.push(task.await.expect("task").expect("every update succeeds").meta.version);
+        }
+        versions.sort();
+        assert_eq!(versions, (2..=11).collect::<Vec<i32>>(), "each writer saw the previous one's version");
+        assert_eq!(count(&app.db, "change_log", "").await, 11);
+    }
+);
+
+both_backends!(
+    async fn concurrent_first_upserts_of_one_external_id_all_succeed(backend) {
+        let app = app_or_skip!(backend);
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let db = app.db.clone();
+            tasks.push(tokio::spawn(async move {
+                api::service::upsert::<Themes>(&db, &Actor::system(), "gemeente-42", theme("wijk", "wijk"), None).await
+            }));
+        }
+        let mut created = 0;
+        for task in tasks {
+            let (_, was_created) = task.await.expect("task").expect("every upsert succeeds");
+            created += usize::from(was_created);
+        }
+        assert_eq!(created, 1);
+        assert_eq!(count(&app.db, "themes", "").await, 1);
+        assert_eq!(count(&app.db, "change_log", "").await, 1, "the same content again is no change");
+    }
+);
+
+both_backends!(
+    async fn a_write_failing_after_its_insert_leaves_nothing_behind(backend) {
+        let app = app_or_skip!(backend);
+        let actor = Actor::system();
+        let kept = create::<Themes>(&app.db, &actor, theme("kept", "kept")).await.expect("create");
+        // Make the audit insert — the last step of every write — fail for themes.
+        let statements: &[&str] = match backend {
+            tests::Backend::Sqlite => &["CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
+                 WHEN NEW.resource_type = 'themes' BEGIN SELECT RAISE(ABORT, 'refused by test'); END"],
+            tests::Backend::Postgres => &[
+                "CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.resource_type = 'themes' THEN RAISE EXCEPTION 'refused by test'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+            ],
+        };
+        use sea_orm::ConnectionTrait;
+        for sql in statements {
+            app.db.execute_unprepared(sql).await.expect("install the trigger");
+        }
+        let failed = create::<Themes>(&app.db, &actor, theme("lost", "lost")).await.expect_err("refused");
+        assert!(matches!(failed, Error::Internal(_)), "{failed:?}");
+        let problem = serde_json::to_string(&failed.problem()).expect("json");
+        assert!(!problem.contains("refused by test"), "the database's message is not sent: {problem}");
+        let failed = update::<Themes>(&app.db, &actor, kept.meta.id, theme("kept", "changed"), None)
+            .await
+            .expect_err("refused");
+        assert!(matches!(failed, Error::Internal(_)), "{failed:?}");
+
+        assert_eq!(count(&app.db, "themes", "").await, 1, "the new row was rolled back");
+        let current = get::<Themes>(&app.db, &actor, kept.meta.id).await.expect("get");
+        assert_eq!((current.name.as_str(), current.meta.version), ("kept", 1), "the update was rolled back");
+        assert_eq!(count(&app.db, "change_log", "").await, 1, "no change entry outlived its write");
+    }
+);
+
+both_backends!(
+    async fn drafts_are_visible_to_their_owner_and_admins_only(backend) {
+        let app = app_or_skip!(backend);
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        let partner = |name: &str| entity::partner::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            name: Set(name.to_owned()),
+            kind: Set("municipality".to_owned()),
+            scopes: Set("read write:practice-examples".to_owned()),
+            require_if_match: Set(false),
+            created_at: Set(chrono::Utc::now()),
+            updated_at: Set(chrono::Utc::now()),
+            revoked_at: Set(None),
+        };
+        let emmen = partner("gemeente-emmen").insert(&app.db).await.expect("partner");
+        let other = partner("gemeente-assen").insert(&app.db).await.expect("partner");
+        let actor = |id: Uuid| Actor {
+            partner_id: id,
+            scopes: vec!["read".into(), "write:practice-examples".into()],
+            regions: vec![],
+            networks: vec![],
+            request_id: None,
+        };
+        let example = |slug: &str, status: &str| api::dto::PracticeExampleInput {
+            slug: Some(slug.into()),
+            title: Some(slug.into()),
+            status: Some(status.into()),
+            ..Default::default()
+        };
+        use api::service::{PracticeExamples, list};
+        let draft = create::<PracticeExamples>(&app.db, &actor(emmen.id), example("concept", "draft"))
+            .await
+            .expect("draft");
+        create::<PracticeExamples>(&app.db, &actor(emmen.id), example("gepubliceerd", "published"))
+            .await
+            .expect("published");
+        let slugs = |page: api::service::Page<api::dto::PracticeExample>| {
+            page.items.into_iter().map(|e| e.slug).collect::<Vec<_>>()
+        };
+        let seen_by = |a: Actor| {
+            let db = app.db.clone();
+            async move { slugs(list::<PracticeExamples>(&db, &a, &Default::default(), Default::default()).await.expect("list")) }
+        };
+        assert_eq!(seen_by(actor(emmen.id)).await, vec!["concept", "gepubliceerd"]);
+        assert_eq!(seen_by(Actor::system()).await, vec!["concept", "gepubliceerd"]);
+        assert_eq!(seen_by(actor(other.id)).await, vec!["gepubliceerd"]);
+        assert!(matches!(
+            get::<PracticeExamples>(&app.db, &actor(other.id), draft.meta.id).await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(get::<PracticeExamples>(&app.db, &actor(emmen.id), draft.meta.id).await.is_ok());
+    }
+);

@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::service;
 use crate::state::AppState;
 
 /// `/health/live` and `/health/ready`.
@@ -22,9 +23,6 @@ async fn live() -> Json<Value> {
 
 /// The process can serve: the database answers.
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, Error> {
-    state.db.ping().await.map_err(|e| {
-        tracing::warn!(error = %e, "readiness check failed");
-        Error::Unavailable("the database does not answer".to_owned())
-    })?;
+    service::db::ping(&state.db).await?;
     Ok(Json(json!({ "status": "ok", "database": "ok" })))
 }

@@ -16,11 +16,12 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
-use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::networks::enum_list;
 use crate::service::refs::{self, LinkTable};
+use crate::service::resource::drafts_hidden;
+use crate::service::{Actor, Resource};
 
 /// Education programmes.
 pub struct Programmes;
@@ -154,14 +155,12 @@ impl Resource for Assignments {
         let title = check.line("title", &input.title);
         let description = check.opt_text("description", &input.description);
         let learning_outcomes = check.opt_text("learningOutcomes", &input.learning_outcomes);
-        let network_id = refs::by_id_or_key::<network::Entity, _>(
+        let network_id = refs::network(
             conn,
             &mut check,
-            "network",
             "networkId",
             input.network_id,
             "networkSlug",
-            network::Column::Slug,
             &input.network_slug,
         )
         .await?;
@@ -173,14 +172,12 @@ impl Resource for Assignments {
             input.initiative_id,
         )
         .await?;
-        let region_id = refs::by_id_or_key::<region::Entity, _>(
+        let region_id = refs::region(
             conn,
             &mut check,
-            "region",
             "regionId",
             input.region_id,
             "regionCode",
-            region::Column::Code,
             &input.region_code,
         )
         .await?;
@@ -319,6 +316,10 @@ impl Resource for Assignments {
                 language: r.language,
             })
             .collect())
+    }
+
+    fn visible(actor: &Actor) -> Condition {
+        drafts_hidden::<assignment::Entity>(actor, assignment::Column::Status)
     }
 
     async fn condition<C: ConnectionTrait>(

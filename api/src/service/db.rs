@@ -59,6 +59,14 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction>
     .map_err(map_db_err)
 }
 
+/// Whether the database answers (readiness).
+pub async fn ping(db: &DatabaseConnection) -> Result<()> {
+    db.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "the database does not answer");
+        Error::Unavailable("the database does not answer".to_owned())
+    })
+}
+
 /// The backend behind a connection, for the few places where SQL differs.
 pub fn is_postgres(backend: DbBackend) -> bool {
     backend == DbBackend::Postgres
@@ -137,6 +145,10 @@ fn field_of_constraint(name: &str) -> Option<String> {
         .iter()
         .filter_map(|t| rest.strip_prefix(t).and_then(|c| c.strip_prefix('_')))
         .min_by_key(|c| c.len())?;
+    // `ux_<table>_owner_partner_id_external_id`: the caller's own id is taken.
+    if column == "owner_partner_id_external_id" {
+        return Some("externalId".to_owned());
+    }
     Some(camel(column))
 }
 
@@ -145,6 +157,9 @@ fn field_of_sqlite_message(message: &str) -> Option<String> {
     let (_, tail) = message.split_once("failed: ")?;
     if let Some(field) = field_of_constraint(tail.trim()) {
         return Some(field);
+    }
+    if tail.trim().ends_with(".external_id") {
+        return Some("externalId".to_owned());
     }
     let last = tail.split(", ").last()?;
     let column = last.split('.').next_back()?;

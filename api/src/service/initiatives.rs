@@ -1,6 +1,6 @@
 //! Resident initiatives and activities, with their themes.
 
-use entity::{initiative, network, region, theme};
+use entity::{initiative, network, region};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait};
 use uuid::Uuid;
@@ -44,25 +44,21 @@ impl Resource for Initiatives {
         _current: Option<&initiative::Model>,
     ) -> Result<Vec<Uuid>> {
         let mut check = Check::new();
-        let network_id = refs::by_id_or_key::<network::Entity, _>(
+        let network_id = refs::network(
             conn,
             &mut check,
-            "network",
             "networkId",
             input.network_id,
             "networkSlug",
-            network::Column::Slug,
             &input.network_slug,
         )
         .await?;
-        let region_id = refs::by_id_or_key::<region::Entity, _>(
+        let region_id = refs::region(
             conn,
             &mut check,
-            "region",
             "regionId",
             input.region_id,
             "regionCode",
-            region::Column::Code,
             &input.region_code,
         )
         .await?;
@@ -77,12 +73,9 @@ impl Resource for Initiatives {
         );
         let residents_reached =
             check.opt_range("residentsReached", input.residents_reached, 0, i32::MAX);
-        let themes = refs::ids_by_keys::<theme::Entity, _>(
+        let themes = refs::themes(
             conn,
             &mut check,
-            "theme",
-            "themes",
-            theme::Column::Slug,
             input.themes.as_deref().unwrap_or_default(),
         )
         .await?;

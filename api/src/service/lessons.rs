@@ -1,7 +1,7 @@
 //! Lessons learned, with their themes, and their transfers: where a lesson has been (or
 //! will be) carried to.
 
-use entity::{lesson, network, region, theme, transfer};
+use entity::{lesson, network, region, transfer};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait};
 use uuid::Uuid;
@@ -48,36 +48,29 @@ impl Resource for Lessons {
         _current: Option<&lesson::Model>,
     ) -> Result<Vec<Uuid>> {
         let mut check = Check::new();
-        let network_id = refs::by_id_or_key::<network::Entity, _>(
+        let network_id = refs::network(
             conn,
             &mut check,
-            "network",
             "networkId",
             input.network_id,
             "networkSlug",
-            network::Column::Slug,
             &input.network_slug,
         )
         .await?;
-        let origin_region_id = refs::by_id_or_key::<region::Entity, _>(
+        let origin_region_id = refs::region(
             conn,
             &mut check,
-            "region",
             "originRegionId",
             input.origin_region_id,
             "originRegionCode",
-            region::Column::Code,
             &input.origin_region_code,
         )
         .await?;
         let title = check.line("title", &input.title);
         let body = check.text("body", &input.body);
-        let themes = refs::ids_by_keys::<theme::Entity, _>(
+        let themes = refs::themes(
             conn,
             &mut check,
-            "theme",
-            "themes",
-            theme::Column::Slug,
             input.themes.as_deref().unwrap_or_default(),
         )
         .await?;
@@ -197,14 +190,12 @@ impl Resource for Transfers {
         if input.region_id.is_none() && input.region_code.is_none() {
             check.fail("regionId", "regionId or regionCode is required");
         }
-        let region_id = refs::by_id_or_key::<region::Entity, _>(
+        let region_id = refs::region(
             conn,
             &mut check,
-            "region",
             "regionId",
             input.region_id,
             "regionCode",
-            region::Column::Code,
             &input.region_code,
         )
         .await?;

@@ -1,7 +1,7 @@
 //! Networks with their regions, themes, education levels and fields; and the network's
 //! sub-resources: goals, memberships and reports.
 
-use entity::{goal, membership, network, organization, region, report, theme};
+use entity::{goal, membership, network, organization, report};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Value};
@@ -127,14 +127,12 @@ impl Resource for Networks {
             input.lead_organization_id,
         )
         .await?;
-        let parent_network_id = refs::by_id_or_key::<network::Entity, _>(
+        let parent_network_id = refs::network(
             conn,
             &mut check,
-            "network",
             "parentNetworkId",
             input.parent_network_id,
             "parentNetworkSlug",
-            network::Column::Slug,
             &input.parent_network_slug,
         )
         .await?;
@@ -143,12 +141,9 @@ impl Resource for Networks {
         {
             check.fail("parentNetworkId", "would make the network its own ancestor");
         }
-        let themes = refs::ids_by_keys::<theme::Entity, _>(
+        let themes = refs::themes(
             conn,
             &mut check,
-            "theme",
-            "themes",
-            theme::Column::Slug,
             input.themes.as_deref().unwrap_or_default(),
         )
         .await?;
@@ -162,14 +157,12 @@ impl Resource for Networks {
                 );
             }
             let role = check.enum_or(&format!("{field}.role"), &r.role, RegionRole::Focus);
-            let id = refs::by_id_or_key::<region::Entity, _>(
+            let id = refs::region(
                 conn,
                 &mut check,
-                "region",
                 &format!("{field}.regionId"),
                 r.region_id,
                 &format!("{field}.regionCode"),
-                region::Column::Code,
                 &r.region_code,
             )
             .await?;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use entity::{network, practice_example, practice_example_link, region, theme};
+use entity::{network, practice_example, practice_example_link, region};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -13,11 +13,12 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
-use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::refs::{self, LinkTable};
 use crate::service::regions::unique_slug;
+use crate::service::resource::drafts_hidden;
+use crate::service::{Actor, Resource};
 
 /// Practice examples.
 pub struct PracticeExamples;
@@ -72,25 +73,21 @@ impl Resource for PracticeExamples {
         .await?;
         let title = check.line("title", &input.title);
         let year = check.opt_range("year", input.year, 1900, 2200);
-        let region_id = refs::by_id_or_key::<region::Entity, _>(
+        let region_id = refs::region(
             conn,
             &mut check,
-            "region",
             "regionId",
             input.region_id,
             "regionCode",
-            region::Column::Code,
             &input.region_code,
         )
         .await?;
-        let network_id = refs::by_id_or_key::<network::Entity, _>(
+        let network_id = refs::network(
             conn,
             &mut check,
-            "network",
             "networkId",
             input.network_id,
             "networkSlug",
-            network::Column::Slug,
             &input.network_slug,
         )
         .await?;
@@ -113,12 +110,9 @@ impl Resource for PracticeExamples {
             })
             .collect();
         let collection = check.opt_line("collection", &input.collection);
-        let themes = refs::ids_by_keys::<theme::Entity, _>(
+        let themes = refs::themes(
             conn,
             &mut check,
-            "theme",
-            "themes",
-            theme::Column::Slug,
             input.themes.as_deref().unwrap_or_default(),
         )
         .await?;
@@ -228,6 +222,10 @@ impl Resource for PracticeExamples {
                 language: r.language,
             })
             .collect())
+    }
+
+    fn visible(actor: &Actor) -> Condition {
+        drafts_hidden::<practice_example::Entity>(actor, practice_example::Column::Status)
     }
 
     async fn condition<C: ConnectionTrait>(

@@ -76,6 +76,67 @@ pub async fn by_id_or_key<E: EntityTrait + Common, C: ConnectionTrait>(
     Ok(by_id.or(by_key))
 }
 
+/// A region given by id and/or CBS code.
+pub async fn region<C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    id_field: &str,
+    id: Option<Uuid>,
+    code_field: &str,
+    code: &Option<String>,
+) -> Result<Option<Uuid>> {
+    by_id_or_key::<entity::region::Entity, C>(
+        conn,
+        check,
+        "region",
+        id_field,
+        id,
+        code_field,
+        entity::region::Column::Code,
+        code,
+    )
+    .await
+}
+
+/// A network given by id and/or slug.
+pub async fn network<C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    id_field: &str,
+    id: Option<Uuid>,
+    slug_field: &str,
+    slug: &Option<String>,
+) -> Result<Option<Uuid>> {
+    by_id_or_key::<entity::network::Entity, C>(
+        conn,
+        check,
+        "network",
+        id_field,
+        id,
+        slug_field,
+        entity::network::Column::Slug,
+        slug,
+    )
+    .await
+}
+
+/// The ids of the themes named by `slugs` (field `themes`).
+pub async fn themes<C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    slugs: &[String],
+) -> Result<Vec<Uuid>> {
+    ids_by_keys::<entity::theme::Entity, C>(
+        conn,
+        check,
+        "theme",
+        "themes",
+        entity::theme::Column::Slug,
+        slugs,
+    )
+    .await
+}
+
 /// A reference given by id only.
 pub async fn by_id<E: EntityTrait + Common, C: ConnectionTrait>(
     conn: &C,

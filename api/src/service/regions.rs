@@ -74,14 +74,12 @@ impl Resource for Regions {
             );
         }
         let population = check.opt_range("population", input.population, 0, i32::MAX);
-        let parent_id = refs::by_id_or_key::<region::Entity, _>(
+        let parent_id = refs::region(
             conn,
             &mut check,
-            "region",
             "parentId",
             input.parent_id,
             "parentCode",
-            region::Column::Code,
             &input.parent_code,
         )
         .await?;
@@ -202,14 +200,12 @@ impl Resource for Organizations {
         let name = check.line("name", &input.name);
         let kind: OrganizationKind = check.enumeration("kind", &input.kind);
         let website = check.opt_url("website", &input.website);
-        let region_id = refs::by_id_or_key::<region::Entity, _>(
+        let region_id = refs::region(
             conn,
             &mut check,
-            "region",
             "regionId",
             input.region_id,
             "regionCode",
-            region::Column::Code,
             &input.region_code,
         )
         .await?;

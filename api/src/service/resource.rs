@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::service::Actor;
 use crate::service::changes::{self, Action, Change};
-use crate::service::db::{begin_write, map_db_err};
+use crate::service::db::{begin_write, is_postgres, map_db_err};
 
 /// A resource type: its entity, wire types and rules.
 #[async_trait::async_trait]
@@ -75,6 +75,24 @@ pub trait Resource: Send + Sync + 'static {
 
     /// The WHERE clause for a list filter.
     async fn condition<C: ConnectionTrait>(conn: &C, filter: &Self::Filter) -> Result<Condition>;
+
+    /// Which rows `actor` may see at all (`auth.md`: drafts are visible to their owner and
+    /// admins only). Applied to every read, list and write lookup.
+    fn visible(_actor: &Actor) -> Condition {
+        Condition::all()
+    }
+}
+
+/// Visibility of resources with a `draft` status: others' drafts are hidden from
+/// non-admins.
+pub fn drafts_hidden<E: EntityTrait + Common>(actor: &Actor, status: E::Column) -> Condition {
+    if actor.is_admin() {
+        Condition::all()
+    } else {
+        Condition::any()
+            .add(status.ne("draft"))
+            .add(E::owner_partner_id().eq(actor.partner_id))
+    }
 }
 
 /// The current time as stored: UTC, microsecond precision (what PostgreSQL keeps).
@@ -108,28 +126,51 @@ fn not_found<R: Resource>(key: impl ToString) -> Error {
 /// The live (not deleted) row with `id`.
 pub async fn find_live<R: Resource, C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     id: Uuid,
 ) -> Result<Option<R::Model>> {
     R::Entity::find()
         .filter(<R::Entity as Common>::id().eq(id))
         .filter(<R::Entity as Common>::deleted_at().is_null())
+        .filter(R::visible(actor))
         .one(conn)
         .await
         .map_err(map_db_err)
 }
 
-/// The row `owner` knows by `external_id`, deleted or not (an upsert revives a deleted one).
+/// The live row with `id`, locked for the rest of the transaction on PostgreSQL, so that
+/// concurrent writers of one row queue behind each other instead of one of them failing
+/// (SQLite's `BEGIN IMMEDIATE` already serializes writers).
+async fn find_live_for_update<R: Resource, C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Option<R::Model>> {
+    let mut query = R::Entity::find()
+        .filter(<R::Entity as Common>::id().eq(id))
+        .filter(<R::Entity as Common>::deleted_at().is_null())
+        .filter(R::visible(actor));
+    if is_postgres(conn.get_database_backend()) {
+        query = query.lock_exclusive();
+    }
+    query.one(conn).await.map_err(map_db_err)
+}
+
+/// The row `owner` knows by `external_id`, deleted or not (an upsert revives a deleted one);
+/// with `lock`, locked like [`find_live_for_update`].
 async fn find_external<R: Resource, C: ConnectionTrait>(
     conn: &C,
     owner: Uuid,
     external_id: &str,
+    lock: bool,
 ) -> Result<Option<R::Model>> {
-    R::Entity::find()
+    let mut query = R::Entity::find()
         .filter(<R::Entity as Common>::owner_partner_id().eq(owner))
-        .filter(<R::Entity as Common>::external_id().eq(external_id))
-        .one(conn)
-        .await
-        .map_err(map_db_err)
+        .filter(<R::Entity as Common>::external_id().eq(external_id));
+    if lock && is_postgres(conn.get_database_backend()) {
+        query = query.lock_exclusive();
+    }
+    query.one(conn).await.map_err(map_db_err)
 }
 
 /// The DTO of one row.
@@ -143,7 +184,7 @@ pub async fn dto_of<R: Resource, C: ConnectionTrait>(conn: &C, row: R::Model) ->
 /// One resource by id.
 pub async fn get<R: Resource>(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<R::Dto> {
     actor.require_read()?;
-    let row = find_live::<R, _>(db, id)
+    let row = find_live::<R, _>(db, actor, id)
         .await?
         .ok_or_else(|| not_found::<R>(id))?;
     dto_of::<R, _>(db, row).await
@@ -189,6 +230,7 @@ pub async fn list<R: Resource>(
     let limit = page.limit.clamp(1, 500);
     let mut query = R::Entity::find()
         .filter(<R::Entity as Common>::deleted_at().is_null())
+        .filter(R::visible(actor))
         .filter(R::condition(db, filter).await?);
     if let Some(after) = page.after {
         query = query.filter(<R::Entity as Common>::id().gt(after));
@@ -232,7 +274,7 @@ pub async fn create_in<R: Resource, C: ConnectionTrait>(
     external_id: Option<&str>,
 ) -> Result<R::Dto> {
     if let Some(external_id) = external_id
-        && find_external::<R, _>(conn, actor.partner_id, external_id)
+        && find_external::<R, _>(conn, actor.partner_id, external_id, false)
             .await?
             .is_some()
     {
@@ -295,7 +337,7 @@ pub async fn update<R: Resource>(
 ) -> Result<R::Dto> {
     actor.require_write(R::TYPE)?;
     let txn = begin_write(db).await?;
-    let current = find_live::<R, _>(&txn, id)
+    let current = find_live_for_update::<R, _>(&txn, actor, id)
         .await?
         .ok_or_else(|| not_found::<R>(id))?;
     let dto = update_in::<R, _>(&txn, actor, current, &input, expected_version).await?;
@@ -323,7 +365,8 @@ pub async fn update_in<R: Resource, C: ConnectionTrait + TransactionTrait>(
         });
     }
     if let Some(external_id) = R::external_id(input)
-        && let Some(other) = find_external::<R, _>(conn, actor.partner_id, external_id).await?
+        && let Some(other) =
+            find_external::<R, _>(conn, actor.partner_id, external_id, false).await?
         && id_of::<R>(&other)? != id
     {
         return Err(Error::invalid(
@@ -414,19 +457,34 @@ pub async fn upsert<R: Resource>(
         ));
     }
     let txn = begin_write(db).await?;
-    let result = match find_external::<R, _>(&txn, actor.partner_id, external_id).await? {
+    let result = match find_external::<R, _>(&txn, actor.partner_id, external_id, true).await? {
         Some(current) => (
             update_in::<R, _>(&txn, actor, current, &input, expected_version).await?,
             false,
         ),
+        None if expected_version.is_some() => return Err(not_found::<R>(external_id)),
         None => {
-            if expected_version.is_some() {
-                return Err(not_found::<R>(external_id));
+            // Two first upserts of one external id may race (on PostgreSQL; SQLite
+            // serializes writers). The loser's insert hits the unique index; it then finds
+            // the winner's row and updates that instead, so both calls succeed.
+            let savepoint = txn.begin().await.map_err(map_db_err)?;
+            match create_in::<R, _>(&savepoint, actor, &input, Some(external_id)).await {
+                Ok(dto) => {
+                    savepoint.commit().await.map_err(map_db_err)?;
+                    (dto, true)
+                }
+                Err(Error::Validation(params)) if params.iter().any(|p| p.name == "externalId") => {
+                    savepoint.rollback().await.map_err(map_db_err)?;
+                    let current = find_external::<R, _>(&txn, actor.partner_id, external_id, true)
+                        .await?
+                        .ok_or_else(|| Error::Validation(params))?;
+                    (
+                        update_in::<R, _>(&txn, actor, current, &input, None).await?,
+                        false,
+                    )
+                }
+                Err(other) => return Err(other),
             }
-            (
-                create_in::<R, _>(&txn, actor, &input, Some(external_id)).await?,
-                true,
-            )
         }
     };
     txn.commit().await.map_err(map_db_err)?;
@@ -443,7 +501,7 @@ pub async fn delete<R: Resource>(
 ) -> Result<()> {
     actor.require_write(R::TYPE)?;
     let txn = begin_write(db).await?;
-    let current = find_live::<R, _>(&txn, id)
+    let current = find_live_for_update::<R, _>(&txn, actor, id)
         .await?
         .ok_or_else(|| not_found::<R>(id))?;
     actor.require_owner(owner_of::<R>(&current)?)?;
