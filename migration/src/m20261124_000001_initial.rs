@@ -1221,6 +1221,11 @@ fn indexes() -> Vec<IndexCreateStatement> {
             .col("updated_at")
             .to_owned(),
         Index::create()
+            .name("ix_memberships_network_id")
+            .table("memberships")
+            .col("network_id")
+            .to_owned(),
+        Index::create()
             .name("ix_memberships_organization_id")
             .table("memberships")
             .col("organization_id")
@@ -1508,6 +1513,11 @@ fn indexes() -> Vec<IndexCreateStatement> {
             .name("ix_change_log_changed_at")
             .table("change_log")
             .col("changed_at")
+            .to_owned(),
+        Index::create()
+            .name("ix_change_log_partner_id")
+            .table("change_log")
+            .col("partner_id")
             .to_owned(),
         Index::create()
             .name("ix_audit_log_partner_id_id")

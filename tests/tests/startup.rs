@@ -111,3 +111,23 @@ async fn the_embedded_default_creates_migrates_and_seeds_a_new_database() {
         .expect("a row");
     assert_eq!(fk.try_get_by_index::<i32>(0).expect("fk"), 1);
 }
+
+#[tokio::test]
+async fn an_in_memory_database_keeps_its_data_on_its_single_connection() {
+    let mut config = Config::for_database("sqlite::memory:");
+    config.seed_on_first_start = true;
+    let server = api::Server::start(config).await.expect("start");
+    let db = server.db();
+    let actor = api::service::Actor::system();
+    for _ in 0..3 {
+        let themes =
+            api::service::list::<api::service::Themes>(&db, &actor, &(), Default::default())
+                .await
+                .expect("list themes");
+        assert_eq!(
+            themes.items.len(),
+            8,
+            "every query sees the seeded database"
+        );
+    }
+}

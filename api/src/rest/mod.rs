@@ -8,8 +8,14 @@ use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::response::IntoResponse;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
 
 use crate::error::Error;
 use crate::state::AppState;
@@ -18,7 +24,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: every route with its middleware.
 pub fn app(state: AppState) -> Router {
-    let timeout = state.config.request_timeout.into();
+    let timeout: Duration = state.config.request_timeout.into();
     Router::new()
         .merge(health::routes())
         .fallback(not_found)
@@ -32,10 +38,9 @@ pub fn app(state: AppState) -> Router {
             HeaderName::from_static("api-version"),
             HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
         ))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            request_timeout(timeout, request, next)
+        }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let request_id = request
@@ -44,7 +49,8 @@ pub fn app(state: AppState) -> Router {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-        }))
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO)))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
@@ -78,4 +84,16 @@ async fn method_not_allowed(method: Method, uri: Uri) -> impl IntoResponse {
     );
     problem.instance = Some(uri.path().to_owned());
     problem
+}
+
+/// Answers 503 (problem+json) when a request takes longer than the configured timeout.
+async fn request_timeout(timeout: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Error::Unavailable(format!(
+            "the request took longer than {}; retry later",
+            humantime::format_duration(timeout)
+        ))
+        .into_response(),
+    }
 }

@@ -38,6 +38,12 @@ pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(options.connect_timeout)
         .acquire_timeout(options.connect_timeout)
         .sqlx_logging(false);
+    if options.url.contains(":memory:") {
+        // Every connection to `:memory:` is a database of its own: keep exactly one, forever.
+        opts.max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
     let busy = options.busy_timeout;
     opts.map_sqlx_sqlite_opts(move |o: SqliteConnectOptions| {
         o.create_if_missing(true)
