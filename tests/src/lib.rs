@@ -254,3 +254,30 @@ pub async fn count(db: &DatabaseConnection, table: &str, filter: &str) -> i64 {
     .try_get::<i64>("", "n")
     .expect("a count")
 }
+
+/// Inserts a partner row (API client) named `name` and returns an [`api::service::Actor`]
+/// for it with `scopes`, as a token would give.
+pub async fn partner(db: &DatabaseConnection, name: &str, scopes: &[&str]) -> api::service::Actor {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let now = chrono::Utc::now();
+    let row = entity::partner::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name.to_owned()),
+        kind: Set("municipality".to_owned()),
+        scopes: Set(scopes.join(" ")),
+        require_if_match: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await
+    .expect("insert a partner");
+    api::service::Actor {
+        partner_id: row.id,
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        regions: Vec::new(),
+        networks: Vec::new(),
+        request_id: None,
+    }
+}

@@ -300,26 +300,8 @@ both_backends!(
 both_backends!(
     async fn drafts_are_visible_to_their_owner_and_admins_only(backend) {
         let app = app_or_skip!(backend);
-        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-        let partner = |name: &str| entity::partner::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            name: Set(name.to_owned()),
-            kind: Set("municipality".to_owned()),
-            scopes: Set("read write:practice-examples".to_owned()),
-            require_if_match: Set(false),
-            created_at: Set(chrono::Utc::now()),
-            updated_at: Set(chrono::Utc::now()),
-            revoked_at: Set(None),
-        };
-        let emmen = partner("gemeente-emmen").insert(&app.db).await.expect("partner");
-        let other = partner("gemeente-assen").insert(&app.db).await.expect("partner");
-        let actor = |id: Uuid| Actor {
-            partner_id: id,
-            scopes: vec!["read".into(), "write:practice-examples".into()],
-            regions: vec![],
-            networks: vec![],
-            request_id: None,
-        };
+        let emmen = tests::partner(&app.db, "gemeente-emmen", &["read", "write:practice-examples"]).await;
+        let other = tests::partner(&app.db, "gemeente-assen", &["read", "write:practice-examples"]).await;
         let example = |slug: &str, status: &str| api::dto::PracticeExampleInput {
             slug: Some(slug.into()),
             title: Some(slug.into()),
@@ -327,10 +309,10 @@ both_backends!(
             ..Default::default()
         };
         use api::service::{PracticeExamples, list};
-        let draft = create::<PracticeExamples>(&app.db, &actor(emmen.id), example("concept", "draft"))
+        let draft = create::<PracticeExamples>(&app.db, &emmen, example("concept", "draft"))
             .await
             .expect("draft");
-        create::<PracticeExamples>(&app.db, &actor(emmen.id), example("gepubliceerd", "published"))
+        create::<PracticeExamples>(&app.db, &emmen, example("gepubliceerd", "published"))
             .await
             .expect("published");
         let slugs = |page: api::service::Page<api::dto::PracticeExample>| {
@@ -340,13 +322,45 @@ both_backends!(
             let db = app.db.clone();
             async move { slugs(list::<PracticeExamples>(&db, &a, &Default::default(), Default::default()).await.expect("list")) }
         };
-        assert_eq!(seen_by(actor(emmen.id)).await, vec!["concept", "gepubliceerd"]);
+        assert_eq!(seen_by(emmen.clone()).await, vec!["concept", "gepubliceerd"]);
         assert_eq!(seen_by(Actor::system()).await, vec!["concept", "gepubliceerd"]);
-        assert_eq!(seen_by(actor(other.id)).await, vec!["gepubliceerd"]);
+        assert_eq!(seen_by(other.clone()).await, vec!["gepubliceerd"]);
         assert!(matches!(
-            get::<PracticeExamples>(&app.db, &actor(other.id), draft.meta.id).await,
+            get::<PracticeExamples>(&app.db, &other, draft.meta.id).await,
             Err(Error::NotFound { .. })
         ));
-        assert!(get::<PracticeExamples>(&app.db, &actor(emmen.id), draft.meta.id).await.is_ok());
+        assert!(get::<PracticeExamples>(&app.db, &emmen, draft.meta.id).await.is_ok());
+    }
+);
+
+both_backends!(
+    async fn a_networks_goals_are_written_with_the_networks_scope(backend) {
+        let app = app_or_skip!(backend);
+        use api::dto::GoalInput;
+        use api::service::Goals;
+        let network = create::<Networks>(
+            &app.db,
+            &Actor::system(),
+            NetworkInput {
+                slug: Some("netwerk".into()),
+                name: Some("Netwerk".into()),
+                kind: Some("living_lab".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("network");
+        let goal = || GoalInput {
+            network_id: Some(network.meta.id),
+            position: Some(1),
+            title: Some("Borgen".into()),
+            ..Default::default()
+        };
+        let assignments_only = tests::partner(&app.db, "lms", &["read", "write:assignments"]).await;
+        let refused = create::<Goals>(&app.db, &assignments_only, goal()).await.expect_err("no scope");
+        assert!(matches!(&refused, Error::Forbidden(m) if m.contains("write:networks")), "{refused:?}");
+        let networks_writer = tests::partner(&app.db, "iwp", &["read", "write:networks"]).await;
+        let created = create::<Goals>(&app.db, &networks_writer, goal()).await.expect("allowed");
+        assert_eq!(created.meta.owner_partner_id, networks_writer.partner_id);
     }
 );

@@ -167,6 +167,7 @@ impl Resource for Transfers {
     type Children = ();
     type Filter = TransferFilter;
     const TYPE: &'static str = "transfers";
+    const SCOPE: &'static str = "lessons";
 
     fn external_id(input: &TransferInput) -> Option<&str> {
         input.external_id.as_deref()

@@ -427,6 +427,7 @@ impl Resource for Goals {
     type Children = ();
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "goals";
+    const SCOPE: &'static str = "networks";
 
     fn external_id(input: &GoalInput) -> Option<&str> {
         input.external_id.as_deref()
@@ -509,6 +510,7 @@ impl Resource for Memberships {
     type Children = ();
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "memberships";
+    const SCOPE: &'static str = "networks";
 
     fn external_id(input: &MembershipInput) -> Option<&str> {
         input.external_id.as_deref()
@@ -610,6 +612,7 @@ impl Resource for Reports {
     type Children = ();
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "reports";
+    const SCOPE: &'static str = "networks";
 
     fn external_id(input: &ReportInput) -> Option<&str> {
         input.external_id.as_deref()

@@ -13,7 +13,7 @@ use sea_orm::sea_query::ValueType;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait, Value,
+    QuerySelect, Select, TransactionSession, TransactionTrait, Value,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -45,8 +45,12 @@ pub trait Resource: Send + Sync + 'static {
     /// List filters.
     type Filter: Send + Sync;
 
-    /// The collection name, as in paths, scopes and the change feed (`practice-examples`).
+    /// The collection name, as in paths and the change feed (`practice-examples`).
     const TYPE: &'static str;
+
+    /// The collection whose `write:` scope governs writes: the resource's own, or its
+    /// parent's for sub-resources (a network's goals need `write:networks`).
+    const SCOPE: &'static str = Self::TYPE;
 
     /// The caller's own id for the resource, if given.
     fn external_id(input: &Self::Input) -> Option<&str>;
@@ -123,54 +127,54 @@ fn not_found<R: Resource>(key: impl ToString) -> Error {
     }
 }
 
-/// The live (not deleted) row with `id`.
+/// The live (not deleted) row with `id`, if `actor` may see it. With `lock` it stays
+/// locked for the rest of the transaction on PostgreSQL, so that concurrent writers of one
+/// row queue behind each other instead of one of them failing (SQLite's `BEGIN IMMEDIATE`
+/// already serializes writers).
 pub async fn find_live<R: Resource, C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     id: Uuid,
+    lock: bool,
 ) -> Result<Option<R::Model>> {
-    R::Entity::find()
+    let query = R::Entity::find()
         .filter(<R::Entity as Common>::id().eq(id))
         .filter(<R::Entity as Common>::deleted_at().is_null())
-        .filter(R::visible(actor))
+        .filter(R::visible(actor));
+    lock_for_write(query, conn, lock)
         .one(conn)
         .await
         .map_err(map_db_err)
 }
 
-/// The live row with `id`, locked for the rest of the transaction on PostgreSQL, so that
-/// concurrent writers of one row queue behind each other instead of one of them failing
-/// (SQLite's `BEGIN IMMEDIATE` already serializes writers).
-async fn find_live_for_update<R: Resource, C: ConnectionTrait>(
+/// Adds `FOR UPDATE` on PostgreSQL when `lock` is set.
+fn lock_for_write<E: EntityTrait, C: ConnectionTrait>(
+    query: Select<E>,
     conn: &C,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<Option<R::Model>> {
-    let mut query = R::Entity::find()
-        .filter(<R::Entity as Common>::id().eq(id))
-        .filter(<R::Entity as Common>::deleted_at().is_null())
-        .filter(R::visible(actor));
-    if is_postgres(conn.get_database_backend()) {
-        query = query.lock_exclusive();
+    lock: bool,
+) -> Select<E> {
+    if lock && is_postgres(conn.get_database_backend()) {
+        query.lock_exclusive()
+    } else {
+        query
     }
-    query.one(conn).await.map_err(map_db_err)
 }
 
 /// The row `owner` knows by `external_id`, deleted or not (an upsert revives a deleted one);
-/// with `lock`, locked like [`find_live_for_update`].
+/// with `lock`, locked like [`find_live`].
 async fn find_external<R: Resource, C: ConnectionTrait>(
     conn: &C,
     owner: Uuid,
     external_id: &str,
     lock: bool,
 ) -> Result<Option<R::Model>> {
-    let mut query = R::Entity::find()
+    let query = R::Entity::find()
         .filter(<R::Entity as Common>::owner_partner_id().eq(owner))
         .filter(<R::Entity as Common>::external_id().eq(external_id));
-    if lock && is_postgres(conn.get_database_backend()) {
-        query = query.lock_exclusive();
-    }
-    query.one(conn).await.map_err(map_db_err)
+    lock_for_write(query, conn, lock)
+        .one(conn)
+        .await
+        .map_err(map_db_err)
 }
 
 /// The DTO of one row.
@@ -184,7 +188,7 @@ pub async fn dto_of<R: Resource, C: ConnectionTrait>(conn: &C, row: R::Model) ->
 /// One resource by id.
 pub async fn get<R: Resource>(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<R::Dto> {
     actor.require_read()?;
-    let row = find_live::<R, _>(db, actor, id)
+    let row = find_live::<R, _>(db, actor, id, false)
         .await?
         .ok_or_else(|| not_found::<R>(id))?;
     dto_of::<R, _>(db, row).await
@@ -259,7 +263,7 @@ pub async fn create<R: Resource>(
     actor: &Actor,
     input: R::Input,
 ) -> Result<R::Dto> {
-    actor.require_write(R::TYPE)?;
+    actor.require_write(R::SCOPE)?;
     let txn = begin_write(db).await?;
     let dto = create_in::<R, _>(&txn, actor, &input, R::external_id(&input)).await?;
     txn.commit().await.map_err(map_db_err)?;
@@ -335,9 +339,9 @@ pub async fn update<R: Resource>(
     input: R::Input,
     expected_version: Option<i32>,
 ) -> Result<R::Dto> {
-    actor.require_write(R::TYPE)?;
+    actor.require_write(R::SCOPE)?;
     let txn = begin_write(db).await?;
-    let current = find_live_for_update::<R, _>(&txn, actor, id)
+    let current = find_live::<R, _>(&txn, actor, id, true)
         .await?
         .ok_or_else(|| not_found::<R>(id))?;
     let dto = update_in::<R, _>(&txn, actor, current, &input, expected_version).await?;
@@ -449,7 +453,7 @@ pub async fn upsert<R: Resource>(
     input: R::Input,
     expected_version: Option<i32>,
 ) -> Result<(R::Dto, bool)> {
-    actor.require_write(R::TYPE)?;
+    actor.require_write(R::SCOPE)?;
     if R::external_id(&input).is_some_and(|e| e != external_id) {
         return Err(Error::invalid(
             "externalId",
@@ -499,9 +503,9 @@ pub async fn delete<R: Resource>(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> Result<()> {
-    actor.require_write(R::TYPE)?;
+    actor.require_write(R::SCOPE)?;
     let txn = begin_write(db).await?;
-    let current = find_live_for_update::<R, _>(&txn, actor, id)
+    let current = find_live::<R, _>(&txn, actor, id, true)
         .await?
         .ok_or_else(|| not_found::<R>(id))?;
     actor.require_owner(owner_of::<R>(&current)?)?;
