@@ -210,16 +210,16 @@ macro_rules! both_backends {
         mod $name {
             use super::*;
 
-            async fn run($backend: $crate::Backend) $body
+            async fn body($backend: $crate::Backend) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run($crate::Backend::Sqlite).await;
+                body($crate::Backend::Sqlite).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                run($crate::Backend::Postgres).await;
+                body($crate::Backend::Postgres).await;
             }
         }
     };
