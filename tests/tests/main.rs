@@ -3,6 +3,7 @@
 //! `both_backends!`.
 
 mod cli;
+mod confinement;
 mod health;
 mod migrations;
 mod resources;

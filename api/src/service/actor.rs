@@ -21,9 +21,10 @@ pub struct Actor {
     pub partner_id: Uuid,
     /// Granted scopes (`read`, `write:<collection>`, `changes:read`, `webhooks:manage`, `admin`).
     pub scopes: Vec<String>,
-    /// Regions (with their subtrees) the partner may write in; empty for admins.
+    /// Regions (with their subtrees) the partner may write in. With `networks`, empty means
+    /// the partner is not confined (admins never are).
     pub regions: Vec<Uuid>,
-    /// Networks the partner may write in; empty for admins.
+    /// Networks the partner may write in.
     pub networks: Vec<Uuid>,
     /// The request id, recorded in the audit log.
     pub request_id: Option<String>,

@@ -20,6 +20,7 @@ use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::networks::enum_list;
 use crate::service::refs::{self, LinkTable};
+use crate::service::resource::Anchors;
 use crate::service::resource::drafts_hidden;
 use crate::service::{Actor, Resource};
 
@@ -36,6 +37,15 @@ impl Resource for Programmes {
     type Children = ();
     type Filter = ProgrammeFilter;
     const TYPE: &'static str = "programmes";
+
+    async fn anchors<C: ConnectionTrait>(conn: &C, row: &programme::Model) -> Result<Anchors> {
+        let region = entity::organization::Entity::find_by_id(row.organization_id)
+            .one(conn)
+            .await
+            .map_err(map_db_err)?
+            .and_then(|o| o.region_id);
+        Ok(Anchors::of(&[region], &[]))
+    }
 
     fn external_id(input: &ProgrammeInput) -> Option<&str> {
         input.external_id.as_deref()
@@ -140,6 +150,10 @@ impl Resource for Assignments {
     type Children = AssignmentLinks;
     type Filter = AssignmentFilter;
     const TYPE: &'static str = "assignments";
+
+    async fn anchors<C: ConnectionTrait>(_conn: &C, row: &assignment::Model) -> Result<Anchors> {
+        Ok(Anchors::of(&[row.region_id], &[row.network_id]))
+    }
 
     fn external_id(input: &AssignmentInput) -> Option<&str> {
         input.external_id.as_deref()

@@ -11,6 +11,7 @@ use crate::meta;
 use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
+use crate::service::resource::Anchors;
 
 /// Initiatives.
 pub struct Initiatives;
@@ -32,6 +33,10 @@ impl Resource for Initiatives {
     type Children = Vec<Uuid>;
     type Filter = InitiativeFilter;
     const TYPE: &'static str = "initiatives";
+
+    async fn anchors<C: ConnectionTrait>(_conn: &C, row: &initiative::Model) -> Result<Anchors> {
+        Ok(Anchors::of(&[row.region_id], &[row.network_id]))
+    }
 
     fn external_id(input: &InitiativeInput) -> Option<&str> {
         input.external_id.as_deref()

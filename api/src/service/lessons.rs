@@ -15,6 +15,7 @@ use crate::meta;
 use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
+use crate::service::resource::Anchors;
 
 /// Lessons learned.
 pub struct Lessons;
@@ -36,6 +37,10 @@ impl Resource for Lessons {
     type Children = Vec<Uuid>;
     type Filter = LessonFilter;
     const TYPE: &'static str = "lessons";
+
+    async fn anchors<C: ConnectionTrait>(_conn: &C, row: &lesson::Model) -> Result<Anchors> {
+        Ok(Anchors::of(&[row.origin_region_id], &[row.network_id]))
+    }
 
     fn external_id(input: &LessonInput) -> Option<&str> {
         input.external_id.as_deref()
@@ -168,6 +173,10 @@ impl Resource for Transfers {
     type Filter = TransferFilter;
     const TYPE: &'static str = "transfers";
     const SCOPE: &'static str = "lessons";
+
+    async fn anchors<C: ConnectionTrait>(_conn: &C, row: &transfer::Model) -> Result<Anchors> {
+        Ok(Anchors::of(&[Some(row.region_id)], &[]))
+    }
 
     fn external_id(input: &TransferInput) -> Option<&str> {
         input.external_id.as_deref()

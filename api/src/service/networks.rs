@@ -18,6 +18,7 @@ use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
 use crate::service::regions::unique_slug;
+use crate::service::resource::Anchors;
 
 /// Networks.
 pub struct Networks;
@@ -77,6 +78,20 @@ impl Resource for Networks {
     type Children = NetworkLinks;
     type Filter = NetworkFilter;
     const TYPE: &'static str = "networks";
+
+    async fn anchors<C: ConnectionTrait>(conn: &C, row: &network::Model) -> Result<Anchors> {
+        let regions = network_regions(conn, &[row.id]).await?;
+        let regions: Vec<Option<Uuid>> = regions
+            .get(&row.id)
+            .into_iter()
+            .flatten()
+            .map(|r| Some(r.region_id))
+            .collect();
+        Ok(Anchors::of(
+            &regions,
+            &[Some(row.id), row.parent_network_id],
+        ))
+    }
 
     fn external_id(input: &NetworkInput) -> Option<&str> {
         input.external_id.as_deref()
@@ -429,6 +444,10 @@ impl Resource for Goals {
     const TYPE: &'static str = "goals";
     const SCOPE: &'static str = "networks";
 
+    async fn anchors<C: ConnectionTrait>(_conn: &C, row: &goal::Model) -> Result<Anchors> {
+        Ok(Anchors::of(&[], &[Some(row.network_id)]))
+    }
+
     fn external_id(input: &GoalInput) -> Option<&str> {
         input.external_id.as_deref()
     }
@@ -511,6 +530,10 @@ impl Resource for Memberships {
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "memberships";
     const SCOPE: &'static str = "networks";
+
+    async fn anchors<C: ConnectionTrait>(_conn: &C, row: &membership::Model) -> Result<Anchors> {
+        Ok(Anchors::of(&[], &[Some(row.network_id)]))
+    }
 
     fn external_id(input: &MembershipInput) -> Option<&str> {
         input.external_id.as_deref()
@@ -613,6 +636,10 @@ impl Resource for Reports {
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "reports";
     const SCOPE: &'static str = "networks";
+
+    async fn anchors<C: ConnectionTrait>(_conn: &C, row: &report::Model) -> Result<Anchors> {
+        Ok(Anchors::of(&[], &[Some(row.network_id)]))
+    }
 
     fn external_id(input: &ReportInput) -> Option<&str> {
         input.external_id.as_deref()

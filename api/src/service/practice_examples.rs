@@ -17,6 +17,7 @@ use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::refs::{self, LinkTable};
 use crate::service::regions::unique_slug;
+use crate::service::resource::Anchors;
 use crate::service::resource::drafts_hidden;
 use crate::service::{Actor, Resource};
 
@@ -50,6 +51,13 @@ impl Resource for PracticeExamples {
     type Children = PracticeExampleChildren;
     type Filter = PracticeExampleFilter;
     const TYPE: &'static str = "practice-examples";
+
+    async fn anchors<C: ConnectionTrait>(
+        _conn: &C,
+        row: &practice_example::Model,
+    ) -> Result<Anchors> {
+        Ok(Anchors::of(&[row.region_id], &[row.network_id]))
+    }
 
     fn external_id(input: &PracticeExampleInput) -> Option<&str> {
         input.external_id.as_deref()

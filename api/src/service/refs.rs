@@ -391,3 +391,37 @@ pub fn parents_with(
         .and_where(Expr::col(column).eq(value.into()))
         .to_owned()
 }
+
+/// `regions` with all their ancestors, in one recursive query.
+pub async fn ancestors_or_self<C: ConnectionTrait>(
+    conn: &C,
+    regions: &[Uuid],
+) -> Result<Vec<Uuid>> {
+    if regions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let placeholders: Vec<String> = (1..=regions.len())
+        .map(|i| match backend {
+            sea_orm::DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_owned(),
+        })
+        .collect();
+    let sql = format!(
+        "WITH RECURSIVE up(id, parent_id) AS ( \
+           SELECT id, parent_id FROM regions WHERE id IN ({}) \
+           UNION SELECT r.id, r.parent_id FROM regions r JOIN up ON r.id = up.parent_id \
+         ) SELECT id FROM up",
+        placeholders.join(", ")
+    );
+    let values: Vec<Value> = regions.iter().map(|r| (*r).into()).collect();
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await
+        .map_err(map_db_err)?;
+    rows.iter()
+        .map(|row| row.try_get::<Uuid>("", "id").map_err(map_db_err))
+        .collect()
+}

@@ -15,6 +15,7 @@ use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::refs;
+use crate::service::resource::Anchors;
 
 /// Regions.
 pub struct Regions;
@@ -44,6 +45,10 @@ impl Resource for Regions {
     type Children = ();
     type Filter = RegionFilter;
     const TYPE: &'static str = "regions";
+
+    async fn anchors<C: ConnectionTrait>(_conn: &C, row: &region::Model) -> Result<Anchors> {
+        Ok(Anchors::of(&[Some(row.id)], &[]))
+    }
 
     fn external_id(input: &RegionInput) -> Option<&str> {
         input.external_id.as_deref()
@@ -185,6 +190,10 @@ impl Resource for Organizations {
     type Children = ();
     type Filter = OrganizationFilter;
     const TYPE: &'static str = "organizations";
+
+    async fn anchors<C: ConnectionTrait>(_conn: &C, row: &organization::Model) -> Result<Anchors> {
+        Ok(Anchors::of(&[row.region_id], &[]))
+    }
 
     fn external_id(input: &OrganizationInput) -> Option<&str> {
         input.external_id.as_deref()

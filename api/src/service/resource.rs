@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::service::Actor;
 use crate::service::changes::{self, Action, Change};
 use crate::service::db::{begin_write, is_postgres, map_db_err};
+use crate::service::refs;
 
 /// A resource type: its entity, wire types and rules.
 #[async_trait::async_trait]
@@ -80,11 +81,64 @@ pub trait Resource: Send + Sync + 'static {
     /// The WHERE clause for a list filter.
     async fn condition<C: ConnectionTrait>(conn: &C, filter: &Self::Filter) -> Result<Condition>;
 
+    /// The regions and networks a row belongs to, for partners confined to some
+    /// (`auth.md`: a partner writes only inside its regions' subtrees and its networks).
+    /// A row that belongs to none may be written by unconfined partners only.
+    async fn anchors<C: ConnectionTrait>(_conn: &C, _row: &Self::Model) -> Result<Anchors> {
+        Ok(Anchors::default())
+    }
+
     /// Which rows `actor` may see at all (`auth.md`: drafts are visible to their owner and
     /// admins only). Applied to every read, list and write lookup.
     fn visible(_actor: &Actor) -> Condition {
         Condition::all()
     }
+}
+
+/// Where a row belongs: regions (with their ancestors) and networks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Anchors {
+    /// Regions the row lies in.
+    pub regions: Vec<Uuid>,
+    /// Networks the row belongs to.
+    pub networks: Vec<Uuid>,
+}
+
+impl Anchors {
+    /// Anchors from optional region and network ids.
+    pub fn of(regions: &[Option<Uuid>], networks: &[Option<Uuid>]) -> Self {
+        Self {
+            regions: regions.iter().flatten().copied().collect(),
+            networks: networks.iter().flatten().copied().collect(),
+        }
+    }
+}
+
+/// Refuses a write of `row` by a confined partner when the row lies outside the partner's
+/// regions (with their subtrees) and networks. Admins and partners confined to nothing
+/// pass.
+async fn require_inside<R: Resource, C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    row: &R::Model,
+) -> Result<()> {
+    if actor.is_admin() || (actor.regions.is_empty() && actor.networks.is_empty()) {
+        return Ok(());
+    }
+    let anchors = R::anchors(conn, row).await?;
+    if anchors.networks.iter().any(|n| actor.networks.contains(n)) {
+        return Ok(());
+    }
+    if !anchors.regions.is_empty() && !actor.regions.is_empty() {
+        let within = refs::ancestors_or_self(conn, &anchors.regions).await?;
+        if within.iter().any(|r| actor.regions.contains(r)) {
+            return Ok(());
+        }
+    }
+    Err(Error::Forbidden(format!(
+        "this {} lies outside the regions and networks this partner may write",
+        R::TYPE.trim_end_matches('s')
+    )))
 }
 
 /// Visibility of resources with a `draft` status: others' drafts are hidden from
@@ -313,6 +367,7 @@ pub async fn create_in<R: Resource, C: ConnectionTrait>(
     );
     let row = row.insert(conn).await.map_err(map_db_err)?;
     R::write_children(conn, id, children).await?;
+    require_inside::<R, _>(conn, actor, &row).await?;
     let dto = dto_of::<R, _>(conn, row).await?;
     changes::record(
         conn,
@@ -358,6 +413,7 @@ pub async fn update_in<R: Resource, C: ConnectionTrait + TransactionTrait>(
     expected_version: Option<i32>,
 ) -> Result<R::Dto> {
     actor.require_owner(owner_of::<R>(&current)?)?;
+    require_inside::<R, _>(conn, actor, &current).await?;
     let id = id_of::<R>(&current)?;
     let version = version_of::<R>(&current)?;
     if let Some(expected) = expected_version
@@ -408,6 +464,7 @@ pub async fn update_in<R: Resource, C: ConnectionTrait + TransactionTrait>(
         .await
         .map_err(map_db_err)?;
     R::write_children(&savepoint, id, children).await?;
+    require_inside::<R, _>(&savepoint, actor, &row).await?;
     let dto = dto_of::<R, _>(&savepoint, row).await?;
     let after = serde_json::to_value(&dto).map_err(Error::internal)?;
     if !was_deleted && same_content(&before, &after) {
@@ -509,6 +566,7 @@ pub async fn delete<R: Resource>(
         .await?
         .ok_or_else(|| not_found::<R>(id))?;
     actor.require_owner(owner_of::<R>(&current)?)?;
+    require_inside::<R, _>(&txn, actor, &current).await?;
     let version = version_of::<R>(&current)?;
     if let Some(expected) = expected_version
         && expected != version

@@ -240,7 +240,6 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
                 slug: s("iwp-drenthe-gezond"),
                 name: s("IWP Drenthe Gezond"),
                 kind: s("innovation_workplace"),
-                summary: s("De innovatie werkplaats (IWP) Drenthe Gezond: het provinciale netwerk dat het Living Lab M&Gezond ondersteunt en waarin de geleerde lessen breed gedeeld worden."),
                 regions: Some(vec![NetworkRegionInput {
                     region_id: Some(drenthe.meta.id),
                     ..Default::default()
@@ -268,7 +267,9 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
                 project_number: s("10540012010010"),
                 lead_organization_id: Some(hanze.meta.id),
                 project_leader: s("dr. S.I. Brouwer"),
-                meeting_place: s("Gezamenlijke fysieke werk/ontmoetingsplek in het buurthuis in de wijk Bargeres"),
+                meeting_place: s(
+                    "gezamenlijke fysieke werk/ontmoetingsplek in het buurthuis in de wijk",
+                ),
                 parent_network_id: Some(iwp.meta.id),
                 themes: Some(vec![
                     "positieve-gezondheid".into(),
