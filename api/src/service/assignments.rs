@@ -3,9 +3,7 @@
 
 use std::collections::HashMap;
 
-use entity::{
-    assignment, assignment_programme, initiative, network, organization, programme, region,
-};
+use entity::{assignment, assignment_programme, initiative, organization, programme};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -283,18 +281,9 @@ impl Resource for Assignments {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut levels = refs::linked_values(conn, ASSIGNMENT_LEVELS, "level", &ids).await?;
         let mut programmes = programmes_of(conn, &ids).await?;
-        let regions = refs::keys_of::<region::Entity, _>(
-            conn,
-            region::Column::Code,
-            rows.iter().filter_map(|r| r.region_id),
-        )
-        .await?;
-        let networks = refs::keys_of::<network::Entity, _>(
-            conn,
-            network::Column::Slug,
-            rows.iter().filter_map(|r| r.network_id),
-        )
-        .await?;
+        let regions = refs::region_codes(conn, rows.iter().map(|r| r.region_id).collect()).await?;
+        let networks =
+            refs::network_slugs(conn, rows.iter().map(|r| r.network_id).collect()).await?;
         Ok(rows
             .into_iter()
             .map(|r| Assignment {
@@ -306,12 +295,8 @@ impl Resource for Assignments {
                     .map(|l| stored(l))
                     .collect(),
                 programme_ids: programmes.remove(&r.id).unwrap_or_default(),
-                region_code: r
-                    .region_id
-                    .and_then(|id| regions.get(&id).cloned().flatten()),
-                network_slug: r
-                    .network_id
-                    .and_then(|id| networks.get(&id).cloned().flatten()),
+                region_code: regions.key(r.region_id),
+                network_slug: networks.key(r.network_id),
                 status: stored(&r.status),
                 title: r.title,
                 description: r.description,

@@ -1,6 +1,6 @@
 //! Resident initiatives and activities, with their themes.
 
-use entity::{initiative, network, region};
+use entity::initiative;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait};
 use uuid::Uuid;
@@ -101,14 +101,7 @@ impl Resource for Initiatives {
         id: Uuid,
         themes: Vec<Uuid>,
     ) -> Result<()> {
-        refs::replace_links(
-            conn,
-            INITIATIVE_THEMES,
-            id,
-            &["theme_id"],
-            themes.into_iter().map(|t| vec![t.into()]).collect(),
-        )
-        .await
+        refs::replace_themes(conn, INITIATIVE_THEMES, id, themes).await
     }
 
     async fn to_dtos<C: ConnectionTrait>(
@@ -117,29 +110,16 @@ impl Resource for Initiatives {
     ) -> Result<Vec<Initiative>> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut themes = refs::linked_keys(conn, INITIATIVE_THEMES, "themes", "slug", &ids).await?;
-        let regions = refs::keys_of::<region::Entity, _>(
-            conn,
-            region::Column::Code,
-            rows.iter().filter_map(|r| r.region_id),
-        )
-        .await?;
-        let networks = refs::keys_of::<network::Entity, _>(
-            conn,
-            network::Column::Slug,
-            rows.iter().filter_map(|r| r.network_id),
-        )
-        .await?;
+        let regions = refs::region_codes(conn, rows.iter().map(|r| r.region_id).collect()).await?;
+        let networks =
+            refs::network_slugs(conn, rows.iter().map(|r| r.network_id).collect()).await?;
         Ok(rows
             .into_iter()
             .map(|r| Initiative {
                 meta: meta!(r),
                 themes: themes.remove(&r.id).unwrap_or_default(),
-                region_code: r
-                    .region_id
-                    .and_then(|id| regions.get(&id).cloned().flatten()),
-                network_slug: r
-                    .network_id
-                    .and_then(|id| networks.get(&id).cloned().flatten()),
+                region_code: regions.key(r.region_id),
+                network_slug: networks.key(r.network_id),
                 status: stored(&r.status),
                 network_id: r.network_id,
                 region_id: r.region_id,

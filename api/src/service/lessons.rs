@@ -1,7 +1,7 @@
 //! Lessons learned, with their themes, and their transfers: where a lesson has been (or
 //! will be) carried to.
 
-use entity::{lesson, network, region, transfer};
+use entity::{lesson, transfer};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait};
 use uuid::Uuid;
@@ -92,14 +92,7 @@ impl Resource for Lessons {
         id: Uuid,
         themes: Vec<Uuid>,
     ) -> Result<()> {
-        refs::replace_links(
-            conn,
-            LESSON_THEMES,
-            id,
-            &["theme_id"],
-            themes.into_iter().map(|t| vec![t.into()]).collect(),
-        )
-        .await
+        refs::replace_themes(conn, LESSON_THEMES, id, themes).await
     }
 
     async fn to_dtos<C: ConnectionTrait>(
@@ -108,29 +101,17 @@ impl Resource for Lessons {
     ) -> Result<Vec<Lesson>> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut themes = refs::linked_keys(conn, LESSON_THEMES, "themes", "slug", &ids).await?;
-        let regions = refs::keys_of::<region::Entity, _>(
-            conn,
-            region::Column::Code,
-            rows.iter().filter_map(|r| r.origin_region_id),
-        )
-        .await?;
-        let networks = refs::keys_of::<network::Entity, _>(
-            conn,
-            network::Column::Slug,
-            rows.iter().filter_map(|r| r.network_id),
-        )
-        .await?;
+        let regions =
+            refs::region_codes(conn, rows.iter().map(|r| r.origin_region_id).collect()).await?;
+        let networks =
+            refs::network_slugs(conn, rows.iter().map(|r| r.network_id).collect()).await?;
         Ok(rows
             .into_iter()
             .map(|r| Lesson {
                 meta: meta!(r),
                 themes: themes.remove(&r.id).unwrap_or_default(),
-                origin_region_code: r
-                    .origin_region_id
-                    .and_then(|id| regions.get(&id).cloned().flatten()),
-                network_slug: r
-                    .network_id
-                    .and_then(|id| networks.get(&id).cloned().flatten()),
+                origin_region_code: regions.key(r.origin_region_id),
+                network_slug: networks.key(r.network_id),
                 network_id: r.network_id,
                 origin_region_id: r.origin_region_id,
                 title: r.title,
@@ -227,17 +208,13 @@ impl Resource for Transfers {
         conn: &C,
         rows: Vec<transfer::Model>,
     ) -> Result<Vec<Transfer>> {
-        let regions = refs::keys_of::<region::Entity, _>(
-            conn,
-            region::Column::Code,
-            rows.iter().map(|r| r.region_id),
-        )
-        .await?;
+        let regions =
+            refs::region_codes(conn, rows.iter().map(|r| Some(r.region_id)).collect()).await?;
         Ok(rows
             .into_iter()
             .map(|r| Transfer {
                 meta: meta!(r),
-                region_code: regions.get(&r.region_id).cloned().flatten(),
+                region_code: regions.key(Some(r.region_id)),
                 status: stored(&r.status),
                 lesson_id: r.lesson_id,
                 region_id: r.region_id,

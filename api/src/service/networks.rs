@@ -222,14 +222,7 @@ impl Resource for Networks {
         links: NetworkLinks,
     ) -> Result<()> {
         let one = |v: Value| vec![v];
-        refs::replace_links(
-            conn,
-            NETWORK_THEMES,
-            id,
-            &["theme_id"],
-            links.themes.into_iter().map(|t| one(t.into())).collect(),
-        )
-        .await?;
+        refs::replace_themes(conn, NETWORK_THEMES, id, links.themes).await?;
         refs::replace_links(
             conn,
             NETWORK_REGIONS,
@@ -278,12 +271,8 @@ impl Resource for Networks {
         let mut levels = refs::linked_values(conn, NETWORK_LEVELS, "level", &ids).await?;
         let mut fields = refs::linked_values(conn, NETWORK_FIELDS, "field", &ids).await?;
         let mut regions = network_regions(conn, &ids).await?;
-        let parents = refs::keys_of::<network::Entity, _>(
-            conn,
-            network::Column::Slug,
-            rows.iter().filter_map(|r| r.parent_network_id),
-        )
-        .await?;
+        let parents =
+            refs::network_slugs(conn, rows.iter().map(|r| r.parent_network_id).collect()).await?;
         Ok(rows
             .into_iter()
             .map(|r| Network {
@@ -302,9 +291,7 @@ impl Resource for Networks {
                     .iter()
                     .map(|f| stored(f))
                     .collect(),
-                parent_network_slug: r
-                    .parent_network_id
-                    .and_then(|p| parents.get(&p).cloned().flatten()),
+                parent_network_slug: parents.key(r.parent_network_id),
                 kind: stored(&r.kind),
                 status: stored(&r.status),
                 slug: r.slug,

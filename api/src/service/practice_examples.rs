@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use entity::{network, practice_example, practice_example_link, region};
+use entity::{practice_example, practice_example_link};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -149,18 +149,7 @@ impl Resource for PracticeExamples {
         id: Uuid,
         children: PracticeExampleChildren,
     ) -> Result<()> {
-        refs::replace_links(
-            conn,
-            PRACTICE_EXAMPLE_THEMES,
-            id,
-            &["theme_id"],
-            children
-                .themes
-                .into_iter()
-                .map(|t| vec![t.into()])
-                .collect(),
-        )
-        .await?;
+        refs::replace_themes(conn, PRACTICE_EXAMPLE_THEMES, id, children.themes).await?;
         refs::replace_links(
             conn,
             PRACTICE_EXAMPLE_LINKS,
@@ -190,30 +179,17 @@ impl Resource for PracticeExamples {
         let mut themes =
             refs::linked_keys(conn, PRACTICE_EXAMPLE_THEMES, "themes", "slug", &ids).await?;
         let mut links = links_of(conn, &ids).await?;
-        let regions = refs::keys_of::<region::Entity, _>(
-            conn,
-            region::Column::Code,
-            rows.iter().filter_map(|r| r.region_id),
-        )
-        .await?;
-        let networks = refs::keys_of::<network::Entity, _>(
-            conn,
-            network::Column::Slug,
-            rows.iter().filter_map(|r| r.network_id),
-        )
-        .await?;
+        let regions = refs::region_codes(conn, rows.iter().map(|r| r.region_id).collect()).await?;
+        let networks =
+            refs::network_slugs(conn, rows.iter().map(|r| r.network_id).collect()).await?;
         Ok(rows
             .into_iter()
             .map(|r| PracticeExample {
                 meta: meta!(r),
                 themes: themes.remove(&r.id).unwrap_or_default(),
                 links: links.remove(&r.id).unwrap_or_default(),
-                region_code: r
-                    .region_id
-                    .and_then(|id| regions.get(&id).cloned().flatten()),
-                network_slug: r
-                    .network_id
-                    .and_then(|id| networks.get(&id).cloned().flatten()),
+                region_code: regions.key(r.region_id),
+                network_slug: networks.key(r.network_id),
                 status: stored(&r.status),
                 slug: r.slug,
                 title: r.title,

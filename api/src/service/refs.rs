@@ -259,6 +259,40 @@ pub async fn keys_of<E: EntityTrait + Common, C: ConnectionTrait>(
         .collect())
 }
 
+/// Natural keys by id (CBS codes or slugs), as [`region_codes`] and [`network_slugs`] load
+/// them for DTOs.
+#[derive(Debug, Default)]
+pub struct Keys(HashMap<Uuid, Option<String>>);
+
+impl Keys {
+    /// The key of `id`, if it has one.
+    pub fn key(&self, id: Option<Uuid>) -> Option<String> {
+        id.and_then(|id| self.0.get(&id).cloned().flatten())
+    }
+}
+
+/// The CBS codes of the regions `ids` point at, in one query.
+pub async fn region_codes<C: ConnectionTrait>(conn: &C, ids: Vec<Option<Uuid>>) -> Result<Keys> {
+    keys_of::<entity::region::Entity, C>(
+        conn,
+        entity::region::Column::Code,
+        ids.into_iter().flatten(),
+    )
+    .await
+    .map(Keys)
+}
+
+/// The slugs of the networks `ids` point at, in one query.
+pub async fn network_slugs<C: ConnectionTrait>(conn: &C, ids: Vec<Option<Uuid>>) -> Result<Keys> {
+    keys_of::<entity::network::Entity, C>(
+        conn,
+        entity::network::Column::Slug,
+        ids.into_iter().flatten(),
+    )
+    .await
+    .map(Keys)
+}
+
 /// A link table between a parent and another table (`network_themes`: `network_id` →
 /// `theme_id`).
 #[derive(Debug, Clone, Copy)]
@@ -298,6 +332,17 @@ pub async fn replace_links<C: ConnectionTrait>(
     }
     conn.execute(&insert).await.map_err(map_db_err)?;
     Ok(())
+}
+
+/// Replaces the themes of `parent` in `link` (a `<parent>_themes` table).
+pub async fn replace_themes<C: ConnectionTrait>(
+    conn: &C,
+    link: LinkTable,
+    parent: Uuid,
+    themes: Vec<Uuid>,
+) -> Result<()> {
+    let rows = themes.into_iter().map(|t| vec![t.into()]).collect();
+    replace_links(conn, link, parent, &["theme_id"], rows).await
 }
 
 /// For each parent, the values of `column` in its rows of `link` (e.g. a network's

@@ -148,17 +148,12 @@ impl Resource for Regions {
         conn: &C,
         rows: Vec<region::Model>,
     ) -> Result<Vec<Region>> {
-        let parents = refs::keys_of::<region::Entity, _>(
-            conn,
-            region::Column::Code,
-            rows.iter().filter_map(|r| r.parent_id),
-        )
-        .await?;
+        let parents = refs::region_codes(conn, rows.iter().map(|r| r.parent_id).collect()).await?;
         Ok(rows
             .into_iter()
             .map(|r| Region {
                 meta: meta!(r),
-                parent_code: r.parent_id.and_then(|p| parents.get(&p).cloned().flatten()),
+                parent_code: parents.key(r.parent_id),
                 kind: stored(&r.kind),
                 code: r.code,
                 name: r.name,
@@ -234,17 +229,12 @@ impl Resource for Organizations {
         conn: &C,
         rows: Vec<organization::Model>,
     ) -> Result<Vec<Organization>> {
-        let codes = refs::keys_of::<region::Entity, _>(
-            conn,
-            region::Column::Code,
-            rows.iter().filter_map(|r| r.region_id),
-        )
-        .await?;
+        let codes = refs::region_codes(conn, rows.iter().map(|r| r.region_id).collect()).await?;
         Ok(rows
             .into_iter()
             .map(|r| Organization {
                 meta: meta!(r),
-                region_code: r.region_id.and_then(|p| codes.get(&p).cloned().flatten()),
+                region_code: codes.key(r.region_id),
                 kind: stored(&r.kind),
                 name: r.name,
                 region_id: r.region_id,
