@@ -243,6 +243,24 @@ both_backends!(
 );
 
 both_backends!(
+    async fn a_page_size_outside_1_to_500_is_refused_not_clamped(backend) {
+        let app = app_or_skip!(backend);
+        let actor = Actor::system();
+        for limit in [0, 501] {
+            let error = list::<Themes>(&app.db, &actor, &(), PageRequest { limit, after: None })
+                .await
+                .expect_err("out of range");
+            assert!(
+                matches!(&error, Error::Validation(p) if p.len() == 1 && p[0].name == "limit" && p[0].reason.contains("500")),
+                "{error:?}"
+            );
+        }
+        let full = list::<Themes>(&app.db, &actor, &(), PageRequest { limit: 500, after: None }).await.expect("500 is allowed");
+        assert!(full.items.is_empty() && full.next_cursor.is_none());
+    }
+);
+
+both_backends!(
     async fn upserting_by_external_id_is_idempotent(backend) {
         let app = app_or_skip!(backend);
         let actor = Actor::system();

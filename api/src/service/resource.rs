@@ -248,11 +248,15 @@ pub async fn get<R: Resource>(db: &DatabaseConnection, actor: &Actor, id: Uuid) 
     dto_of::<R, _>(db, row).await
 }
 
+/// The most items one page may hold.
+pub const MAX_PAGE_SIZE: u64 = 500;
+
 /// A page request: at most `limit` items after the cursor `after` (an id; ids are UUID v7,
 /// so id order is creation order and the keyset needs no OFFSET).
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest {
-    /// Items per page.
+    /// Items per page: 1 to [`MAX_PAGE_SIZE`]. Anything else is refused rather than
+    /// silently clamped, so that a caller asking for 1000 does not believe it got them all.
     pub limit: u64,
     /// Continue after this id.
     pub after: Option<Uuid>,
@@ -285,7 +289,13 @@ pub async fn list<R: Resource>(
     page: PageRequest,
 ) -> Result<Page<R::Dto>> {
     actor.require_read()?;
-    let limit = page.limit.clamp(1, 500);
+    let limit = page.limit;
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE_SIZE}, got {limit}"),
+        ));
+    }
     let mut query = R::Entity::find()
         .filter(<R::Entity as Common>::deleted_at().is_null())
         .filter(R::visible(actor))
