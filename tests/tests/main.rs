@@ -4,6 +4,7 @@
 
 mod cli;
 mod confinement;
+mod deletes;
 mod health;
 mod migrations;
 mod resources;

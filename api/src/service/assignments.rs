@@ -18,8 +18,8 @@ use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::networks::enum_list;
 use crate::service::refs::{self, LinkTable};
-use crate::service::resource::Anchors;
 use crate::service::resource::drafts_hidden;
+use crate::service::resource::{Anchors, Dependent};
 use crate::service::{Actor, Resource};
 
 /// Education programmes.
@@ -35,6 +35,13 @@ impl Resource for Programmes {
     type Children = ();
     type Filter = ProgrammeFilter;
     const TYPE: &'static str = "programmes";
+    const DEPENDENTS: &'static [Dependent] = &[Dependent::linked(
+        "assignment_programmes",
+        "programme_id",
+        "assignments",
+        "assignment_id",
+        "assignments",
+    )];
 
     async fn anchors<C: ConnectionTrait>(conn: &C, row: &programme::Model) -> Result<Anchors> {
         let region = entity::organization::Entity::find_by_id(row.organization_id)

@@ -133,7 +133,11 @@ pub fn map_db_err(err: DbErr) -> Error {
                 "is required",
             )])
         }
-        _ if message.contains("database is locked") || message.contains("could not serialize") => {
+        // SQLite's busy timeout ran out; PostgreSQL broke a deadlock between two writers
+        // (40P01) or could not serialize them (40001). Nothing was written: retrying works.
+        _ if message.contains("database is locked")
+            || matches!(db_error.code().as_deref(), Some("40P01" | "40001")) =>
+        {
             Error::Unavailable("the database is busy; retry the request".to_owned())
         }
         _ => Error::internal(err),

@@ -11,7 +11,7 @@ use crate::meta;
 use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
-use crate::service::resource::Anchors;
+use crate::service::resource::{Anchors, Dependent};
 
 /// Initiatives.
 pub struct Initiatives;
@@ -33,6 +33,11 @@ impl Resource for Initiatives {
     type Children = Vec<Uuid>;
     type Filter = InitiativeFilter;
     const TYPE: &'static str = "initiatives";
+    const DEPENDENTS: &'static [Dependent] = &[Dependent::refuse(
+        "assignments",
+        "initiative_id",
+        "assignments",
+    )];
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &initiative::Model) -> Result<Anchors> {
         Ok(Anchors::of(&[row.region_id], &[row.network_id]))

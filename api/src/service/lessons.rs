@@ -15,7 +15,7 @@ use crate::meta;
 use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
-use crate::service::resource::Anchors;
+use crate::service::resource::{Anchors, Dependent};
 
 /// Lessons learned.
 pub struct Lessons;
@@ -37,6 +37,11 @@ impl Resource for Lessons {
     type Children = Vec<Uuid>;
     type Filter = LessonFilter;
     const TYPE: &'static str = "lessons";
+    const DEPENDENTS: &'static [Dependent] = &[Dependent::cascade(
+        "transfers",
+        "lesson_id",
+        Transfers::TYPE,
+    )];
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &lesson::Model) -> Result<Anchors> {
         Ok(Anchors::of(&[row.origin_region_id], &[row.network_id]))

@@ -18,7 +18,7 @@ use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
 use crate::service::regions::unique_slug;
-use crate::service::resource::Anchors;
+use crate::service::resource::{Anchors, Dependent};
 
 /// Networks.
 pub struct Networks;
@@ -78,6 +78,16 @@ impl Resource for Networks {
     type Children = NetworkLinks;
     type Filter = NetworkFilter;
     const TYPE: &'static str = "networks";
+    const DEPENDENTS: &'static [Dependent] = &[
+        Dependent::refuse("networks", "parent_network_id", "child networks"),
+        Dependent::refuse("practice_examples", "network_id", "practice examples"),
+        Dependent::refuse("initiatives", "network_id", "initiatives"),
+        Dependent::refuse("lessons", "network_id", "lessons"),
+        Dependent::refuse("assignments", "network_id", "assignments"),
+        Dependent::cascade("goals", "network_id", Goals::TYPE),
+        Dependent::cascade("memberships", "network_id", Memberships::TYPE),
+        Dependent::cascade("reports", "network_id", Reports::TYPE),
+    ];
 
     async fn anchors<C: ConnectionTrait>(conn: &C, row: &network::Model) -> Result<Anchors> {
         let regions = network_regions(conn, &[row.id]).await?;

@@ -1,29 +1,46 @@
 //! Resolving references in requests: by id or by natural key (CBS code, slug), as partners
 //! know them, with a field-level error for anything that does not exist (or is deleted).
 //! And the batched look-ups DTOs need to carry both the id and the natural key.
+//!
+//! A write that refers to a row locks it `FOR SHARE` on PostgreSQL until the write commits
+//! (see [`shared`]), so that a concurrent soft delete of that row either waits and then sees
+//! the new reference (and refuses), or goes first and the reference finds no live row. On
+//! SQLite, `BEGIN IMMEDIATE` already runs writers one at a time.
 
 use std::collections::HashMap;
 
 use entity::Common;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Value};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select, Value};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::service::check::Check;
-use crate::service::db::map_db_err;
+use crate::service::db::{is_postgres, map_db_err};
 
-/// The id of the live row of `E` where `column = value`.
+/// `query` with `FOR SHARE` on PostgreSQL: the rows it finds cannot be deleted (or otherwise
+/// changed) by another transaction until this one ends.
+fn shared<E: EntityTrait, C: ConnectionTrait>(query: Select<E>, conn: &C) -> Select<E> {
+    if is_postgres(conn.get_database_backend()) {
+        query.lock_shared()
+    } else {
+        query
+    }
+}
+
+/// The id of the live row of `E` where `column = value` (locked against deletion, see
+/// [`shared`]).
 pub async fn live_id<E: EntityTrait + Common, C: ConnectionTrait>(
     conn: &C,
     column: E::Column,
     value: impl Into<Value>,
 ) -> Result<Option<Uuid>> {
-    E::find()
+    let query = E::find()
         .select_only()
         .column(E::id())
         .filter(column.eq(value))
-        .filter(E::deleted_at().is_null())
+        .filter(E::deleted_at().is_null());
+    shared(query, conn)
         .into_tuple::<Uuid>()
         .one(conn)
         .await
@@ -177,12 +194,13 @@ pub async fn ids_by_keys<E: EntityTrait + Common, C: ConnectionTrait>(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let found: HashMap<String, Uuid> = E::find()
+    let query = E::find()
         .select_only()
         .column(key_column)
         .column(E::id())
         .filter(key_column.is_in(keys.iter().cloned()))
-        .filter(E::deleted_at().is_null())
+        .filter(E::deleted_at().is_null());
+    let found: HashMap<String, Uuid> = shared(query, conn)
         .into_tuple::<(String, Uuid)>()
         .all(conn)
         .await
@@ -211,11 +229,12 @@ pub async fn existing_ids<E: EntityTrait + Common, C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let found: Vec<Uuid> = E::find()
+    let query = E::find()
         .select_only()
         .column(E::id())
         .filter(E::id().is_in(ids.iter().copied()))
-        .filter(E::deleted_at().is_null())
+        .filter(E::deleted_at().is_null());
+    let found: Vec<Uuid> = shared(query, conn)
         .into_tuple::<Uuid>()
         .all(conn)
         .await

@@ -15,7 +15,7 @@ use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::refs;
-use crate::service::resource::Anchors;
+use crate::service::resource::{Anchors, Dependent};
 
 /// Regions.
 pub struct Regions;
@@ -45,6 +45,22 @@ impl Resource for Regions {
     type Children = ();
     type Filter = RegionFilter;
     const TYPE: &'static str = "regions";
+    const DEPENDENTS: &'static [Dependent] = &[
+        Dependent::refuse("regions", "parent_id", "child regions"),
+        Dependent::refuse("organizations", "region_id", "organizations"),
+        Dependent::linked(
+            "network_regions",
+            "region_id",
+            "networks",
+            "network_id",
+            "networks",
+        ),
+        Dependent::refuse("practice_examples", "region_id", "practice examples"),
+        Dependent::refuse("initiatives", "region_id", "initiatives"),
+        Dependent::refuse("lessons", "origin_region_id", "lessons"),
+        Dependent::refuse("transfers", "region_id", "lesson transfers"),
+        Dependent::refuse("assignments", "region_id", "assignments"),
+    ];
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &region::Model) -> Result<Anchors> {
         Ok(Anchors::of(&[Some(row.id)], &[]))
@@ -185,6 +201,17 @@ impl Resource for Organizations {
     type Children = ();
     type Filter = OrganizationFilter;
     const TYPE: &'static str = "organizations";
+    const DEPENDENTS: &'static [Dependent] = &[
+        Dependent::refuse("networks", "lead_organization_id", "networks it leads"),
+        Dependent::refuse("networks", "funder_id", "networks it funds"),
+        Dependent::refuse("memberships", "organization_id", "network memberships"),
+        Dependent::refuse("programmes", "organization_id", "programmes"),
+        Dependent::refuse(
+            "assignments",
+            "host_organization_id",
+            "assignments it hosts",
+        ),
+    ];
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &organization::Model) -> Result<Anchors> {
         Ok(Anchors::of(&[row.region_id], &[]))
@@ -274,6 +301,36 @@ impl Resource for Themes {
     type Children = ();
     type Filter = ();
     const TYPE: &'static str = "themes";
+    const DEPENDENTS: &'static [Dependent] = &[
+        Dependent::linked(
+            "network_themes",
+            "theme_id",
+            "networks",
+            "network_id",
+            "networks",
+        ),
+        Dependent::linked(
+            "practice_example_themes",
+            "theme_id",
+            "practice_examples",
+            "practice_example_id",
+            "practice examples",
+        ),
+        Dependent::linked(
+            "initiative_themes",
+            "theme_id",
+            "initiatives",
+            "initiative_id",
+            "initiatives",
+        ),
+        Dependent::linked(
+            "lesson_themes",
+            "theme_id",
+            "lessons",
+            "lesson_id",
+            "lessons",
+        ),
+    ];
 
     fn external_id(input: &ThemeInput) -> Option<&str> {
         input.external_id.as_deref()

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::Common;
-use sea_orm::sea_query::ValueType;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, ValueType};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, QueryOrder,
@@ -53,6 +53,10 @@ pub trait Resource: Send + Sync + 'static {
     /// parent's for sub-resources (a network's goals need `write:networks`).
     const SCOPE: &'static str = Self::TYPE;
 
+    /// The rows elsewhere that refer to a resource of this type, and what its deletion does
+    /// to them (see [`Dependent`]).
+    const DEPENDENTS: &'static [Dependent] = &[];
+
     /// The caller's own id for the resource, if given.
     fn external_id(input: &Self::Input) -> Option<&str>;
 
@@ -93,6 +97,175 @@ pub trait Resource: Send + Sync + 'static {
     fn visible(_actor: &Actor) -> Condition {
         Condition::all()
     }
+}
+
+/// Rows of another table that refer to a resource. Deletes are soft, so the database's
+/// foreign keys cannot see them: the service keeps references pointing at live rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Dependent {
+    /// The table holding the reference (`practice_examples`, or a link table such as
+    /// `network_regions`).
+    pub table: &'static str,
+    /// Its column naming the resource (`region_id`).
+    pub column: &'static str,
+    /// For a link table: the table that owns its rows and the link table's column naming
+    /// the owner (`("networks", "network_id")`); the reference counts while the owner lives.
+    pub owner: Option<(&'static str, &'static str)>,
+    /// What the referring rows are called in messages (`practice examples`).
+    pub what: &'static str,
+    /// `Some(type)` for sub-resources that go with their parent (a network's goals): they are
+    /// soft-deleted with it, each with its own tombstone in the change log. `None`: while
+    /// such rows live, the resource cannot be deleted (409).
+    pub cascade: Option<&'static str>,
+}
+
+impl Dependent {
+    /// Rows of `table` whose `column` refers to the resource; deleting it is refused while
+    /// any of them lives.
+    pub const fn refuse(table: &'static str, column: &'static str, what: &'static str) -> Self {
+        Self {
+            table,
+            column,
+            owner: None,
+            what,
+            cascade: None,
+        }
+    }
+
+    /// Rows of the link table `table` whose `column` refers to the resource, counted while
+    /// their owner (`owner_table` via `owner_column`) lives.
+    pub const fn linked(
+        table: &'static str,
+        column: &'static str,
+        owner_table: &'static str,
+        owner_column: &'static str,
+        what: &'static str,
+    ) -> Self {
+        Self {
+            table,
+            column,
+            owner: Some((owner_table, owner_column)),
+            what,
+            cascade: None,
+        }
+    }
+
+    /// Sub-resources (of type `kind`, in `table` by `column`) deleted with their parent.
+    pub const fn cascade(table: &'static str, column: &'static str, kind: &'static str) -> Self {
+        Self {
+            table,
+            column,
+            owner: None,
+            what: kind,
+            cascade: Some(kind),
+        }
+    }
+
+    /// How many live rows refer to `id`.
+    async fn count<C: ConnectionTrait>(&self, conn: &C, id: Uuid) -> Result<i64> {
+        let mut query = Query::select();
+        query
+            .expr_as(Expr::col((self.table, self.column)).count(), "n")
+            .from(self.table)
+            .and_where(Expr::col((self.table, self.column)).eq(id));
+        match self.owner {
+            Some((owner, via)) => {
+                query
+                    .inner_join(owner, Expr::col((owner, "id")).equals((self.table, via)))
+                    .and_where(Expr::col((owner, "deleted_at")).is_null());
+            }
+            None => {
+                query.and_where(Expr::col((self.table, "deleted_at")).is_null());
+            }
+        }
+        let row = conn.query_one(&query).await.map_err(map_db_err)?;
+        row.map(|r| r.try_get::<i64>("", "n"))
+            .transpose()
+            .map_err(map_db_err)
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Soft-deletes the live rows referring to `id`, bumping their versions, and records a
+    /// tombstone for each.
+    async fn delete_all<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        actor: &Actor,
+        kind: &'static str,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut select = Query::select();
+        select
+            .columns(["id", "version"])
+            .from(self.table)
+            .and_where(Expr::col(self.column).eq(id))
+            .and_where(Expr::col("deleted_at").is_null());
+        if is_postgres(conn.get_database_backend()) {
+            select.lock_exclusive();
+        }
+        for row in conn.query_all(&select).await.map_err(map_db_err)? {
+            let child: Uuid = row.try_get("", "id").map_err(map_db_err)?;
+            let version: i32 = row.try_get("", "version").map_err(map_db_err)?;
+            let update = Query::update()
+                .table(self.table)
+                .value("deleted_at", at)
+                .value("updated_at", at)
+                .value("version", version + 1)
+                .and_where(Expr::col("id").eq(child))
+                .to_owned();
+            conn.execute(&update).await.map_err(map_db_err)?;
+            changes::record(
+                conn,
+                Change {
+                    resource_type: kind,
+                    resource_id: child,
+                    action: Action::Delete,
+                    version: version + 1,
+                    at,
+                    data: None,
+                    actor,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses to delete resource `id` while live rows refer to it, naming them all; then
+/// deletes the sub-resources that go with it.
+async fn delete_dependents<R: Resource, C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let mut blocking = Vec::new();
+    for dependent in R::DEPENDENTS.iter().filter(|d| d.cascade.is_none()) {
+        let n = dependent.count(conn, id).await?;
+        if n > 0 {
+            blocking.push(format!("{} ({n})", dependent.what));
+        }
+    }
+    if !blocking.is_empty() {
+        return Err(Error::Conflict(format!(
+            "this {} is still referred to by {}; delete those or point them elsewhere first",
+            singular(R::TYPE),
+            blocking.join(", ")
+        )));
+    }
+    for dependent in R::DEPENDENTS {
+        if let Some(kind) = dependent.cascade {
+            dependent.delete_all(conn, actor, kind, id, at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `practice-examples` → `practice example`.
+fn singular(kind: &str) -> String {
+    kind.strip_suffix('s').unwrap_or(kind).replace('-', " ")
 }
 
 /// Where a row belongs: regions (with their ancestors) and networks.
@@ -137,7 +310,7 @@ async fn require_inside<R: Resource, C: ConnectionTrait>(
     }
     Err(Error::Forbidden(format!(
         "this {} lies outside the regions and networks this partner may write",
-        R::TYPE.trim_end_matches('s')
+        singular(R::TYPE)
     )))
 }
 
@@ -563,7 +736,8 @@ pub async fn upsert<R: Resource>(
 }
 
 /// Soft-deletes a resource: it disappears from reads and lists and shows as a tombstone in
-/// the change feed.
+/// the change feed. Refused (409) while other live rows refer to it ([`Resource::DEPENDENTS`]);
+/// its sub-resources (a network's goals, a lesson's transfers) are deleted with it.
 pub async fn delete<R: Resource>(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -587,6 +761,7 @@ pub async fn delete<R: Resource>(
         });
     }
     let at = now();
+    delete_dependents::<R, _>(&txn, actor, id, at).await?;
     let result = R::Entity::update_many()
         .col_expr(<R::Entity as Common>::deleted_at(), at.into())
         .col_expr(<R::Entity as Common>::updated_at(), at.into())
