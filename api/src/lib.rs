@@ -31,6 +31,26 @@ use crate::config::{Config, DbConfig, redact};
 use crate::service::Actor;
 use crate::state::AppState;
 
+/// The `leernet` program: parse the command line, run it, and turn a failure into one line
+/// on stderr and exit code 1. `main.rs` is this call and nothing else, so that the tests can
+/// run the very same program as a child process (signals, exit codes, what stderr shows).
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("leernet: {}", format!("{error:#}").replace('\n', " "));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(cli.log_format);
@@ -63,7 +83,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub async fn connect(db: &DbConfig) -> anyhow::Result<DatabaseConnection> {
     let options = db.options()?;
     service::db::connect(&options).await.map_err(|e| {
-        let reason = e.to_string().replace('\n', " ");
+        let reason = match e {
+            sea_orm::DbErr::Custom(reason) => reason,
+            other => other.to_string(),
+        }
+        .replace('\n', " ");
         anyhow!(
             "cannot open the database {}: {reason}",
             redact(&options.url)
@@ -90,9 +114,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Connects, migrates, seeds a new database (when configured) and binds the address.
+    /// Binds the address, then connects, migrates and seeds a new database (when
+    /// configured). Binding first makes a port in use fail at once, before the database is
+    /// touched; requests that arrive meanwhile wait in the listen backlog.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let started = std::time::Instant::now();
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| anyhow!("cannot listen on {}: {e}", config.addr))?;
         let db = connect(&config.db).await?;
         let first_start = Migrator::get_applied_migrations(&db)
             .await
@@ -105,9 +134,6 @@ impl Server {
                 .map_err(|e| anyhow!("seeding the new database failed: {e}"))?;
             tracing::info!(%report, "new database seeded");
         }
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", config.addr))?;
         tracing::info!(
             addr = %listener.local_addr().unwrap_or(config.addr),
             backend = ?db.get_database_backend(),

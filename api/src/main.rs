@@ -1,16 +1,6 @@
-//! The `leernet` binary: parse the command line, run it, and turn an error into one clear
-//! line on stderr and a non-zero exit code.
+//! The `leernet` binary. Everything it does, down to the one-line error and the exit code,
+//! is [`api::main`], which the tests run as a child process too.
 
-use clap::Parser;
-
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let cli = api::cli::Cli::parse();
-    match api::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("leernet: {}", format!("{error:#}").replace('\n', " "));
-            std::process::ExitCode::FAILURE
-        }
-    }
+fn main() -> std::process::ExitCode {
+    api::main()
 }

@@ -7,6 +7,7 @@ mod confinement;
 mod deletes;
 mod health;
 mod migrations;
+mod process;
 mod resources;
 mod seed;
 mod startup;

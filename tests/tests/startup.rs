@@ -1,73 +1,8 @@
-//! Start-up failures are one clear line, not a panic.
+//! Start-up in process: the embedded default (a new SQLite file, migrated, seeded, with the
+//! pragmas that make it behave) and an in-memory database. How the program reports a
+//! failed start is tested on the real process, in `process.rs`.
 
 use api::config::Config;
-
-async fn start_error(configure: impl FnOnce(&mut Config)) -> String {
-    let mut config = Config::for_database("sqlite://unused.db");
-    configure(&mut config);
-    match api::Server::start(config).await {
-        Ok(_) => panic!("start-up should have failed"),
-        Err(error) => format!("{error:#}"),
-    }
-}
-
-#[tokio::test]
-async fn a_bad_database_url_says_what_is_expected() {
-    let message =
-        start_error(|c| c.db.database_url = Some("mysql://root:hunter2@localhost/x".into())).await;
-    assert!(
-        message.contains("must start with postgres:// or sqlite://"),
-        "{message}"
-    );
-    assert!(
-        !message.contains("hunter2"),
-        "the password is not shown: {message}"
-    );
-    assert!(!message.contains('\n'), "{message}");
-}
-
-#[tokio::test]
-async fn an_unreachable_database_is_named_without_its_password() {
-    let message = start_error(|c| {
-        c.db.database_url = Some("postgres://leernet:hunter2@127.0.0.1:1/leernet".into());
-        c.db.db_connect_timeout = std::time::Duration::from_secs(2).into();
-    })
-    .await;
-    assert!(
-        message.contains("cannot open the database postgres://leernet:***@127.0.0.1:1/leernet"),
-        "{message}"
-    );
-    assert!(!message.contains("hunter2"), "{message}");
-}
-
-#[tokio::test]
-async fn a_port_in_use_is_reported() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = taken.local_addr().expect("addr");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("x.db").display());
-    let message = start_error(|c| {
-        c.db.database_url = Some(url);
-        c.addr = addr;
-    })
-    .await;
-    assert!(
-        message.contains(&format!("cannot listen on {addr}")),
-        "{message}"
-    );
-}
-
-#[tokio::test]
-async fn an_unwritable_data_directory_is_reported() {
-    let file = tempfile::NamedTempFile::new().expect("a file");
-    let message = start_error(|c| {
-        c.db.database_url = None;
-        // A directory below a regular file can never be created, even by root.
-        c.db.data_dir = file.path().join("data");
-    })
-    .await;
-    assert!(message.contains("data directory"), "{message}");
-}
 
 #[tokio::test]
 async fn the_embedded_default_creates_migrates_and_seeds_a_new_database() {
@@ -110,6 +45,22 @@ async fn the_embedded_default_creates_migrates_and_seeds_a_new_database() {
         .expect("pragma")
         .expect("a row");
     assert_eq!(fk.try_get_by_index::<i32>(0).expect("fk"), 1);
+    for (pragma, expected) in [("synchronous", 1), ("busy_timeout", 10_000)] {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("PRAGMA {pragma}"),
+            ))
+            .await
+            .expect("pragma")
+            .expect("a row");
+        // synchronous=NORMAL is 1; the busy timeout is in milliseconds (the tests' 10 s).
+        assert_eq!(
+            row.try_get_by_index::<i32>(0).expect(pragma),
+            expected,
+            "{pragma}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -30,8 +30,39 @@ pub struct DbOptions {
     pub connect_timeout: Duration,
 }
 
-/// Opens the pool, with SQLite's pragmas set on every connection.
+/// Opens the pool, with SQLite's pragmas set on every connection. When the pool cannot get
+/// a connection, the error says why (refused, unknown database, authentication failed)
+/// rather than only that the pool timed out.
 pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
+    match open_pool(options).await {
+        Err(DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+            if options.url.starts_with("postgres") =>
+        {
+            Err(DbErr::Custom(why_unreachable(options).await))
+        }
+        other => other,
+    }
+}
+
+/// What a single direct connection to PostgreSQL answers, for the start-up error.
+async fn why_unreachable(options: &DbOptions) -> String {
+    use sea_orm::sqlx::Connection;
+    let attempt = sea_orm::sqlx::PgConnection::connect(&options.url);
+    match tokio::time::timeout(options.connect_timeout, attempt).await {
+        Ok(Err(sea_orm::sqlx::Error::Database(e))) => e.message().to_owned(),
+        Ok(Err(e)) => e.to_string(),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            "the server answered only after the pool gave up; raise --db-connect-timeout".to_owned()
+        }
+        Err(_) => format!(
+            "no answer within {} (--db-connect-timeout)",
+            humantime::format_duration(options.connect_timeout)
+        ),
+    }
+}
+
+async fn open_pool(options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(options.url.clone());
     opts.max_connections(options.max_connections)
         .min_connections(1)
