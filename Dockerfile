@@ -7,8 +7,9 @@ COPY api/Cargo.toml api/Cargo.toml
 COPY entity/Cargo.toml entity/Cargo.toml
 COPY migration/Cargo.toml migration/Cargo.toml
 COPY tests/Cargo.toml tests/Cargo.toml
-RUN mkdir -p api/src entity/src migration/src tests/src tests/tests \
+RUN mkdir -p api/src entity/src migration/src tests/src/bin tests/tests \
     && echo 'fn main() {}' > api/src/main.rs \
+    && echo 'fn main() {}' > tests/src/bin/leernet-process.rs \
     && touch api/src/lib.rs entity/src/lib.rs migration/src/lib.rs tests/src/lib.rs tests/tests/main.rs \
     && cargo build --release --locked -p api \
     && rm -rf api/src entity/src migration/src tests/src tests/tests
