@@ -4,7 +4,8 @@ use api::dto::{
     Field, GoalStatus, Level, NetworkChildFilter, NetworkFilter, NetworkStatus, RegionRole,
 };
 use api::service::{
-    Actor, Goals, Memberships, Networks, PracticeExamples, Regions, list, seed::seed,
+    Actor, Goals, Memberships, Networks, Organizations, PracticeExamples, Regions, Themes, list,
+    seed::seed,
 };
 use tests::{app_or_skip, both_backends, count};
 
@@ -134,5 +135,82 @@ both_backends!(
         assert!(example.how_to_apply.as_deref().is_some_and(|c| c.contains("elders in Nederland")));
         assert!(example.expected_outcome.as_deref().is_some_and(|c| c.contains("Na 4 jaar")));
         assert!(example.links.is_empty(), "the document lists no links");
+    }
+);
+
+/// Every text the seed writes, as it reads back through the service (ids, keys, enum values
+/// and timestamps left out).
+fn texts(value: &serde_json::Value, key: &str, out: &mut Vec<String>) {
+    const NOT_TEXT: &[&str] = &[
+        "id",
+        "createdAt",
+        "updatedAt",
+        "deletedAt",
+        "externalId",
+        "slug",
+        "code",
+        "kind",
+        "status",
+        "role",
+        "language",
+        "themes",
+        "educationLevels",
+        "educationFields",
+    ];
+    if NOT_TEXT.contains(&key)
+        || key.ends_with("Id")
+        || key.ends_with("Slug")
+        || key.ends_with("Code")
+    {
+        return;
+    }
+    match value {
+        serde_json::Value::String(text) => out.push(text.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| texts(v, key, out)),
+        serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| texts(v, k, out)),
+        _ => {}
+    }
+}
+
+/// Text with every run of white space made one space.
+fn folded(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+both_backends!(
+    async fn every_seeded_text_stands_in_the_source_documents(backend) {
+        let app = app_or_skip!(backend);
+        let actor = Actor::system();
+        seed(&app.db, &actor).await.expect("seed");
+        let sources = folded(&[
+            include_str!("../sources/living-lab-m-en-gezond.txt"),
+            include_str!("../sources/legro-gemeentedelers-2023.txt"),
+        ].join("\n"));
+        // Names the data model (domain.md) gives where the documents paraphrase: "innovatie
+        // werkplaats (IWP) Drenthe Gezond", "sport & bewegen".
+        let named_by_the_data_model = ["IWP Drenthe Gezond", "sport en bewegen"];
+
+        let mut all = Vec::new();
+        let page = Default::default();
+        let db = &app.db;
+        let json = |value: Result<serde_json::Value, serde_json::Error>| value.expect("json");
+        let lists = [
+            json(serde_json::to_value(list::<Networks>(db, &actor, &Default::default(), page).await.expect("networks").items)),
+            json(serde_json::to_value(list::<Goals>(db, &actor, &Default::default(), page).await.expect("goals").items)),
+            json(serde_json::to_value(list::<Regions>(db, &actor, &Default::default(), page).await.expect("regions").items)),
+            json(serde_json::to_value(list::<Themes>(db, &actor, &(), page).await.expect("themes").items)),
+            json(serde_json::to_value(list::<Organizations>(db, &actor, &Default::default(), page).await.expect("organizations").items)),
+            json(serde_json::to_value(list::<PracticeExamples>(db, &actor, &Default::default(), page).await.expect("examples").items)),
+        ];
+        for value in &lists {
+            texts(value, "", &mut all);
+        }
+        assert!(all.len() > 40, "{} texts", all.len());
+        for text in &all {
+            assert!(
+                sources.contains(&folded(text)) || named_by_the_data_model.contains(&text.as_str()),
+                "not in the source documents: {text:?}"
+            );
+        }
     }
 );
