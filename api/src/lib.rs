@@ -37,6 +37,7 @@ use crate::state::AppState;
 pub fn main() -> std::process::ExitCode {
     use clap::Parser;
     let cli = Cli::parse();
+    telemetry::init(cli.log_format);
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,9 +52,8 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line (logging is the caller's to set up: [`main`] does).
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    telemetry::init(cli.log_format);
     match cli.command {
         Command::Serve(config) => {
             let server = Server::start(config).await?;
