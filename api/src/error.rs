@@ -74,6 +74,11 @@ pub enum Error {
     /// A dependency (the database) is not available right now.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Concurrent writers got in each other's way (a deadlock the database broke, writers it
+    /// could not order, or a lock held past the busy timeout). Nothing was written; the
+    /// service retries such a write itself a few times before answering with this.
+    #[error("the database is busy with concurrent writes to the same rows; retry the request")]
+    Busy,
     /// A cursor or resource that existed is gone for good (e.g. past the feed's retention).
     #[error("gone: {0}")]
     Gone(String),
@@ -117,6 +122,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
+            Error::Busy => "busy",
             Error::Gone(_) => "gone",
             Error::Internal(_) => "internal",
         }
@@ -133,7 +139,7 @@ impl Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Gone(_) => StatusCode::GONE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -196,6 +202,7 @@ impl IntoResponse for Error {
         }
         let retry_after = match &self {
             Error::RateLimited { retry_after } => Some(*retry_after),
+            Error::Busy => Some(1),
             _ => None,
         };
         let mut response = self.problem().into_response();

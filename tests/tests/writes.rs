@@ -217,6 +217,11 @@ both_backends!(
         let internal = Error::internal(anyhow::anyhow!("SQLSTATE 42P01 relation \"secret\" does not exist")).problem();
         let text = serde_json::to_string(&internal).expect("json");
         assert!(!text.contains("secret") && !text.contains("SQLSTATE"), "{text}");
+        // Contention that outlived the service's own retries: 503, retry after a second.
+        let busy = axum::response::IntoResponse::into_response(Error::Busy);
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.headers()["retry-after"], "1");
+        assert_eq!(busy.headers()["content-type"], "application/problem+json");
     }
 );
 
@@ -366,5 +371,36 @@ both_backends!(
         let networks_writer = tests::partner(&app.db, "iwp", &["read", "write:networks"]).await;
         let created = create::<Goals>(&app.db, &networks_writer, goal()).await.expect("allowed");
         assert_eq!(created.meta.owner_partner_id, networks_writer.partner_id);
+    }
+);
+
+both_backends!(
+    async fn two_networks_made_each_others_parent_at_once_never_form_a_cycle(backend) {
+        let app = app_or_skip!(backend);
+        let actor = Actor::system();
+        let network = |slug: &str, parent: Option<Uuid>| NetworkInput {
+            slug: Some(slug.to_owned()),
+            name: Some(slug.to_owned()),
+            kind: Some("learning_network".to_owned()),
+            parent_network_id: parent,
+            ..Default::default()
+        };
+        for round in 0..4 {
+            let (a, b) = (format!("a-{round}"), format!("b-{round}"));
+            let a_id = create::<Networks>(&app.db, &actor, network(&a, None)).await.expect("a").meta.id;
+            let b_id = create::<Networks>(&app.db, &actor, network(&b, None)).await.expect("b").meta.id;
+            // Each update locks its own row and then the other as its parent: on PostgreSQL
+            // that is a deadlock, which the database breaks and the service retries.
+            let (db_a, db_b, a_input, b_input) = (app.db.clone(), app.db.clone(), network(&a, Some(b_id)), network(&b, Some(a_id)));
+            let first = tokio::spawn(async move { update::<Networks>(&db_a, &Actor::system(), a_id, a_input, None).await });
+            let second = tokio::spawn(async move { update::<Networks>(&db_b, &Actor::system(), b_id, b_input, None).await });
+            let results = [first.await.expect("task"), second.await.expect("task")];
+            let won = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(won, 1, "exactly one becomes the other's parent: {results:?}");
+            let lost = results.into_iter().find_map(Result::err).expect("one refusal");
+            assert_eq!(fields(&lost), ["parentNetworkId"], "{lost:?}");
+        }
+        assert_eq!(count(&app.db, "networks", "").await, 8);
+        assert_eq!(count(&app.db, "networks", "parent_network_id IS NOT NULL").await, 4);
     }
 );

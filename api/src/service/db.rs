@@ -96,6 +96,40 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction>
     .map_err(map_db_err)
 }
 
+/// How often [`write`] runs a transaction that the database refused as [`Error::Busy`].
+const WRITE_ATTEMPTS: u32 = 3;
+
+/// Runs `work` in a write transaction ([`begin_write`]) and commits it. `work` owns the
+/// transaction while it runs and hands it back with its result. When the database refuses
+/// the transaction for contention ([`Error::Busy`]: PostgreSQL broke a deadlock between
+/// writers that lock the same rows in another order, or SQLite's busy timeout ran out),
+/// nothing was written, so the whole transaction runs again, up to [`WRITE_ATTEMPTS`] times,
+/// after a short pause that grows and differs per attempt so that the writers part ways.
+pub async fn write<T, F, Fut>(db: &DatabaseConnection, mut work: F) -> Result<T>
+where
+    F: FnMut(DatabaseTransaction) -> Fut,
+    Fut: Future<Output = Result<(DatabaseTransaction, T)>>,
+{
+    let mut attempt = 1;
+    loop {
+        let result = async {
+            let (txn, value) = work(begin_write(db).await?).await?;
+            txn.commit().await.map_err(map_db_err)?;
+            Ok(value)
+        }
+        .await;
+        match result {
+            Err(Error::Busy) if attempt < WRITE_ATTEMPTS => {
+                let jitter = u64::from(uuid::Uuid::now_v7().as_bytes()[15] % 50);
+                tracing::debug!(attempt, "write refused for contention; running it again");
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 25 + jitter)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Whether the database answers (readiness).
 pub async fn ping(db: &DatabaseConnection) -> Result<()> {
     db.ping().await.map_err(|e| {
@@ -169,7 +203,7 @@ pub fn map_db_err(err: DbErr) -> Error {
         _ if message.contains("database is locked")
             || matches!(db_error.code().as_deref(), Some("40P01" | "40001")) =>
         {
-            Error::Unavailable("the database is busy; retry the request".to_owned())
+            Error::Busy
         }
         _ => Error::internal(err),
     }

@@ -12,8 +12,8 @@ use entity::Common;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, ValueType};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, TransactionSession, TransactionTrait, Value,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, TransactionSession, TransactionTrait, Value,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::service::Actor;
 use crate::service::changes::{self, Action, Change};
-use crate::service::db::{begin_write, is_postgres, map_db_err};
+use crate::service::db::{is_postgres, map_db_err, write};
 use crate::service::refs;
 
 /// A resource type: its entity, wire types and rules.
@@ -501,10 +501,12 @@ pub async fn create<R: Resource>(
     input: R::Input,
 ) -> Result<R::Dto> {
     actor.require_write(R::SCOPE)?;
-    let txn = begin_write(db).await?;
-    let dto = create_in::<R, _>(&txn, actor, &input, R::external_id(&input)).await?;
-    txn.commit().await.map_err(map_db_err)?;
-    Ok(dto)
+    let input = &input;
+    write(db, move |txn| async move {
+        let dto = create_in::<R, _>(&txn, actor, input, R::external_id(input)).await?;
+        Ok((txn, dto))
+    })
+    .await
 }
 
 /// Creates a resource inside the caller's transaction.
@@ -578,13 +580,15 @@ pub async fn update<R: Resource>(
     expected_version: Option<i32>,
 ) -> Result<R::Dto> {
     actor.require_write(R::SCOPE)?;
-    let txn = begin_write(db).await?;
-    let current = find_live::<R, _>(&txn, actor, id, true)
-        .await?
-        .ok_or_else(|| not_found::<R>(id))?;
-    let dto = update_in::<R, _>(&txn, actor, current, &input, expected_version).await?;
-    txn.commit().await.map_err(map_db_err)?;
-    Ok(dto)
+    let input = &input;
+    write(db, move |txn| async move {
+        let current = find_live::<R, _>(&txn, actor, id, true)
+            .await?
+            .ok_or_else(|| not_found::<R>(id))?;
+        let dto = update_in::<R, _>(&txn, actor, current, input, expected_version).await?;
+        Ok((txn, dto))
+    })
+    .await
 }
 
 /// Replaces `current` inside the caller's transaction (a savepoint undoes a no-op write).
@@ -700,39 +704,57 @@ pub async fn upsert<R: Resource>(
             "must match the externalId in the path",
         ));
     }
-    let txn = begin_write(db).await?;
-    let result = match find_external::<R, _>(&txn, actor.partner_id, external_id, true).await? {
-        Some(current) => (
-            update_in::<R, _>(&txn, actor, current, &input, expected_version).await?,
-            false,
-        ),
-        None if expected_version.is_some() => return Err(not_found::<R>(external_id)),
-        None => {
-            // Two first upserts of one external id may race (on PostgreSQL; SQLite
-            // serializes writers). The loser's insert hits the unique index; it then finds
-            // the winner's row and updates that instead, so both calls succeed.
-            let savepoint = txn.begin().await.map_err(map_db_err)?;
-            match create_in::<R, _>(&savepoint, actor, &input, Some(external_id)).await {
-                Ok(dto) => {
-                    savepoint.commit().await.map_err(map_db_err)?;
-                    (dto, true)
+    let input = &input;
+    write(db, move |txn| async move {
+        let result = upsert_in::<R>(&txn, actor, external_id, input, expected_version).await?;
+        Ok((txn, result))
+    })
+    .await
+}
+
+/// [`upsert`] inside the caller's transaction.
+async fn upsert_in<R: Resource>(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    external_id: &str,
+    input: &R::Input,
+    expected_version: Option<i32>,
+) -> Result<(R::Dto, bool)> {
+    Ok(
+        match find_external::<R, _>(txn, actor.partner_id, external_id, true).await? {
+            Some(current) => (
+                update_in::<R, _>(txn, actor, current, input, expected_version).await?,
+                false,
+            ),
+            None if expected_version.is_some() => return Err(not_found::<R>(external_id)),
+            None => {
+                // Two first upserts of one external id may race (on PostgreSQL; SQLite
+                // serializes writers). The loser's insert hits the unique index; it then finds
+                // the winner's row and updates that instead, so both calls succeed.
+                let savepoint = txn.begin().await.map_err(map_db_err)?;
+                match create_in::<R, _>(&savepoint, actor, input, Some(external_id)).await {
+                    Ok(dto) => {
+                        savepoint.commit().await.map_err(map_db_err)?;
+                        (dto, true)
+                    }
+                    Err(Error::Validation(params))
+                        if params.iter().any(|p| p.name == "externalId") =>
+                    {
+                        savepoint.rollback().await.map_err(map_db_err)?;
+                        let current =
+                            find_external::<R, _>(txn, actor.partner_id, external_id, true)
+                                .await?
+                                .ok_or_else(|| Error::Validation(params))?;
+                        (
+                            update_in::<R, _>(txn, actor, current, input, None).await?,
+                            false,
+                        )
+                    }
+                    Err(other) => return Err(other),
                 }
-                Err(Error::Validation(params)) if params.iter().any(|p| p.name == "externalId") => {
-                    savepoint.rollback().await.map_err(map_db_err)?;
-                    let current = find_external::<R, _>(&txn, actor.partner_id, external_id, true)
-                        .await?
-                        .ok_or_else(|| Error::Validation(params))?;
-                    (
-                        update_in::<R, _>(&txn, actor, current, &input, None).await?,
-                        false,
-                    )
-                }
-                Err(other) => return Err(other),
             }
-        }
-    };
-    txn.commit().await.map_err(map_db_err)?;
-    Ok(result)
+        },
+    )
 }
 
 /// Soft-deletes a resource: it disappears from reads and lists and shows as a tombstone in
@@ -745,12 +767,25 @@ pub async fn delete<R: Resource>(
     expected_version: Option<i32>,
 ) -> Result<()> {
     actor.require_write(R::SCOPE)?;
-    let txn = begin_write(db).await?;
-    let current = find_live::<R, _>(&txn, actor, id, true)
+    write(db, move |txn| async move {
+        delete_in::<R>(&txn, actor, id, expected_version).await?;
+        Ok((txn, ()))
+    })
+    .await
+}
+
+/// [`delete`] inside the caller's transaction.
+async fn delete_in<R: Resource>(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> Result<()> {
+    let current = find_live::<R, _>(txn, actor, id, true)
         .await?
         .ok_or_else(|| not_found::<R>(id))?;
     actor.require_owner(owner_of::<R>(&current)?)?;
-    require_inside::<R, _>(&txn, actor, &current).await?;
+    require_inside::<R, _>(txn, actor, &current).await?;
     let version = version_of::<R>(&current)?;
     if let Some(expected) = expected_version
         && expected != version
@@ -761,21 +796,21 @@ pub async fn delete<R: Resource>(
         });
     }
     let at = now();
-    delete_dependents::<R, _>(&txn, actor, id, at).await?;
+    delete_dependents::<R, _>(txn, actor, id, at).await?;
     let result = R::Entity::update_many()
         .col_expr(<R::Entity as Common>::deleted_at(), at.into())
         .col_expr(<R::Entity as Common>::updated_at(), at.into())
         .col_expr(<R::Entity as Common>::version(), (version + 1).into())
         .filter(<R::Entity as Common>::id().eq(id))
         .filter(<R::Entity as Common>::version().eq(version))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(map_db_err)?;
     if result.rows_affected != 1 {
         return Err(map_db_err(sea_orm::DbErr::RecordNotUpdated));
     }
     changes::record(
-        &txn,
+        txn,
         Change {
             resource_type: R::TYPE,
             resource_id: id,
@@ -786,7 +821,5 @@ pub async fn delete<R: Resource>(
             actor,
         },
     )
-    .await?;
-    txn.commit().await.map_err(map_db_err)?;
-    Ok(())
+    .await
 }
