@@ -105,3 +105,95 @@ both_backends!(
         assert!(err.to_string().contains("ck_partners_kind") || err.to_string().contains("CHECK"), "{err}");
     }
 );
+
+/// Every foreign key's columns, per table: `(table, columns)`.
+async fn foreign_keys(db: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT c.conrelid::regclass::text AS tbl, c.conname AS name, a.attname AS col
+             FROM pg_constraint c
+             CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, pos)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+             WHERE c.contype = 'f'
+             ORDER BY tbl, name, k.pos"
+        }
+        _ => {
+            "SELECT m.name AS tbl, CAST(f.id AS TEXT) AS name, f.\"from\" AS col
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+             WHERE m.type = 'table'
+             ORDER BY tbl, f.id, f.seq"
+        }
+    };
+    grouped(db, sql).await
+}
+
+/// Every index's columns in order, primary keys included: `(table, columns)`.
+async fn indexes(db: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT i.indrelid::regclass::text AS tbl, i.indexrelid::regclass::text AS name,
+                    a.attname AS col
+             FROM pg_index i
+             CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             JOIN pg_class t ON t.oid = i.indrelid
+             JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public'
+             ORDER BY tbl, name, k.pos"
+        }
+        _ => {
+            "SELECT m.name AS tbl, l.name AS name, c.name AS col
+             FROM sqlite_master m, pragma_index_list(m.name) l, pragma_index_info(l.name) c
+             WHERE m.type = 'table'
+             ORDER BY tbl, l.name, c.seqno"
+        }
+    };
+    grouped(db, sql).await
+}
+
+/// Runs a query yielding `(tbl, name, col)` rows ordered by table and name, and folds the
+/// columns of each `(tbl, name)` into one list.
+async fn grouped(db: &DatabaseConnection, sql: &str) -> Vec<(String, Vec<String>)> {
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("read the catalog");
+    let mut out: Vec<(String, String, Vec<String>)> = Vec::new();
+    for row in rows {
+        let table: String = row.try_get("", "tbl").expect("tbl");
+        let name: String = row.try_get("", "name").expect("name");
+        let column: String = row.try_get("", "col").expect("col");
+        match out.last_mut() {
+            Some((t, n, columns)) if *t == table && *n == name => columns.push(column),
+            _ => out.push((table, name, vec![column])),
+        }
+    }
+    out.into_iter().map(|(t, _, c)| (t, c)).collect()
+}
+
+both_backends!(
+    async fn every_foreign_key_leads_an_index(backend) {
+        let app = app_or_skip!(backend);
+        let foreign_keys = foreign_keys(&app.db).await;
+        let indexes = indexes(&app.db).await;
+        // Every table but partners has owner_partner_id, so this many at least.
+        assert!(foreign_keys.len() >= TABLES.len() - 1, "{foreign_keys:?}");
+        let unindexed: Vec<_> = foreign_keys
+            .iter()
+            .filter(|(table, fk)| {
+                !indexes.iter().any(|(t, index)| {
+                    t == table && index.len() >= fk.len() && {
+                        let mut leading = index[..fk.len()].to_vec();
+                        let mut wanted = fk.clone();
+                        leading.sort();
+                        wanted.sort();
+                        leading == wanted
+                    }
+                })
+            })
+            .collect();
+        assert!(
+            unindexed.is_empty(),
+            "foreign keys without an index that starts with their columns (deletes and joins on them would scan the table): {unindexed:?}"
+        );
+    }
+);
