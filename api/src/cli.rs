@@ -18,6 +18,16 @@ pub struct Cli {
     )]
     pub log_format: LogFormat,
 
+    /// Log filter, e.g. `debug` or `leernet=debug,info`. When unset, `RUST_LOG` is read;
+    /// when neither is set: `info`.
+    #[arg(
+        long = "log",
+        env = "LEERNET_LOG",
+        value_name = "FILTER",
+        global = true
+    )]
+    pub log_filter: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

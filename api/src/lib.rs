@@ -37,12 +37,13 @@ use crate::state::AppState;
 pub fn main() -> std::process::ExitCode {
     use clap::Parser;
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .and_then(|runtime| runtime.block_on(run(cli)));
+    let result = telemetry::init(cli.log_format, cli.log_filter.as_deref()).and_then(|()| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+            .and_then(|runtime| runtime.block_on(run(cli)))
+    });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -1,5 +1,5 @@
 //! Structured logs: readable text or JSON lines (`LEERNET_LOG_FORMAT`), filtered by
-//! `RUST_LOG` (default `info`).
+//! `--log` / `LEERNET_LOG`, else `RUST_LOG`, else `info`.
 
 use std::io::IsTerminal;
 
@@ -7,10 +7,21 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; call once at start-up.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+/// The filter when none is given: our own events at `info`, the database drivers' only
+/// from `warn` (they log every statement at `info`).
+const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn";
+
+/// Installs the global subscriber; call once at start-up. `filter` is the `--log` setting;
+/// without it `RUST_LOG` applies. A filter that does not parse is refused with its reason.
+pub fn init(format: LogFormat, filter: Option<&str>) -> anyhow::Result<()> {
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty());
+    let filter = match filter.or(from_env.as_deref()) {
+        Some(text) => EnvFilter::try_new(text)
+            .map_err(|e| anyhow::anyhow!("invalid log filter {text:?}: {e}"))?,
+        None => EnvFilter::new(DEFAULT_FILTER),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -25,4 +36,5 @@ pub fn init(format: LogFormat) {
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    Ok(())
 }

@@ -24,6 +24,7 @@ impl Process {
             .env_remove("DATABASE_URL")
             .env_remove("LEERNET_ADDR")
             .env_remove("LEERNET_DATA_DIR")
+            .env_remove("LEERNET_LOG")
             .env("LEERNET_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -165,6 +166,15 @@ fn an_unreachable_postgres_is_reported_with_its_reason() {
         "the cause, not just a pool timeout: {line}"
     );
     assert!(!line.contains("hunter2"), "{line}");
+}
+
+#[test]
+fn a_log_filter_that_does_not_parse_is_reported() {
+    let line = failing(&["serve", "--addr", "127.0.0.1:0", "--log", "leernet=loud"]);
+    assert!(
+        line.contains("invalid log filter \"leernet=loud\""),
+        "{line}"
+    );
 }
 
 #[test]
