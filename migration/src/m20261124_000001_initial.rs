@@ -725,8 +725,7 @@ fn tables() -> Vec<TableCreateStatement> {
                 ForeignKey::create()
                     .name("fk_transfers_owner_partner_id")
                     .from("transfers", "owner_partner_id")
-                    .to("partners", "id")
-                    .on_delete(ForeignKeyAction::Cascade),
+                    .to("partners", "id"),
             )
             .to_owned(),
         Table::create()

@@ -197,3 +197,38 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    async fn deleting_a_partner_never_deletes_what_it_owns(backend) {
+        let app = app_or_skip!(backend);
+        // The delete rule of every foreign key on owner_partner_id: no cascade, no set null.
+        let sql = match app.db.get_database_backend() {
+            DbBackend::Postgres => {
+                "SELECT c.conrelid::regclass::text AS tbl, CAST(c.confdeltype AS TEXT) AS rule
+                 FROM pg_constraint c
+                 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+                 WHERE c.contype = 'f' AND a.attname = 'owner_partner_id'"
+            }
+            _ => {
+                "SELECT m.name AS tbl, f.on_delete AS rule
+                 FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+                 WHERE m.type = 'table' AND f.\"from\" = 'owner_partner_id'"
+            }
+        };
+        let rows = app
+            .db
+            .query_all_raw(Statement::from_string(app.db.get_database_backend(), sql))
+            .await
+            .expect("read the catalog");
+        let rules: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.try_get("", "tbl").expect("tbl"), r.try_get("", "rule").expect("rule")))
+            .collect();
+        assert_eq!(rules.len(), 13, "one per resource table: {rules:?}");
+        let cascading: Vec<_> = rules
+            .iter()
+            .filter(|(_, rule)| !matches!(rule.as_str(), "a" | "r" | "NO ACTION" | "RESTRICT"))
+            .collect();
+        assert!(cascading.is_empty(), "owner foreign keys that would delete or orphan rows: {cascading:?}");
+    }
+);
