@@ -106,11 +106,22 @@ both_backends!(
     }
 );
 
-/// Every foreign key's columns, per table: `(table, columns)`.
-async fn foreign_keys(db: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
+/// A foreign key as the catalog describes it.
+#[derive(Debug)]
+struct ForeignKey {
+    table: String,
+    columns: Vec<String>,
+    /// The delete rule as the backend spells it: PostgreSQL `a`/`r`/`c`/`n`/`d`, SQLite
+    /// `NO ACTION`/`RESTRICT`/`CASCADE`/`SET NULL`/`SET DEFAULT`.
+    on_delete: String,
+}
+
+/// Every foreign key, read from the catalog.
+async fn foreign_keys(db: &DatabaseConnection) -> Vec<ForeignKey> {
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => {
-            "SELECT c.conrelid::regclass::text AS tbl, c.conname AS name, a.attname AS col
+            "SELECT c.conrelid::regclass::text AS tbl, c.conname AS name, a.attname AS col,
+                    CAST(c.confdeltype AS TEXT) AS rule
              FROM pg_constraint c
              CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, pos)
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
@@ -118,13 +129,22 @@ async fn foreign_keys(db: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
              ORDER BY tbl, name, k.pos"
         }
         _ => {
-            "SELECT m.name AS tbl, CAST(f.id AS TEXT) AS name, f.\"from\" AS col
+            "SELECT m.name AS tbl, CAST(f.id AS TEXT) AS name, f.\"from\" AS col,
+                    f.on_delete AS rule
              FROM sqlite_master m, pragma_foreign_key_list(m.name) f
              WHERE m.type = 'table'
              ORDER BY tbl, f.id, f.seq"
         }
     };
-    grouped(db, sql).await
+    grouped(db, sql)
+        .await
+        .into_iter()
+        .map(|(table, columns, rule)| ForeignKey {
+            table,
+            columns,
+            on_delete: rule.unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// Every index's columns in order, primary keys included: `(table, columns)`.
@@ -147,27 +167,31 @@ async fn indexes(db: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
              ORDER BY tbl, l.name, c.seqno"
         }
     };
-    grouped(db, sql).await
+    grouped(db, sql)
+        .await
+        .into_iter()
+        .map(|(table, columns, _)| (table, columns))
+        .collect()
 }
 
-/// Runs a query yielding `(tbl, name, col)` rows ordered by table and name, and folds the
-/// columns of each `(tbl, name)` into one list.
-async fn grouped(db: &DatabaseConnection, sql: &str) -> Vec<(String, Vec<String>)> {
+/// Runs a catalog query yielding `(tbl, name, col[, rule])` rows ordered by table and name,
+/// and folds the columns of each `(tbl, name)` into one list: `(table, columns, rule)`.
+async fn grouped(db: &DatabaseConnection, sql: &str) -> Vec<(String, Vec<String>, Option<String>)> {
     let rows = db
         .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .expect("read the catalog");
-    let mut out: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut out: Vec<(String, String, Vec<String>, Option<String>)> = Vec::new();
     for row in rows {
         let table: String = row.try_get("", "tbl").expect("tbl");
         let name: String = row.try_get("", "name").expect("name");
         let column: String = row.try_get("", "col").expect("col");
         match out.last_mut() {
-            Some((t, n, columns)) if *t == table && *n == name => columns.push(column),
-            _ => out.push((table, name, vec![column])),
+            Some((t, n, columns, _)) if *t == table && *n == name => columns.push(column),
+            _ => out.push((table, name, vec![column], row.try_get("", "rule").ok())),
         }
     }
-    out.into_iter().map(|(t, _, c)| (t, c)).collect()
+    out.into_iter().map(|(t, _, c, r)| (t, c, r)).collect()
 }
 
 both_backends!(
@@ -175,19 +199,15 @@ both_backends!(
         let app = app_or_skip!(backend);
         let foreign_keys = foreign_keys(&app.db).await;
         let indexes = indexes(&app.db).await;
-        // Every table but partners has owner_partner_id, so this many at least.
+        // The schema has dozens of foreign keys: an empty catalog read must not pass.
         assert!(foreign_keys.len() >= TABLES.len() - 1, "{foreign_keys:?}");
-        let unindexed: Vec<_> = foreign_keys
+        let unindexed: Vec<&ForeignKey> = foreign_keys
             .iter()
-            .filter(|(table, fk)| {
-                !indexes.iter().any(|(t, index)| {
-                    t == table && index.len() >= fk.len() && {
-                        let mut leading = index[..fk.len()].to_vec();
-                        let mut wanted = fk.clone();
-                        leading.sort();
-                        wanted.sort();
-                        leading == wanted
-                    }
+            .filter(|fk| {
+                !indexes.iter().any(|(table, index)| {
+                    *table == fk.table
+                        && index.len() >= fk.columns.len()
+                        && fk.columns.iter().all(|c| index[..fk.columns.len()].contains(c))
                 })
             })
             .collect();
@@ -201,33 +221,16 @@ both_backends!(
 both_backends!(
     async fn deleting_a_partner_never_deletes_what_it_owns(backend) {
         let app = app_or_skip!(backend);
-        // The delete rule of every foreign key on owner_partner_id: no cascade, no set null.
-        let sql = match app.db.get_database_backend() {
-            DbBackend::Postgres => {
-                "SELECT c.conrelid::regclass::text AS tbl, CAST(c.confdeltype AS TEXT) AS rule
-                 FROM pg_constraint c
-                 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-                 WHERE c.contype = 'f' AND a.attname = 'owner_partner_id'"
-            }
-            _ => {
-                "SELECT m.name AS tbl, f.on_delete AS rule
-                 FROM sqlite_master m, pragma_foreign_key_list(m.name) f
-                 WHERE m.type = 'table' AND f.\"from\" = 'owner_partner_id'"
-            }
-        };
-        let rows = app
-            .db
-            .query_all_raw(Statement::from_string(app.db.get_database_backend(), sql))
+        let owner_keys: Vec<ForeignKey> = foreign_keys(&app.db)
             .await
-            .expect("read the catalog");
-        let rules: Vec<(String, String)> = rows
-            .iter()
-            .map(|r| (r.try_get("", "tbl").expect("tbl"), r.try_get("", "rule").expect("rule")))
+            .into_iter()
+            .filter(|fk| fk.columns == ["owner_partner_id"])
             .collect();
-        assert_eq!(rules.len(), 13, "one per resource table: {rules:?}");
-        let cascading: Vec<_> = rules
+        assert_eq!(owner_keys.len(), 13, "one per resource table: {owner_keys:?}");
+        // No cascade, no set null: a partner that still owns rows cannot be deleted.
+        let cascading: Vec<&ForeignKey> = owner_keys
             .iter()
-            .filter(|(_, rule)| !matches!(rule.as_str(), "a" | "r" | "NO ACTION" | "RESTRICT"))
+            .filter(|fk| !matches!(fk.on_delete.as_str(), "a" | "r" | "NO ACTION" | "RESTRICT"))
             .collect();
         assert!(cascading.is_empty(), "owner foreign keys that would delete or orphan rows: {cascading:?}");
     }
