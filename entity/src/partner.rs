@@ -16,6 +16,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// Writes anywhere its scopes allow; otherwise only inside its regions and networks.
+    pub unconfined: bool,
 }
 
 /// Relations are resolved by the service layer with explicit, batched queries.

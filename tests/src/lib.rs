@@ -255,8 +255,9 @@ pub async fn count(db: &DatabaseConnection, table: &str, filter: &str) -> i64 {
     .expect("a count")
 }
 
-/// Inserts a partner row (API client) named `name` and returns an [`api::service::Actor`]
-/// for it with `scopes`, as a token would give.
+/// Inserts an unconfined partner row (API client) named `name` and returns an
+/// [`api::service::Actor`] for it with `scopes`, as a token would give. Tests that need a
+/// confined partner set `confinement` on the result.
 pub async fn partner(db: &DatabaseConnection, name: &str, scopes: &[&str]) -> api::service::Actor {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     let now = chrono::Utc::now();
@@ -269,6 +270,7 @@ pub async fn partner(db: &DatabaseConnection, name: &str, scopes: &[&str]) -> ap
         created_at: Set(now),
         updated_at: Set(now),
         revoked_at: Set(None),
+        unconfined: Set(true),
     }
     .insert(db)
     .await
@@ -276,8 +278,8 @@ pub async fn partner(db: &DatabaseConnection, name: &str, scopes: &[&str]) -> ap
     api::service::Actor {
         partner_id: row.id,
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-        regions: Vec::new(),
-        networks: Vec::new(),
+        confinement: api::service::Confinement::Unconfined,
+        require_if_match: false,
         request_id: None,
     }
 }

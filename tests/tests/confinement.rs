@@ -1,10 +1,13 @@
 //! Confined partners write only inside their regions' subtrees and their networks
 //! (`auth.md`); admins and unconfined partners are not held back.
 
-use api::dto::{GoalInput, NetworkFilter, PracticeExampleInput, RegionFilter};
+use api::dto::{
+    GoalInput, NetworkFilter, NetworkInput, NetworkRegionInput, PracticeExampleInput, RegionFilter,
+};
 use api::error::Error;
 use api::service::{
-    Actor, Goals, Networks, PracticeExamples, Regions, create, get, list, seed::seed, update,
+    Actor, Confinement, Goals, Networks, PracticeExamples, Regions, create, get, list, seed::seed,
+    update,
 };
 use tests::{app_or_skip, both_backends};
 use uuid::Uuid;
@@ -63,7 +66,10 @@ both_backends!(
         let app = app_or_skip!(backend);
         seed(&app.db, &Actor::system()).await.expect("seed");
         let mut emmen = tests::partner(&app.db, "gemeente-emmen", &["read", "write:practice-examples"]).await;
-        emmen.regions = vec![region_id(&app.db, "Emmen").await];
+        emmen.confinement = Confinement::Within {
+            regions: vec![region_id(&app.db, "Emmen").await],
+            networks: vec![],
+        };
 
         let own = create::<PracticeExamples>(&app.db, &emmen, example("in-emmen", Some("GM0114")))
             .await
@@ -89,21 +95,85 @@ both_backends!(
     }
 );
 
+fn goal(network: Uuid, title: &str) -> GoalInput {
+    GoalInput {
+        network_id: Some(network),
+        position: Some(6),
+        title: Some(title.into()),
+        ..Default::default()
+    }
+}
+
+fn forbidden(result: Result<impl std::fmt::Debug, Error>, words: &str) {
+    match result {
+        Err(Error::Forbidden(message)) => assert!(message.contains(words), "{message}"),
+        other => panic!("expected Forbidden ({words}), got {other:?}"),
+    }
+}
+
 both_backends!(
     async fn a_network_partner_writes_only_its_networks(backend) {
         let app = app_or_skip!(backend);
         seed(&app.db, &Actor::system()).await.expect("seed");
         let lab = network_id(&app.db, "living-lab-m-en-gezond").await;
-        let legro = network_id(&app.db, "legro").await;
         let mut partner = tests::partner(&app.db, "living-lab", &["read", "write:networks"]).await;
-        partner.networks = vec![lab];
-        let goal = |network: Uuid| GoalInput {
-            network_id: Some(network),
-            position: Some(6),
-            title: Some("Nieuw doel".into()),
+        partner.confinement = Confinement::Within { regions: vec![], networks: vec![lab] };
+        // A child network of the lab lies inside it; one outside every network does not.
+        let child = NetworkInput {
+            slug: Some("lab-werkplaats".into()),
+            name: Some("Werkplaats".into()),
+            kind: Some("other".into()),
+            parent_network_id: Some(lab),
             ..Default::default()
         };
-        create::<Goals>(&app.db, &partner, goal(lab)).await.expect("its own network");
-        outside(create::<Goals>(&app.db, &partner, goal(legro)).await);
+        let own = create::<Networks>(&app.db, &partner, child.clone()).await.expect("inside its network");
+        outside(create::<Networks>(&app.db, &partner, NetworkInput { slug: Some("elders".into()), parent_network_id: None, ..child }).await);
+        create::<Goals>(&app.db, &partner, goal(own.meta.id, "Eigen doel")).await.expect("a goal of its own network");
+    }
+);
+
+both_backends!(
+    async fn sub_resources_are_written_under_their_parents_rules(backend) {
+        let app = app_or_skip!(backend);
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let emmen_id = region_id(&app.db, "Emmen").await;
+        let legro = network_id(&app.db, "legro").await;
+        // A municipality confined to its region owns a network there and adds goals to it.
+        let mut emmen = tests::partner(&app.db, "gemeente-emmen", &["read", "write:networks"]).await;
+        emmen.confinement = Confinement::Within { regions: vec![emmen_id], networks: vec![] };
+        let network = create::<Networks>(&app.db, &emmen, NetworkInput {
+            slug: Some("emmen-beweegt".into()),
+            name: Some("Emmen beweegt".into()),
+            kind: Some("learning_network".into()),
+            regions: Some(vec![NetworkRegionInput { region_code: Some("GM0114".into()), ..Default::default() }]),
+            ..Default::default()
+        })
+        .await
+        .expect("a network in its region");
+        create::<Goals>(&app.db, &emmen, goal(network.meta.id, "Meer bewegen")).await.expect("a goal of its own network");
+        // An unconfined partner cannot add a goal to another partner's network ...
+        let other = tests::partner(&app.db, "provincie", &["read", "write:networks"]).await;
+        forbidden(create::<Goals>(&app.db, &other, goal(legro, "Ongevraagd")).await, "network");
+        forbidden(create::<Goals>(&app.db, &other, goal(network.meta.id, "Ongevraagd")).await, "network");
+        // ... and the network's owner edits a goal an admin added to it.
+        let added = create::<Goals>(&app.db, &Actor::system(), goal(network.meta.id, "Door de provincie")).await.expect("admin");
+        let edited = update::<Goals>(&app.db, &emmen, added.meta.id, goal(network.meta.id, "Aangepast door Emmen"), None)
+            .await
+            .expect("the parent's owner edits it");
+        assert_eq!((edited.title.as_str(), edited.meta.version), ("Aangepast door Emmen", 2));
+        // Moving a goal to a network the partner does not own is refused.
+        forbidden(update::<Goals>(&app.db, &emmen, added.meta.id, goal(legro, "Weg"), None).await, "network");
+    }
+);
+
+both_backends!(
+    async fn a_partner_confined_to_nothing_writes_nowhere(backend) {
+        let app = app_or_skip!(backend);
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let mut partner = tests::partner(&app.db, "leeg", &["read", "write:practice-examples"]).await;
+        partner.confinement = Confinement::Within { regions: vec![], networks: vec![] };
+        forbidden(create::<PracticeExamples>(&app.db, &partner, example("ergens", Some("GM0114"))).await, "nowhere");
+        forbidden(create::<PracticeExamples>(&app.db, &partner, example("nergens", None)).await, "nowhere");
+        assert_eq!(tests::count(&app.db, "practice_examples", "slug IN ('ergens', 'nergens')").await, 0);
     }
 );

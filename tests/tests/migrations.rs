@@ -34,6 +34,7 @@ const TABLES: &[&str] = &[
     "client_credentials",
     "signing_keys",
     "change_log",
+    "feed_clock",
     "audit_log",
     "webhooks",
     "webhook_deliveries",

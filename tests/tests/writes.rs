@@ -160,10 +160,12 @@ both_backends!(
         delete::<Themes>(&app.db, &actor, id, Some(2)).await.expect("delete");
         assert!(matches!(get::<Themes>(&app.db, &actor, id).await, Err(Error::NotFound { .. })));
         assert_eq!(entries("op = 'delete' AND version = 3 AND data IS NULL").await, 1);
-        if backend == tests::Backend::Postgres {
-            // The feed orders PostgreSQL entries by their writer's transaction id.
-            assert_eq!(entries("tx_id IS NULL").await, 0);
-        }
+        // Each committed write has a feed position of its own, in commit order.
+        assert_eq!(count(&app.db, "change_log", "position > 0").await, 3);
+        assert_eq!(
+            count(&app.db, "change_log a", "EXISTS (SELECT 1 FROM change_log b WHERE b.seq > a.seq AND b.position <= a.position)").await,
+            0
+        );
         assert_eq!(count(&app.db, "audit_log", "action = 'delete'").await, 1);
         assert!(matches!(
             delete::<Themes>(&app.db, &actor, id, None).await,
@@ -180,8 +182,8 @@ both_backends!(
         let reader = Actor {
             partner_id: Uuid::now_v7(),
             scopes: vec!["read".into()],
-            regions: vec![],
-            networks: vec![],
+            confinement: api::service::Confinement::Unconfined,
+            require_if_match: false,
             request_id: None,
         };
         let refused = create::<Themes>(&app.db, &reader, theme("welzijn", "welzijn")).await.expect_err("no scope");
@@ -347,9 +349,10 @@ both_backends!(
         let app = app_or_skip!(backend);
         use api::dto::GoalInput;
         use api::service::Goals;
+        let networks_writer = tests::partner(&app.db, "iwp", &["read", "write:networks"]).await;
         let network = create::<Networks>(
             &app.db,
-            &Actor::system(),
+            &networks_writer,
             NetworkInput {
                 slug: Some("netwerk".into()),
                 name: Some("Netwerk".into()),
@@ -368,7 +371,6 @@ both_backends!(
         let assignments_only = tests::partner(&app.db, "lms", &["read", "write:assignments"]).await;
         let refused = create::<Goals>(&app.db, &assignments_only, goal()).await.expect_err("no scope");
         assert!(matches!(&refused, Error::Forbidden(m) if m.contains("write:networks")), "{refused:?}");
-        let networks_writer = tests::partner(&app.db, "iwp", &["read", "write:networks"]).await;
         let created = create::<Goals>(&app.db, &networks_writer, goal()).await.expect("allowed");
         assert_eq!(created.meta.owner_partner_id, networks_writer.partner_id);
     }

@@ -13,19 +13,35 @@ pub const SYSTEM_PARTNER_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_0
 /// The name of the built-in system partner.
 pub const SYSTEM_PARTNER_NAME: &str = "leernet-system";
 
-/// A caller of the service layer: a partner with its scopes and the regions and networks it
-/// is confined to.
+/// Where a partner may write (`auth.md`). Confinement is explicit: an empty list loaded by
+/// mistake narrows a partner to nothing, never widens it to everywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confinement {
+    /// Writes anywhere its scopes allow (admins, provincial bodies); reference data that
+    /// lies in no region (themes) is written only by unconfined partners.
+    Unconfined,
+    /// Writes only rows inside these regions' subtrees or belonging to these networks. With
+    /// both lists empty, the partner writes nowhere.
+    Within {
+        /// Regions (with their subtrees).
+        regions: Vec<Uuid>,
+        /// Networks.
+        networks: Vec<Uuid>,
+    },
+}
+
+/// A caller of the service layer: a partner with its scopes and where it may write.
 #[derive(Debug, Clone)]
 pub struct Actor {
     /// The partner acting.
     pub partner_id: Uuid,
     /// Granted scopes (`read`, `write:<collection>`, `changes:read`, `webhooks:manage`, `admin`).
     pub scopes: Vec<String>,
-    /// Regions (with their subtrees) the partner may write in. With `networks`, empty means
-    /// the partner is not confined (admins never are).
-    pub regions: Vec<Uuid>,
-    /// Networks the partner may write in.
-    pub networks: Vec<Uuid>,
+    /// Where the partner may write.
+    pub confinement: Confinement,
+    /// Whether every change or delete of an existing row must name the version it expects
+    /// (`If-Match` / `expectedVersion`); without one it is refused with 428.
+    pub require_if_match: bool,
     /// The request id, recorded in the audit log.
     pub request_id: Option<String>,
 }
@@ -36,8 +52,8 @@ impl Actor {
         Self {
             partner_id: SYSTEM_PARTNER_ID,
             scopes: vec!["admin".to_owned()],
-            regions: Vec::new(),
-            networks: Vec::new(),
+            confinement: Confinement::Unconfined,
+            require_if_match: false,
             request_id: None,
         }
     }
@@ -72,15 +88,25 @@ impl Actor {
         }
     }
 
-    /// Refuses to change or delete a row owned by another partner, unless admin.
-    pub fn require_owner(&self, owner: Uuid) -> Result<()> {
+    /// Refuses to change or delete a row owned by another partner, unless admin. `what`
+    /// names the row whose owner decides (`network` for a network's goals).
+    pub fn require_owner(&self, owner: Uuid, what: &str) -> Result<()> {
         if self.is_admin() || owner == self.partner_id {
             Ok(())
         } else {
-            Err(Error::Forbidden(
-                "only the partner that created this resource (or an admin) may change it"
-                    .to_owned(),
-            ))
+            Err(Error::Forbidden(format!(
+                "only the partner that created this {what} (or an admin) may change it"
+            )))
+        }
+    }
+
+    /// Refuses a change of an existing row without an expected version when this partner
+    /// must always send one.
+    pub fn require_version(&self, expected: Option<i32>) -> Result<()> {
+        if expected.is_none() && self.require_if_match {
+            Err(Error::PreconditionRequired)
+        } else {
+            Ok(())
         }
     }
 }

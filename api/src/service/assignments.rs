@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use entity::{assignment, assignment_programme, initiative, organization, programme};
+use entity::{assignment, assignment_programme, programme};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -14,13 +14,14 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
+use crate::service::changes::Audience;
 use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::networks::enum_list;
 use crate::service::refs::{self, LinkTable};
 use crate::service::resource::drafts_hidden;
 use crate::service::resource::{Anchors, Dependent};
-use crate::service::{Actor, Resource};
+use crate::service::{Actor, Initiatives, Organizations, Resource};
 
 /// Education programmes.
 pub struct Programmes;
@@ -58,13 +59,15 @@ impl Resource for Programmes {
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &ProgrammeInput,
         row: &mut programme::ActiveModel,
         _current: Option<&programme::Model>,
     ) -> Result<()> {
         let mut check = Check::new();
-        let organization_id = refs::required_id::<organization::Entity, _>(
+        let organization_id = refs::required_id::<Organizations, _>(
             conn,
+            actor,
             &mut check,
             "organization",
             "organizationId",
@@ -82,8 +85,12 @@ impl Resource for Programmes {
         Ok(())
     }
 
-    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
-        Ok(())
+    async fn write_children<C: ConnectionTrait>(
+        _conn: &C,
+        _id: Uuid,
+        _children: (),
+    ) -> Result<bool> {
+        Ok(false)
     }
 
     async fn to_dtos<C: ConnectionTrait>(
@@ -166,6 +173,7 @@ impl Resource for Assignments {
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &AssignmentInput,
         row: &mut assignment::ActiveModel,
         _current: Option<&assignment::Model>,
@@ -176,6 +184,7 @@ impl Resource for Assignments {
         let learning_outcomes = check.opt_text("learningOutcomes", &input.learning_outcomes);
         let network_id = refs::network(
             conn,
+            actor,
             &mut check,
             "networkId",
             input.network_id,
@@ -183,8 +192,9 @@ impl Resource for Assignments {
             &input.network_slug,
         )
         .await?;
-        let initiative_id = refs::by_id::<initiative::Entity, _>(
+        let initiative_id = refs::by_id::<Initiatives, _>(
             conn,
+            actor,
             &mut check,
             "initiative",
             "initiativeId",
@@ -193,6 +203,7 @@ impl Resource for Assignments {
         .await?;
         let region_id = refs::region(
             conn,
+            actor,
             &mut check,
             "regionId",
             input.region_id,
@@ -200,8 +211,9 @@ impl Resource for Assignments {
             &input.region_code,
         )
         .await?;
-        let host_organization_id = refs::by_id::<organization::Entity, _>(
+        let host_organization_id = refs::by_id::<Organizations, _>(
             conn,
+            actor,
             &mut check,
             "organization",
             "hostOrganizationId",
@@ -209,8 +221,9 @@ impl Resource for Assignments {
         )
         .await?;
         let levels = enum_list::<Level>(&mut check, "levels", &input.levels);
-        let programmes = refs::existing_ids::<programme::Entity, _>(
+        let programmes = refs::existing_ids::<Programmes, _>(
             conn,
+            actor,
             &mut check,
             "programme",
             "programmeIds",
@@ -219,12 +232,13 @@ impl Resource for Assignments {
         .await?;
         let ects = check.opt_range_f64("ects", input.ects, 0.0, 240.0);
         let hours_estimate = check.opt_range("hoursEstimate", input.hours_estimate, 0, 10_000);
-        check.order(
-            "endsOn",
-            input.starts_on,
-            input.ends_on,
-            "must not be before startsOn",
-        );
+        let starts_on = check.opt_date("startsOn", input.starts_on);
+        let ends_on = check.opt_date("endsOn", input.ends_on);
+        let application_deadline =
+            check.opt_date("applicationDeadline", input.application_deadline);
+        check.order("endsOn", starts_on, ends_on, "must not be before startsOn");
+        check.list_len("levels", &input.levels);
+        check.list_len("programmeIds", &input.programme_ids);
         let capacity = check.opt_range("capacity", input.capacity, 0, 100_000);
         let status = check.enum_or("status", &input.status, AssignmentStatus::Draft);
         let contact = check.opt_line("contact", &input.contact);
@@ -239,9 +253,9 @@ impl Resource for Assignments {
         row.host_organization_id = Set(host_organization_id);
         row.ects = Set(ects);
         row.hours_estimate = Set(hours_estimate);
-        row.starts_on = Set(input.starts_on);
-        row.ends_on = Set(input.ends_on);
-        row.application_deadline = Set(input.application_deadline);
+        row.starts_on = Set(starts_on);
+        row.ends_on = Set(ends_on);
+        row.application_deadline = Set(application_deadline);
         row.capacity = Set(capacity);
         row.status = Set(status.as_str().to_owned());
         row.contact = Set(contact);
@@ -253,8 +267,8 @@ impl Resource for Assignments {
         conn: &C,
         id: Uuid,
         links: AssignmentLinks,
-    ) -> Result<()> {
-        refs::replace_links(
+    ) -> Result<bool> {
+        let levels = refs::replace_links(
             conn,
             ASSIGNMENT_LEVELS,
             id,
@@ -266,7 +280,7 @@ impl Resource for Assignments {
                 .collect(),
         )
         .await?;
-        refs::replace_links(
+        let programmes = refs::replace_links(
             conn,
             ASSIGNMENT_PROGRAMMES,
             id,
@@ -278,7 +292,7 @@ impl Resource for Assignments {
                 .collect(),
         )
         .await?;
-        Ok(())
+        Ok(levels || programmes)
     }
 
     async fn to_dtos<C: ConnectionTrait>(
@@ -326,6 +340,14 @@ impl Resource for Assignments {
 
     fn visible(actor: &Actor) -> Condition {
         drafts_hidden::<assignment::Entity>(actor, assignment::Column::Status)
+    }
+
+    fn audience(row: &assignment::Model) -> Audience {
+        if row.status == AssignmentStatus::Draft.as_str() {
+            Audience::Owner
+        } else {
+            Audience::Public
+        }
     }
 
     async fn condition<C: ConnectionTrait>(

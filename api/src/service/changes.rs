@@ -1,14 +1,36 @@
 //! The write side of the change feed and the audit log.
 //!
-//! Every write in the service layer calls [`record`] inside its transaction, so an entry
-//! exists exactly when the write committed. The feed's read side (ordering by the writer's
-//! transaction id on PostgreSQL, see `sync.md`) lives with the sync code.
+//! Every write in the service layer records its changes on its [`Tx`](crate::service::db::Tx)
+//! while it runs; the entries are buffered in a [`Journal`] and written by [`Journal::flush`]
+//! as the transaction's last step, all stamped with one feed position taken from the
+//! `feed_clock` row, which stays locked until the commit.
+//!
+//! # Why positions follow commit order
+//! A write transaction increments `feed_clock.n` as its last statement and commits right
+//! after. On PostgreSQL the row lock makes a second writer wait at that statement until the
+//! first has committed (a transaction is visible to new snapshots before its locks are
+//! released), so it gets the next number and every reader that can see position `n` can
+//! already see every position below it. On SQLite writers run one at a time (`BEGIN
+//! IMMEDIATE`), which gives the same order. A reader pages by `(position, seq)` with no
+//! horizon: nothing can still appear below a position it has read. The price is that
+//! commits are serialized from the clock to the commit (measured in `bench/writes`; see the
+//! README); the work before the clock runs concurrently as before.
+//!
+//! # Who may see an entry
+//! Each entry stores the row's owner and its audience at the time of the write: `public`,
+//! or `owner` for a draft (visible to its owner and admins only), so that a feed can filter
+//! in SQL before paging. A row that goes from public back to draft is a delete for everyone
+//! else: the log gets a public tombstone and an owner-only upsert. Draft text never reaches
+//! a public entry.
+
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, NotSet};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::service::Actor;
 use crate::service::db::map_db_err;
 
@@ -33,6 +55,25 @@ impl Action {
     }
 }
 
+/// Who may see a change-log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every partner that may read the collection.
+    Public,
+    /// The row's owner and admins only (a draft).
+    Owner,
+}
+
+impl Audience {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Public => "public",
+            Audience::Owner => "owner",
+        }
+    }
+}
+
 /// One committed change of one resource.
 pub struct Change<'a> {
     /// The collection, e.g. `practice-examples`.
@@ -47,43 +88,167 @@ pub struct Change<'a> {
     pub at: DateTime<Utc>,
     /// The resource as a GET returns it; `None` for deletes.
     pub data: Option<serde_json::Value>,
+    /// The row's owner.
+    pub owner: Uuid,
+    /// Who may see the row after the write.
+    pub audience: Audience,
+    /// Whether the row was public before this write and is not now (published → draft):
+    /// everyone else is told it is gone.
+    pub retracted: bool,
     /// Who.
     pub actor: &'a Actor,
 }
 
-/// Appends the change-log entry and the audit entry of one write, in the caller's transaction.
-pub async fn record<C: ConnectionTrait>(conn: &C, change: Change<'_>) -> Result<()> {
-    let op = if change.action == Action::Delete {
-        "delete"
-    } else {
-        "upsert"
-    };
-    entity::change::ActiveModel {
-        seq: NotSet,
-        tx_id: NotSet,
-        resource_type: Set(change.resource_type.to_owned()),
-        resource_id: Set(change.resource_id),
-        op: Set(op.to_owned()),
-        version: Set(change.version),
-        changed_at: Set(change.at),
-        partner_id: Set(Some(change.actor.partner_id)),
-        data: Set(change.data),
+/// One change-log row waiting for the transaction's position.
+struct Entry {
+    resource_type: &'static str,
+    resource_id: Uuid,
+    op: &'static str,
+    version: i32,
+    at: DateTime<Utc>,
+    data: Option<serde_json::Value>,
+    partner_id: Uuid,
+    owner: Uuid,
+    audience: Audience,
+}
+
+/// One audit-log row.
+struct Audit {
+    at: DateTime<Utc>,
+    partner_id: Uuid,
+    action: Action,
+    resource_type: &'static str,
+    resource_id: Uuid,
+    version: i32,
+    request_id: Option<String>,
+}
+
+/// The changes of one write transaction, written together as its last step.
+#[derive(Default)]
+pub struct Journal {
+    pending: Mutex<(Vec<Entry>, Vec<Audit>)>,
+}
+
+/// Rows per INSERT statement: well below both backends' limits on bound parameters.
+const ROWS_PER_INSERT: usize = 400;
+
+impl Journal {
+    /// Records the change-log entries and the audit entry of one write.
+    pub fn record(&self, change: Change<'_>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let (entries, audits) = &mut *pending;
+        let entry = |op, audience, data| Entry {
+            resource_type: change.resource_type,
+            resource_id: change.resource_id,
+            op,
+            version: change.version,
+            at: change.at,
+            data,
+            partner_id: change.actor.partner_id,
+            owner: change.owner,
+            audience,
+        };
+        let op = if change.action == Action::Delete {
+            "delete"
+        } else {
+            "upsert"
+        };
+        if change.retracted && op == "upsert" {
+            entries.push(entry("delete", Audience::Public, None));
+        }
+        entries.push(entry(op, change.audience, change.data.clone()));
+        audits.push(Audit {
+            at: change.at,
+            partner_id: change.actor.partner_id,
+            action: change.action,
+            resource_type: change.resource_type,
+            resource_id: change.resource_id,
+            version: change.version,
+            request_id: change.actor.request_id.clone(),
+        });
     }
-    .insert(conn)
-    .await
-    .map_err(map_db_err)?;
-    entity::audit::ActiveModel {
-        id: NotSet,
-        at: Set(change.at),
-        partner_id: Set(Some(change.actor.partner_id)),
-        action: Set(change.action.as_str().to_owned()),
-        resource_type: Set(change.resource_type.to_owned()),
-        resource_id: Set(change.resource_id),
-        version: Set(change.version),
-        request_id: Set(change.actor.request_id.clone()),
+
+    /// Writes what was recorded, stamped with the next feed position: the last step of the
+    /// transaction before its commit. Takes no position when nothing was recorded.
+    pub async fn flush(&self, txn: &DatabaseTransaction) -> Result<Option<i64>> {
+        let (entries, audits) =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if entries.is_empty() && audits.is_empty() {
+            return Ok(None);
+        }
+        let position = tick(txn).await?;
+        for chunk in entries.chunks(ROWS_PER_INSERT) {
+            let mut insert = Query::insert();
+            insert.into_table("change_log").columns([
+                "position",
+                "resource_type",
+                "resource_id",
+                "op",
+                "version",
+                "changed_at",
+                "partner_id",
+                "owner_partner_id",
+                "audience",
+                "data",
+            ]);
+            for e in chunk {
+                insert
+                    .values([
+                        Expr::val(position),
+                        Expr::val(e.resource_type),
+                        Expr::val(e.resource_id),
+                        Expr::val(e.op),
+                        Expr::val(e.version),
+                        Expr::val(e.at),
+                        Expr::val(e.partner_id),
+                        Expr::val(e.owner),
+                        Expr::val(e.audience.as_str()),
+                        Expr::val(e.data.clone()),
+                    ])
+                    .map_err(Error::internal)?;
+            }
+            txn.execute(&insert).await.map_err(map_db_err)?;
+        }
+        for chunk in audits.chunks(ROWS_PER_INSERT) {
+            let mut insert = Query::insert();
+            insert.into_table("audit_log").columns([
+                "at",
+                "partner_id",
+                "action",
+                "resource_type",
+                "resource_id",
+                "version",
+                "request_id",
+            ]);
+            for a in chunk {
+                insert
+                    .values([
+                        Expr::val(a.at),
+                        Expr::val(a.partner_id),
+                        Expr::val(a.action.as_str()),
+                        Expr::val(a.resource_type),
+                        Expr::val(a.resource_id),
+                        Expr::val(a.version),
+                        Expr::val(a.request_id.clone()),
+                    ])
+                    .map_err(Error::internal)?;
+            }
+            txn.execute(&insert).await.map_err(map_db_err)?;
+        }
+        Ok(Some(position))
     }
-    .insert(conn)
-    .await
-    .map_err(map_db_err)?;
-    Ok(())
+}
+
+/// Takes the next feed position; the clock row stays locked until the transaction ends.
+async fn tick(txn: &DatabaseTransaction) -> Result<i64> {
+    let backend: DbBackend = txn.get_database_backend();
+    let row = txn
+        .query_one_raw(Statement::from_string(
+            backend,
+            "UPDATE feed_clock SET n = n + 1 WHERE id = 1 RETURNING n",
+        ))
+        .await
+        .map_err(map_db_err)?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("the feed clock row is missing")))?;
+    row.try_get::<i64>("", "n").map_err(map_db_err)
 }

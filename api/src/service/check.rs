@@ -12,6 +12,22 @@ use crate::error::{Error, InvalidParam, Result};
 pub const MAX_LINE: usize = 500;
 /// Longest accepted long text (descriptions, bodies).
 pub const MAX_TEXT: usize = 100_000;
+/// Longest accepted `externalId`.
+pub const MAX_EXTERNAL_ID: usize = 200;
+/// Most items in a list of a request body (themes, regions, links, levels, programmes).
+pub const MAX_LIST: usize = 100;
+/// Earliest accepted date (as years: 1900).
+pub const MIN_DATE: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+/// Latest accepted date (as years: 2200).
+pub const MAX_DATE: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2200, 12, 31) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+/// Words a slug may not be, since they are paths of their own (`/networks/external/...`).
+pub const RESERVED_SLUGS: &[&str] = &["external", "bulk"];
 
 /// Collects invalid fields.
 #[derive(Debug, Default)]
@@ -28,6 +44,11 @@ impl Check {
     /// Records a problem with `field`.
     pub fn fail(&mut self, field: impl Into<String>, reason: impl Into<String>) {
         self.problems.push(InvalidParam::new(field, reason));
+    }
+
+    /// Whether nothing has failed so far at `field`.
+    pub fn is_ok_at(&self, field: &str) -> bool {
+        !self.problems.iter().any(|p| p.name == field)
     }
 
     /// Whether nothing has failed so far.
@@ -101,7 +122,56 @@ impl Check {
             self.fail(field, "must not be blank");
         } else if v.chars().count() > MAX_TEXT {
             self.fail(field, format!("must be at most {MAX_TEXT} characters"));
+        } else if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            self.fail(
+                field,
+                "must not contain control characters other than newline (\\n) and tab (\\t)",
+            );
         }
+    }
+
+    /// An `externalId`: 1 to [`MAX_EXTERNAL_ID`] printable characters (no control characters,
+    /// not blank, no spaces around it), the same rule wherever one is given.
+    pub fn external_id(&mut self, field: &str, v: &str) {
+        if v.is_empty() || v.chars().count() > MAX_EXTERNAL_ID {
+            self.fail(field, format!("must be 1 to {MAX_EXTERNAL_ID} characters"));
+        } else if v.chars().any(char::is_control) {
+            self.fail(field, "must not contain control characters");
+        } else if v.trim() != v || v.trim().is_empty() {
+            self.fail(field, "must not be blank or begin or end with spaces");
+        }
+    }
+
+    /// An optional `externalId` (see [`Check::external_id`]).
+    pub fn opt_external_id(&mut self, field: &str, value: &Option<String>) {
+        if let Some(v) = value {
+            self.external_id(field, v);
+        }
+    }
+
+    /// A list of at most [`MAX_LIST`] items.
+    pub fn list_len<T>(&mut self, field: &str, value: &Option<Vec<T>>) {
+        if let Some(items) = value
+            && items.len() > MAX_LIST
+        {
+            self.fail(
+                field,
+                format!("must have at most {MAX_LIST} items, got {}", items.len()),
+            );
+        }
+    }
+
+    /// An optional date between [`MIN_DATE`] and [`MAX_DATE`].
+    pub fn opt_date(
+        &mut self,
+        field: &str,
+        value: Option<chrono::NaiveDate>,
+    ) -> Option<chrono::NaiveDate> {
+        let v = value?;
+        if !(MIN_DATE..=MAX_DATE).contains(&v) {
+            self.fail(field, format!("must be between {MIN_DATE} and {MAX_DATE}"));
+        }
+        Some(v)
     }
 
     /// A slug: lowercase letters, digits and single hyphens, 1 to 100 characters.
@@ -121,6 +191,19 @@ impl Check {
             self.fail(
                 field,
                 "must be 1 to 100 lowercase letters, digits and single hyphens, e.g. living-lab-m-en-gezond",
+            );
+        } else if uuid::Uuid::try_parse(v).is_ok() {
+            self.fail(
+                field,
+                "must not look like an id (a UUID), so that paths by id and by slug stay apart",
+            );
+        } else if RESERVED_SLUGS.contains(&v.as_str()) {
+            self.fail(
+                field,
+                format!(
+                    "must not be one of the reserved words {}",
+                    RESERVED_SLUGS.join(", ")
+                ),
             );
         }
         v.clone()
@@ -148,13 +231,20 @@ impl Check {
     }
 
     fn url_value(&mut self, field: &str, v: &str) {
-        let rest = v
-            .strip_prefix("https://")
-            .or_else(|| v.strip_prefix("http://"));
-        match rest {
-            Some(host)
-                if !host.is_empty() && !v.chars().any(char::is_whitespace) && v.len() <= 2000 => {}
-            _ => self.fail(field, "must be an absolute http:// or https:// URL"),
+        let parsed = url::Url::parse(v);
+        let ok = v.len() <= 2000
+            && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+            && parsed.as_ref().is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some_and(|h| !h.is_empty())
+                    && u.username().is_empty()
+                    && u.password().is_none()
+            });
+        if !ok {
+            self.fail(
+                field,
+                "must be an absolute http:// or https:// URL with a host (at most 2000 characters, no credentials)",
+            );
         }
     }
 

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    AccessMode, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, IsolationLevel, RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::error::{Error, InvalidParam, Result};
+use crate::service::changes::{Change, Journal};
 
 /// How to open the database pool.
 #[derive(Debug, Clone)]
@@ -86,35 +87,69 @@ async fn open_pool(options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
     Database::connect(opts).await
 }
 
+/// A write transaction with the changes it has recorded so far (see [`changes`]): every
+/// service function that writes takes one, and [`write`] commits it.
+///
+/// [`changes`]: crate::service::changes
+pub struct Tx {
+    txn: DatabaseTransaction,
+    journal: Journal,
+}
+
+impl Tx {
+    /// The transaction, for queries.
+    pub fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Records the change-log and audit entries of one write; they are written, with the
+    /// transaction's feed position, when it commits.
+    pub fn record(&self, change: Change<'_>) {
+        self.journal.record(change);
+    }
+
+    /// Writes the recorded entries (taking the feed clock last) and commits.
+    async fn commit(self) -> Result<()> {
+        self.journal.flush(&self.txn).await?;
+        self.txn.commit().await.map_err(map_db_err)
+    }
+}
+
 /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` elsewhere.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
+async fn begin_write(db: &DatabaseConnection) -> Result<Tx> {
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+        .map_err(map_db_err)?;
+    Ok(Tx {
+        txn,
+        journal: Journal::default(),
     })
-    .await
-    .map_err(map_db_err)
 }
 
 /// How often [`write`] runs a transaction that the database refused as [`Error::Busy`].
 const WRITE_ATTEMPTS: u32 = 3;
 
-/// Runs `work` in a write transaction ([`begin_write`]) and commits it. `work` owns the
-/// transaction while it runs and hands it back with its result. When the database refuses
-/// the transaction for contention ([`Error::Busy`]: PostgreSQL broke a deadlock between
-/// writers that lock the same rows in another order, or SQLite's busy timeout ran out),
-/// nothing was written, so the whole transaction runs again, up to [`WRITE_ATTEMPTS`] times,
-/// after a short pause that grows and differs per attempt so that the writers part ways.
+/// Runs `work` in a write transaction ([`Tx`]) and commits it, with the change-log and
+/// audit entries `work` recorded written last. `work` owns the transaction while it runs
+/// and hands it back with its result. When the database refuses the transaction for
+/// contention ([`Error::Busy`]: PostgreSQL broke a deadlock between writers that lock the
+/// same rows in another order, or SQLite's busy timeout ran out), nothing was written, so
+/// the whole transaction runs again, up to [`WRITE_ATTEMPTS`] times, after a short pause
+/// that grows and differs per attempt so that the writers part ways.
 pub async fn write<T, F, Fut>(db: &DatabaseConnection, mut work: F) -> Result<T>
 where
-    F: FnMut(DatabaseTransaction) -> Fut,
-    Fut: Future<Output = Result<(DatabaseTransaction, T)>>,
+    F: FnMut(Tx) -> Fut,
+    Fut: Future<Output = Result<(Tx, T)>>,
 {
     let mut attempt = 1;
     loop {
         let result = async {
-            let (txn, value) = work(begin_write(db).await?).await?;
-            txn.commit().await.map_err(map_db_err)?;
+            let (tx, value) = work(begin_write(db).await?).await?;
+            tx.commit().await?;
             Ok(value)
         }
         .await;
@@ -128,6 +163,30 @@ where
             other => return other,
         }
     }
+}
+
+/// Runs `work` in one read-only transaction, so that every statement of a read sees the
+/// same committed state and a body always matches its version (and so its ETag):
+/// `REPEATABLE READ, READ ONLY` on PostgreSQL; on SQLite a deferred transaction, whose
+/// first read fixes the snapshot (WAL).
+pub async fn read<T, F, Fut>(db: &DatabaseConnection, work: F) -> Result<T>
+where
+    F: FnOnce(DatabaseTransaction) -> Fut,
+    Fut: Future<Output = Result<(DatabaseTransaction, T)>>,
+{
+    let txn = if is_postgres(db.get_database_backend()) {
+        db.begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await
+    } else {
+        db.begin().await
+    }
+    .map_err(map_db_err)?;
+    let (txn, value) = work(txn).await?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(value)
 }
 
 /// Whether the database answers (readiness).
@@ -204,6 +263,21 @@ pub fn map_db_err(err: DbErr) -> Error {
             || matches!(db_error.code().as_deref(), Some("40P01" | "40001")) =>
         {
             Error::Busy
+        }
+        // Data the database refuses to store (SQLSTATE class 22: too long, out of range, a
+        // NUL byte; class 54: past a program limit such as an index row's size; SQLite's
+        // "string or blob too big"). Validation catches these before the database does; this
+        // keeps anything it missed a 400 rather than a 500.
+        _ if db_error
+            .code()
+            .is_some_and(|c| c.starts_with("22") || c.starts_with("54"))
+            || message.contains("too big") =>
+        {
+            tracing::warn!(error = %message, "the database refused a value the validation let through");
+            Error::Validation(vec![InvalidParam::new(
+                field.unwrap_or_else(|| "body".to_owned()),
+                "has a value that cannot be stored (too long, out of range, or with characters that are not allowed)",
+            )])
         }
         _ => Error::internal(err),
     }

@@ -8,10 +8,10 @@ use uuid::Uuid;
 use crate::dto::{Initiative, InitiativeFilter, InitiativeInput, InitiativeStatus, stored};
 use crate::error::Result;
 use crate::meta;
-use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
 use crate::service::resource::{Anchors, Dependent};
+use crate::service::{Actor, Resource};
 
 /// Initiatives.
 pub struct Initiatives;
@@ -49,6 +49,7 @@ impl Resource for Initiatives {
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &InitiativeInput,
         row: &mut initiative::ActiveModel,
         _current: Option<&initiative::Model>,
@@ -56,6 +57,7 @@ impl Resource for Initiatives {
         let mut check = Check::new();
         let network_id = refs::network(
             conn,
+            actor,
             &mut check,
             "networkId",
             input.network_id,
@@ -65,6 +67,7 @@ impl Resource for Initiatives {
         .await?;
         let region_id = refs::region(
             conn,
+            actor,
             &mut check,
             "regionId",
             input.region_id,
@@ -75,16 +78,20 @@ impl Resource for Initiatives {
         let title = check.line("title", &input.title);
         let description = check.opt_text("description", &input.description);
         let status = check.enum_or("status", &input.status, InitiativeStatus::Idea);
+        let started_on = check.opt_date("startedOn", input.started_on);
+        let ended_on = check.opt_date("endedOn", input.ended_on);
         check.order(
             "endedOn",
-            input.started_on,
-            input.ended_on,
+            started_on,
+            ended_on,
             "must not be before startedOn",
         );
+        check.list_len("themes", &input.themes);
         let residents_reached =
             check.opt_range("residentsReached", input.residents_reached, 0, i32::MAX);
         let themes = refs::themes(
             conn,
+            actor,
             &mut check,
             input.themes.as_deref().unwrap_or_default(),
         )
@@ -95,8 +102,8 @@ impl Resource for Initiatives {
         row.title = Set(title);
         row.description = Set(description);
         row.status = Set(status.as_str().to_owned());
-        row.started_on = Set(input.started_on);
-        row.ended_on = Set(input.ended_on);
+        row.started_on = Set(started_on);
+        row.ended_on = Set(ended_on);
         row.residents_reached = Set(residents_reached);
         Ok(themes)
     }
@@ -105,7 +112,7 @@ impl Resource for Initiatives {
         conn: &C,
         id: Uuid,
         themes: Vec<Uuid>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         refs::replace_themes(conn, INITIATIVE_THEMES, id, themes).await
     }
 

@@ -12,10 +12,10 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
-use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
-use crate::service::resource::{Anchors, Dependent};
+use crate::service::resource::{Anchors, Dependent, Parent};
+use crate::service::{Actor, Resource};
 
 /// Lessons learned.
 pub struct Lessons;
@@ -53,6 +53,7 @@ impl Resource for Lessons {
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &LessonInput,
         row: &mut lesson::ActiveModel,
         _current: Option<&lesson::Model>,
@@ -60,6 +61,7 @@ impl Resource for Lessons {
         let mut check = Check::new();
         let network_id = refs::network(
             conn,
+            actor,
             &mut check,
             "networkId",
             input.network_id,
@@ -69,6 +71,7 @@ impl Resource for Lessons {
         .await?;
         let origin_region_id = refs::region(
             conn,
+            actor,
             &mut check,
             "originRegionId",
             input.origin_region_id,
@@ -78,8 +81,10 @@ impl Resource for Lessons {
         .await?;
         let title = check.line("title", &input.title);
         let body = check.text("body", &input.body);
+        check.list_len("themes", &input.themes);
         let themes = refs::themes(
             conn,
+            actor,
             &mut check,
             input.themes.as_deref().unwrap_or_default(),
         )
@@ -96,7 +101,7 @@ impl Resource for Lessons {
         conn: &C,
         id: Uuid,
         themes: Vec<Uuid>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         refs::replace_themes(conn, LESSON_THEMES, id, themes).await
     }
 
@@ -164,19 +169,36 @@ impl Resource for Transfers {
         Ok(Anchors::of(&[Some(row.region_id)], &[]))
     }
 
+    async fn parent<C: ConnectionTrait>(conn: &C, row: &transfer::Model) -> Result<Option<Parent>> {
+        let Some(lesson) = <lesson::Entity as sea_orm::EntityTrait>::find_by_id(row.lesson_id)
+            .one(conn)
+            .await
+            .map_err(crate::service::db::map_db_err)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Parent {
+            what: "lesson",
+            owner: lesson.owner_partner_id,
+            anchors: Lessons::anchors(conn, &lesson).await?,
+        }))
+    }
+
     fn external_id(input: &TransferInput) -> Option<&str> {
         input.external_id.as_deref()
     }
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &TransferInput,
         row: &mut transfer::ActiveModel,
         _current: Option<&transfer::Model>,
     ) -> Result<()> {
         let mut check = Check::new();
-        let lesson_id = refs::required_id::<lesson::Entity, _>(
+        let lesson_id = refs::required_id::<Lessons, _>(
             conn,
+            actor,
             &mut check,
             "lesson",
             "lessonId",
@@ -188,6 +210,7 @@ impl Resource for Transfers {
         }
         let region_id = refs::region(
             conn,
+            actor,
             &mut check,
             "regionId",
             input.region_id,
@@ -205,8 +228,12 @@ impl Resource for Transfers {
         Ok(())
     }
 
-    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
-        Ok(())
+    async fn write_children<C: ConnectionTrait>(
+        _conn: &C,
+        _id: Uuid,
+        _children: (),
+    ) -> Result<bool> {
+        Ok(false)
     }
 
     async fn to_dtos<C: ConnectionTrait>(

@@ -20,14 +20,16 @@ pub mod regions;
 pub mod resource;
 pub mod seed;
 
-pub use actor::{Actor, SYSTEM_PARTNER_ID, SYSTEM_PARTNER_NAME};
+pub use actor::{Actor, Confinement, SYSTEM_PARTNER_ID, SYSTEM_PARTNER_NAME};
 pub use assignments::{Assignments, Programmes};
 pub use initiatives::Initiatives;
 pub use lessons::{Lessons, Transfers};
 pub use networks::{Goals, Memberships, Networks, Reports};
 pub use practice_examples::PracticeExamples;
 pub use regions::{Organizations, Regions, Themes};
-pub use resource::{Page, PageRequest, Resource, create, delete, get, list, update, upsert};
+pub use resource::{
+    Page, PageRequest, Resource, create, delete, get, get_by_key, list, update, upsert,
+};
 
 /// Every table, longest names first, to read constraint names (`ux_<table>_<columns>`).
 pub(crate) const TABLES: &[&str] = &[
@@ -54,6 +56,7 @@ pub(crate) const TABLES: &[&str] = &[
     "memberships",
     "programmes",
     "change_log",
+    "feed_clock",
     "audit_log",
     "transfers",
     "networks",

@@ -1,10 +1,12 @@
 //! Networks with their regions, themes, education levels and fields; and the network's
 //! sub-resources: goals, memberships and reports.
 
-use entity::{goal, membership, network, organization, report};
+use entity::{goal, membership, network, region, report};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Value};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Value,
+};
 use uuid::Uuid;
 
 use crate::dto::{
@@ -14,11 +16,11 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
-use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
 use crate::service::regions::unique_slug;
-use crate::service::resource::{Anchors, Dependent};
+use crate::service::resource::{Anchors, Dependent, Parent};
+use crate::service::{Actor, Organizations, Regions, Resource};
 
 /// Networks.
 pub struct Networks;
@@ -103,12 +105,17 @@ impl Resource for Networks {
         ))
     }
 
+    fn natural_key() -> Option<network::Column> {
+        Some(network::Column::Slug)
+    }
+
     fn external_id(input: &NetworkInput) -> Option<&str> {
         input.external_id.as_deref()
     }
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &NetworkInput,
         row: &mut network::ActiveModel,
         current: Option<&network::Model>,
@@ -136,16 +143,18 @@ impl Resource for Networks {
         let funding_round = check.opt_line("fundingRound", &input.funding_round);
         let project_leader = check.opt_line("projectLeader", &input.project_leader);
         let meeting_place = check.opt_text("meetingPlace", &input.meeting_place);
-        let funder_id = refs::by_id::<organization::Entity, _>(
+        let funder_id = refs::by_id::<Organizations, _>(
             conn,
+            actor,
             &mut check,
             "organization",
             "funderId",
             input.funder_id,
         )
         .await?;
-        let lead_organization_id = refs::by_id::<organization::Entity, _>(
+        let lead_organization_id = refs::by_id::<Organizations, _>(
             conn,
+            actor,
             &mut check,
             "organization",
             "leadOrganizationId",
@@ -154,6 +163,7 @@ impl Resource for Networks {
         .await?;
         let parent_network_id = refs::network(
             conn,
+            actor,
             &mut check,
             "parentNetworkId",
             input.parent_network_id,
@@ -168,12 +178,37 @@ impl Resource for Networks {
         }
         let themes = refs::themes(
             conn,
+            actor,
             &mut check,
             input.themes.as_deref().unwrap_or_default(),
         )
         .await?;
+        check.list_len("themes", &input.themes);
+        check.list_len("regions", &input.regions);
+        check.list_len("educationLevels", &input.education_levels);
+        check.list_len("educationFields", &input.education_fields);
+        let given = input.regions.as_deref().unwrap_or_default();
+        let wanted: Vec<refs::Ref<'_>> = given
+            .iter()
+            .enumerate()
+            .map(|(i, r)| refs::Ref {
+                id_field: format!("regions[{i}].regionId"),
+                id: r.region_id,
+                key_field: format!("regions[{i}].regionCode"),
+                key: r.region_code.as_deref(),
+            })
+            .collect();
+        let found = refs::resolve::<Regions, _>(
+            conn,
+            actor,
+            &mut check,
+            "region",
+            region::Column::Code,
+            &wanted,
+        )
+        .await?;
         let mut regions: Vec<(Uuid, RegionRole)> = Vec::new();
-        for (i, r) in input.regions.iter().flatten().enumerate() {
+        for (i, (r, id)) in given.iter().zip(found).enumerate() {
             let field = format!("regions[{i}]");
             if r.region_id.is_none() && r.region_code.is_none() {
                 check.fail(
@@ -182,15 +217,6 @@ impl Resource for Networks {
                 );
             }
             let role = check.enum_or(&format!("{field}.role"), &r.role, RegionRole::Focus);
-            let id = refs::region(
-                conn,
-                &mut check,
-                &format!("{field}.regionId"),
-                r.region_id,
-                &format!("{field}.regionCode"),
-                &r.region_code,
-            )
-            .await?;
             if let Some(id) = id {
                 if regions.iter().any(|(other, _)| *other == id) {
                     check.fail(field, "lists a region twice");
@@ -230,10 +256,10 @@ impl Resource for Networks {
         conn: &C,
         id: Uuid,
         links: NetworkLinks,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let one = |v: Value| vec![v];
-        refs::replace_themes(conn, NETWORK_THEMES, id, links.themes).await?;
-        refs::replace_links(
+        let mut changed = refs::replace_themes(conn, NETWORK_THEMES, id, links.themes).await?;
+        changed |= refs::replace_links(
             conn,
             NETWORK_REGIONS,
             id,
@@ -245,7 +271,7 @@ impl Resource for Networks {
                 .collect(),
         )
         .await?;
-        refs::replace_links(
+        changed |= refs::replace_links(
             conn,
             NETWORK_LEVELS,
             id,
@@ -257,7 +283,7 @@ impl Resource for Networks {
                 .collect(),
         )
         .await?;
-        refs::replace_links(
+        changed |= refs::replace_links(
             conn,
             NETWORK_FIELDS,
             id,
@@ -269,7 +295,7 @@ impl Resource for Networks {
                 .collect(),
         )
         .await?;
-        Ok(())
+        Ok(changed)
     }
 
     async fn to_dtos<C: ConnectionTrait>(
@@ -365,6 +391,23 @@ impl Resource for Networks {
     }
 }
 
+/// The network that governs writes of its goals, members and reports: its owner, and its
+/// regions and networks for confined partners.
+async fn network_parent<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Parent>> {
+    let Some(network) = network::Entity::find_by_id(id)
+        .one(conn)
+        .await
+        .map_err(crate::service::db::map_db_err)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Parent {
+        what: "network",
+        owner: network.owner_partner_id,
+        anchors: Networks::anchors(conn, &network).await?,
+    }))
+}
+
 /// Whether `candidate` is `network` or one of its ancestors would be `network` — i.e.
 /// whether making `candidate` the parent of `network` would close a loop.
 async fn is_ancestor_or_self<C: ConnectionTrait>(
@@ -382,7 +425,16 @@ async fn is_ancestor_or_self<C: ConnectionTrait>(
         if steps > 64 {
             return Ok(true);
         }
-        next = network::Entity::find_by_id(id)
+        let step = network::Entity::find_by_id(id);
+        // FOR SHARE, not the KEY SHARE of other references: it waits for a writer changing
+        // this network's parent (FOR NO KEY UPDATE), so that two networks made each other's
+        // parent at once are ordered (a deadlock PostgreSQL breaks; the rerun sees the loop).
+        let step = if crate::service::db::is_postgres(conn.get_database_backend()) {
+            step.lock(sea_orm::sea_query::LockType::Share)
+        } else {
+            step
+        };
+        next = step
             .one(conn)
             .await
             .map_err(crate::service::db::map_db_err)?
@@ -445,19 +497,25 @@ impl Resource for Goals {
         Ok(Anchors::of(&[], &[Some(row.network_id)]))
     }
 
+    async fn parent<C: ConnectionTrait>(conn: &C, row: &goal::Model) -> Result<Option<Parent>> {
+        network_parent(conn, row.network_id).await
+    }
+
     fn external_id(input: &GoalInput) -> Option<&str> {
         input.external_id.as_deref()
     }
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &GoalInput,
         row: &mut goal::ActiveModel,
         _current: Option<&goal::Model>,
     ) -> Result<()> {
         let mut check = Check::new();
-        let network_id = refs::required_id::<network::Entity, _>(
+        let network_id = refs::required_id::<Networks, _>(
             conn,
+            actor,
             &mut check,
             "network",
             "networkId",
@@ -474,6 +532,7 @@ impl Resource for Goals {
         let description = check.opt_text("description", &input.description);
         let status = check.enum_or("status", &input.status, GoalStatus::Planned);
         let progress = check.opt_range("progressPercent", input.progress_percent, 0, 100);
+        let target_date = check.opt_date("targetDate", input.target_date);
         check.finish()?;
         row.network_id = Set(network_id);
         row.position = Set(position);
@@ -481,12 +540,16 @@ impl Resource for Goals {
         row.description = Set(description);
         row.status = Set(status.as_str().to_owned());
         row.progress_percent = Set(progress);
-        row.target_date = Set(input.target_date);
+        row.target_date = Set(target_date);
         Ok(())
     }
 
-    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
-        Ok(())
+    async fn write_children<C: ConnectionTrait>(
+        _conn: &C,
+        _id: Uuid,
+        _children: (),
+    ) -> Result<bool> {
+        Ok(false)
     }
 
     async fn to_dtos<C: ConnectionTrait>(_conn: &C, rows: Vec<goal::Model>) -> Result<Vec<Goal>> {
@@ -532,27 +595,37 @@ impl Resource for Memberships {
         Ok(Anchors::of(&[], &[Some(row.network_id)]))
     }
 
+    async fn parent<C: ConnectionTrait>(
+        conn: &C,
+        row: &membership::Model,
+    ) -> Result<Option<Parent>> {
+        network_parent(conn, row.network_id).await
+    }
+
     fn external_id(input: &MembershipInput) -> Option<&str> {
         input.external_id.as_deref()
     }
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &MembershipInput,
         row: &mut membership::ActiveModel,
         current: Option<&membership::Model>,
     ) -> Result<()> {
         let mut check = Check::new();
-        let network_id = refs::required_id::<network::Entity, _>(
+        let network_id = refs::required_id::<Networks, _>(
             conn,
+            actor,
             &mut check,
             "network",
             "networkId",
             input.network_id,
         )
         .await?;
-        let organization_id = refs::required_id::<organization::Entity, _>(
+        let organization_id = refs::required_id::<Organizations, _>(
             conn,
+            actor,
             &mut check,
             "organization",
             "organizationId",
@@ -560,6 +633,7 @@ impl Resource for Memberships {
         )
         .await?;
         let role = check.enum_or("role", &input.role, MembershipRole::Partner);
+        let since = check.opt_date("since", input.since);
         if check.is_ok() {
             let duplicate = membership::Entity::find()
                 .filter(membership::Column::NetworkId.eq(network_id))
@@ -583,12 +657,16 @@ impl Resource for Memberships {
         row.network_id = Set(network_id);
         row.organization_id = Set(organization_id);
         row.role = Set(role.as_str().to_owned());
-        row.since = Set(input.since);
+        row.since = Set(since);
         Ok(())
     }
 
-    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
-        Ok(())
+    async fn write_children<C: ConnectionTrait>(
+        _conn: &C,
+        _id: Uuid,
+        _children: (),
+    ) -> Result<bool> {
+        Ok(false)
     }
 
     async fn to_dtos<C: ConnectionTrait>(
@@ -638,19 +716,25 @@ impl Resource for Reports {
         Ok(Anchors::of(&[], &[Some(row.network_id)]))
     }
 
+    async fn parent<C: ConnectionTrait>(conn: &C, row: &report::Model) -> Result<Option<Parent>> {
+        network_parent(conn, row.network_id).await
+    }
+
     fn external_id(input: &ReportInput) -> Option<&str> {
         input.external_id.as_deref()
     }
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &ReportInput,
         row: &mut report::ActiveModel,
         _current: Option<&report::Model>,
     ) -> Result<()> {
         let mut check = Check::new();
-        let network_id = refs::required_id::<network::Entity, _>(
+        let network_id = refs::required_id::<Networks, _>(
             conn,
+            actor,
             &mut check,
             "network",
             "networkId",
@@ -659,16 +743,21 @@ impl Resource for Reports {
         .await?;
         let title = check.line("title", &input.title);
         let url = check.opt_url("url", &input.url);
+        let published_on = check.opt_date("publishedOn", input.published_on);
         check.finish()?;
         row.network_id = Set(network_id);
         row.title = Set(title);
-        row.published_on = Set(input.published_on);
+        row.published_on = Set(published_on);
         row.url = Set(url);
         Ok(())
     }
 
-    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
-        Ok(())
+    async fn write_children<C: ConnectionTrait>(
+        _conn: &C,
+        _id: Uuid,
+        _children: (),
+    ) -> Result<bool> {
+        Ok(false)
     }
 
     async fn to_dtos<C: ConnectionTrait>(

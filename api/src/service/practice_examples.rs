@@ -13,6 +13,7 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
+use crate::service::changes::Audience;
 use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::refs::{self, LinkTable};
@@ -59,12 +60,25 @@ impl Resource for PracticeExamples {
         Ok(Anchors::of(&[row.region_id], &[row.network_id]))
     }
 
+    fn natural_key() -> Option<practice_example::Column> {
+        Some(practice_example::Column::Slug)
+    }
+
+    fn audience(row: &practice_example::Model) -> Audience {
+        if row.status == PracticeExampleStatus::Draft.as_str() {
+            Audience::Owner
+        } else {
+            Audience::Public
+        }
+    }
+
     fn external_id(input: &PracticeExampleInput) -> Option<&str> {
         input.external_id.as_deref()
     }
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &PracticeExampleInput,
         row: &mut practice_example::ActiveModel,
         current: Option<&practice_example::Model>,
@@ -83,6 +97,7 @@ impl Resource for PracticeExamples {
         let year = check.opt_range("year", input.year, 1900, 2200);
         let region_id = refs::region(
             conn,
+            actor,
             &mut check,
             "regionId",
             input.region_id,
@@ -92,6 +107,7 @@ impl Resource for PracticeExamples {
         .await?;
         let network_id = refs::network(
             conn,
+            actor,
             &mut check,
             "networkId",
             input.network_id,
@@ -105,6 +121,8 @@ impl Resource for PracticeExamples {
         let why_it_works = check.opt_text("whyItWorks", &input.why_it_works);
         let how_to_apply = check.opt_text("howToApply", &input.how_to_apply);
         let expected_outcome = check.opt_text("expectedOutcome", &input.expected_outcome);
+        check.list_len("links", &input.links);
+        check.list_len("themes", &input.themes);
         let links: Vec<(String, String)> = input
             .links
             .iter()
@@ -120,6 +138,7 @@ impl Resource for PracticeExamples {
         let collection = check.opt_line("collection", &input.collection);
         let themes = refs::themes(
             conn,
+            actor,
             &mut check,
             input.themes.as_deref().unwrap_or_default(),
         )
@@ -148,9 +167,10 @@ impl Resource for PracticeExamples {
         conn: &C,
         id: Uuid,
         children: PracticeExampleChildren,
-    ) -> Result<()> {
-        refs::replace_themes(conn, PRACTICE_EXAMPLE_THEMES, id, children.themes).await?;
-        refs::replace_links(
+    ) -> Result<bool> {
+        let themes =
+            refs::replace_themes(conn, PRACTICE_EXAMPLE_THEMES, id, children.themes).await?;
+        let links = refs::replace_links(
             conn,
             PRACTICE_EXAMPLE_LINKS,
             id,
@@ -168,7 +188,7 @@ impl Resource for PracticeExamples {
                 .collect(),
         )
         .await?;
-        Ok(())
+        Ok(themes || links)
     }
 
     async fn to_dtos<C: ConnectionTrait>(

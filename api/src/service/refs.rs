@@ -1,50 +1,159 @@
 //! Resolving references in requests: by id or by natural key (CBS code, slug), as partners
-//! know them, with a field-level error for anything that does not exist (or is deleted).
-//! And the batched look-ups DTOs need to carry both the id and the natural key.
+//! know them, with a field-level error for anything that does not exist (or is deleted, or
+//! is not visible to the caller). And the batched look-ups DTOs need to carry both the id
+//! and the natural key.
 //!
-//! A write that refers to a row locks it `FOR SHARE` on PostgreSQL until the write commits
-//! (see [`shared`]), so that a concurrent soft delete of that row either waits and then sees
-//! the new reference (and refuses), or goes first and the reference finds no live row. On
-//! SQLite, `BEGIN IMMEDIATE` already runs writers one at a time.
+//! Every look-up takes the [`Actor`] and applies the resource's visibility
+//! ([`Resource::visible`]), so that no face can reach another partner's draft by id or slug:
+//! such a reference reads as "does not exist". What remains observable is uniqueness: a
+//! slug taken by another partner's draft is refused as taken, since two live rows cannot
+//! share it; the message names the slug only, never the row.
+//!
+//! A write that refers to a row locks it `FOR KEY SHARE` on PostgreSQL until the write
+//! commits (see [`shared`]), so that a concurrent soft delete of that row (which takes
+//! `FOR UPDATE`) either waits and then sees the new reference (and refuses), or goes first
+//! and the reference finds no live row; writers that merely update the referenced row
+//! (`FOR NO KEY UPDATE`) do not wait for it. On SQLite, `BEGIN IMMEDIATE` already runs
+//! writers one at a time. References in a list are resolved with one query per table.
 
 use std::collections::HashMap;
 
 use entity::Common;
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select, Value};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType, Query, SelectStatement};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select, Value,
+};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::service::check::Check;
 use crate::service::db::{is_postgres, map_db_err};
+use crate::service::{Actor, Networks, Regions, Resource, Themes};
 
-/// `query` with `FOR SHARE` on PostgreSQL: the rows it finds cannot be deleted (or otherwise
-/// changed) by another transaction until this one ends.
+/// `query` with `FOR KEY SHARE` on PostgreSQL: the rows it finds cannot be deleted (or their
+/// natural key changed) by another transaction until this one ends.
 fn shared<E: EntityTrait, C: ConnectionTrait>(query: Select<E>, conn: &C) -> Select<E> {
     if is_postgres(conn.get_database_backend()) {
-        query.lock_shared()
+        query.lock(LockType::KeyShare)
     } else {
         query
     }
 }
 
-/// The id of the live row of `E` where `column = value` (locked against deletion, see
-/// [`shared`]).
-pub async fn live_id<E: EntityTrait + Common, C: ConnectionTrait>(
+/// The live rows of `R` that `actor` may see.
+fn visible<R: Resource>(actor: &Actor) -> Select<R::Entity> {
+    <R::Entity as EntityTrait>::find()
+        .filter(<R::Entity as Common>::deleted_at().is_null())
+        .filter(R::visible(actor))
+}
+
+/// Whether a key may be sent to the database at all (PostgreSQL refuses NUL in text).
+fn printable(check: &mut Check, field: &str, key: &str) -> bool {
+    if key.chars().any(char::is_control) || key.chars().count() > crate::service::check::MAX_LINE {
+        check.fail(
+            field,
+            "is not a valid key: too long, or with control characters",
+        );
+        false
+    } else {
+        true
+    }
+}
+
+/// The ids of the live rows of `R` visible to `actor` where `column` is one of `values`
+/// (locked against deletion, see [`shared`]), by value.
+async fn ids_where<R: Resource, C: ConnectionTrait, K>(
     conn: &C,
-    column: E::Column,
-    value: impl Into<Value>,
-) -> Result<Option<Uuid>> {
-    let query = E::find()
+    actor: &Actor,
+    column: <R::Entity as EntityTrait>::Column,
+    values: Vec<K>,
+) -> Result<HashMap<K, Uuid>>
+where
+    K: Into<Value> + sea_orm::TryGetable + std::hash::Hash + Eq + Clone,
+    (K, Uuid): sea_orm::TryGetableMany,
+{
+    if values.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let query = visible::<R>(actor)
         .select_only()
-        .column(E::id())
-        .filter(column.eq(value))
-        .filter(E::deleted_at().is_null());
-    shared(query, conn)
-        .into_tuple::<Uuid>()
-        .one(conn)
+        .column(column)
+        .column(<R::Entity as Common>::id())
+        .filter(column.is_in(values));
+    Ok(shared(query, conn)
+        .into_tuple::<(K, Uuid)>()
+        .all(conn)
         .await
-        .map_err(map_db_err)
+        .map_err(map_db_err)?
+        .into_iter()
+        .collect())
+}
+
+/// One reference given by id and/or natural key, as a request names it.
+#[derive(Debug, Clone)]
+pub struct Ref<'a> {
+    /// The id field (`regionId`, `regions[2].regionId`).
+    pub id_field: String,
+    /// The id, if given.
+    pub id: Option<Uuid>,
+    /// The key field (`regionCode`).
+    pub key_field: String,
+    /// The natural key, if given.
+    pub key: Option<&'a str>,
+}
+
+/// Resolves references to rows of `R` given by id and/or natural key (`key_column`) in two
+/// queries at most, whatever their number; each unknown one, or one whose id and key name
+/// different rows, fails at its field. Answers one id (or `None`) per reference, in order.
+pub async fn resolve<R: Resource, C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    check: &mut Check,
+    what: &str,
+    key_column: <R::Entity as EntityTrait>::Column,
+    refs: &[Ref<'_>],
+) -> Result<Vec<Option<Uuid>>> {
+    let ids: Vec<Uuid> = refs.iter().filter_map(|r| r.id).collect();
+    let mut keys: Vec<String> = Vec::new();
+    for r in refs {
+        if let Some(key) = r.key
+            && printable(check, &r.key_field, key)
+        {
+            keys.push(key.to_owned());
+        }
+    }
+    let by_id = ids_where::<R, C, Uuid>(conn, actor, <R::Entity as Common>::id(), ids).await?;
+    let by_key = ids_where::<R, C, String>(conn, actor, key_column, keys).await?;
+    let mut out = Vec::with_capacity(refs.len());
+    for r in refs {
+        let from_id = r.id.map(|id| {
+            let found = by_id.get(&id).copied();
+            if found.is_none() {
+                check.fail(&r.id_field, format!("no {what} with this id exists"));
+            }
+            found
+        });
+        let from_key = r.key.map(|key| {
+            let found = by_key.get(key).copied();
+            if found.is_none() && !key.chars().any(char::is_control) {
+                check.fail(
+                    &r.key_field,
+                    format!("no {what} with {} {key} exists", r.key_field),
+                );
+            }
+            found
+        });
+        if let (Some(Some(a)), Some(Some(b))) = (from_id, from_key)
+            && a != b
+        {
+            check.fail(
+                &r.key_field,
+                format!("names another {what} than {}", r.id_field),
+            );
+        }
+        out.push(from_id.flatten().or(from_key.flatten()));
+    }
+    Ok(out)
 }
 
 /// A reference given by id and/or natural key; checks it exists and both agree.
@@ -52,87 +161,56 @@ pub async fn live_id<E: EntityTrait + Common, C: ConnectionTrait>(
     clippy::too_many_arguments,
     reason = "two field names and two values per reference"
 )]
-pub async fn by_id_or_key<E: EntityTrait + Common, C: ConnectionTrait>(
+pub async fn by_id_or_key<R: Resource, C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     check: &mut Check,
     what: &str,
     id_field: &str,
     id: Option<Uuid>,
     key_field: &str,
-    key_column: E::Column,
     key: &Option<String>,
 ) -> Result<Option<Uuid>> {
-    let by_id = match id {
-        Some(id) => {
-            let found = live_id::<E, _>(conn, E::id(), id).await?;
-            if found.is_none() {
-                check.fail(id_field, format!("no {what} with this id exists"));
-            }
-            found
-        }
-        None => None,
+    let key_column = R::natural_key().unwrap_or_else(<R::Entity as Common>::id);
+    let one = Ref {
+        id_field: id_field.to_owned(),
+        id,
+        key_field: key_field.to_owned(),
+        key: key.as_deref(),
     };
-    let by_key = match key.as_deref() {
-        Some(key) => {
-            let found = live_id::<E, _>(conn, key_column, key.to_owned()).await?;
-            if found.is_none() {
-                check.fail(
-                    key_field,
-                    format!("no {what} with {key_field} {key} exists"),
-                );
-            }
-            found
-        }
-        None => None,
-    };
-    if let (Some(a), Some(b)) = (by_id, by_key)
-        && a != b
-    {
-        check.fail(key_field, format!("names another {what} than {id_field}"));
-    }
-    Ok(by_id.or(by_key))
+    Ok(
+        resolve::<R, C>(conn, actor, check, what, key_column, &[one])
+            .await?
+            .pop()
+            .flatten(),
+    )
 }
 
 /// A region given by id and/or CBS code.
 pub async fn region<C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     check: &mut Check,
     id_field: &str,
     id: Option<Uuid>,
     code_field: &str,
     code: &Option<String>,
 ) -> Result<Option<Uuid>> {
-    by_id_or_key::<entity::region::Entity, C>(
-        conn,
-        check,
-        "region",
-        id_field,
-        id,
-        code_field,
-        entity::region::Column::Code,
-        code,
-    )
-    .await
+    by_id_or_key::<Regions, C>(conn, actor, check, "region", id_field, id, code_field, code).await
 }
 
 /// A network given by id and/or slug.
 pub async fn network<C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     check: &mut Check,
     id_field: &str,
     id: Option<Uuid>,
     slug_field: &str,
     slug: &Option<String>,
 ) -> Result<Option<Uuid>> {
-    by_id_or_key::<entity::network::Entity, C>(
-        conn,
-        check,
-        "network",
-        id_field,
-        id,
-        slug_field,
-        entity::network::Column::Slug,
-        slug,
+    by_id_or_key::<Networks, C>(
+        conn, actor, check, "network", id_field, id, slug_field, slug,
     )
     .await
 }
@@ -140,34 +218,29 @@ pub async fn network<C: ConnectionTrait>(
 /// The ids of the themes named by `slugs` (field `themes`).
 pub async fn themes<C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     check: &mut Check,
     slugs: &[String],
 ) -> Result<Vec<Uuid>> {
-    ids_by_keys::<entity::theme::Entity, C>(
-        conn,
-        check,
-        "theme",
-        "themes",
-        entity::theme::Column::Slug,
-        slugs,
-    )
-    .await
+    ids_by_keys::<Themes, C>(conn, actor, check, "theme", "themes", slugs).await
 }
 
 /// A reference given by id only.
-pub async fn by_id<E: EntityTrait + Common, C: ConnectionTrait>(
+pub async fn by_id<R: Resource, C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     check: &mut Check,
     what: &str,
     field: &str,
     id: Option<Uuid>,
 ) -> Result<Option<Uuid>> {
-    by_id_or_key::<E, C>(conn, check, what, field, id, field, E::id(), &None).await
+    by_id_or_key::<R, C>(conn, actor, check, what, field, id, field, &None).await
 }
 
 /// A required reference given by id.
-pub async fn required_id<E: EntityTrait + Common, C: ConnectionTrait>(
+pub async fn required_id<R: Resource, C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     check: &mut Check,
     what: &str,
     field: &str,
@@ -176,72 +249,60 @@ pub async fn required_id<E: EntityTrait + Common, C: ConnectionTrait>(
     if id.is_none() {
         check.fail(field, "is required");
     }
-    Ok(by_id::<E, C>(conn, check, what, field, id)
+    Ok(by_id::<R, C>(conn, actor, check, what, field, id)
         .await?
         .unwrap_or_default())
 }
 
-/// Ids of the live rows of `E` whose `key_column` is one of `keys`; unknown keys fail at
-/// `field[i]`. Keeps the given order and drops duplicates.
-pub async fn ids_by_keys<E: EntityTrait + Common, C: ConnectionTrait>(
+/// Ids of the live rows of `R` whose natural key is one of `keys`; unknown keys fail at
+/// `field[i]`. Keeps the given order and drops duplicates. One query.
+pub async fn ids_by_keys<R: Resource, C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     check: &mut Check,
     what: &str,
     field: &str,
-    key_column: E::Column,
     keys: &[String],
 ) -> Result<Vec<Uuid>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let query = E::find()
-        .select_only()
-        .column(key_column)
-        .column(E::id())
-        .filter(key_column.is_in(keys.iter().cloned()))
-        .filter(E::deleted_at().is_null());
-    let found: HashMap<String, Uuid> = shared(query, conn)
-        .into_tuple::<(String, Uuid)>()
-        .all(conn)
-        .await
-        .map_err(map_db_err)?
-        .into_iter()
+    let Some(key_column) = R::natural_key() else {
+        return Err(Error::internal(anyhow::anyhow!(
+            "{} have no natural key",
+            R::TYPE
+        )));
+    };
+    let valid: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .filter(|(i, k)| printable(check, &format!("{field}[{i}]"), k))
+        .map(|(_, k)| k.clone())
         .collect();
+    let found = ids_where::<R, C, String>(conn, actor, key_column, valid).await?;
     let mut ids = Vec::with_capacity(keys.len());
     for (i, key) in keys.iter().enumerate() {
         match found.get(key) {
             Some(id) if !ids.contains(id) => ids.push(*id),
             Some(_) => {}
+            None if key.chars().any(char::is_control) => {}
             None => check.fail(format!("{field}[{i}]"), format!("no {what} {key} exists")),
         }
     }
     Ok(ids)
 }
 
-/// Ids of live rows of `E` among `ids`; unknown ones fail at `field[i]`.
-pub async fn existing_ids<E: EntityTrait + Common, C: ConnectionTrait>(
+/// Ids of live rows of `R` among `ids`; unknown ones fail at `field[i]`. One query.
+pub async fn existing_ids<R: Resource, C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     check: &mut Check,
     what: &str,
     field: &str,
     ids: &[Uuid],
 ) -> Result<Vec<Uuid>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let query = E::find()
-        .select_only()
-        .column(E::id())
-        .filter(E::id().is_in(ids.iter().copied()))
-        .filter(E::deleted_at().is_null());
-    let found: Vec<Uuid> = shared(query, conn)
-        .into_tuple::<Uuid>()
-        .all(conn)
-        .await
-        .map_err(map_db_err)?;
+    let found =
+        ids_where::<R, C, Uuid>(conn, actor, <R::Entity as Common>::id(), ids.to_vec()).await?;
     let mut out = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
-        if !found.contains(id) {
+        if !found.contains_key(id) {
             check.fail(
                 format!("{field}[{i}]"),
                 format!("no {what} with this id exists"),
@@ -325,21 +386,26 @@ pub struct LinkTable {
 }
 
 /// Replaces the rows of `link` that belong to `parent`. Each row gives the values of
-/// `columns` after the parent column (the linked id, and e.g. a region's role).
+/// `columns` after the parent column (the linked id, and e.g. a region's role). Writes
+/// nothing when the parent already has exactly these rows (compared on every column but a
+/// generated `id`), and answers whether it wrote.
 pub async fn replace_links<C: ConnectionTrait>(
     conn: &C,
     link: LinkTable,
     parent: Uuid,
     columns: &[&'static str],
     rows: Vec<Vec<Value>>,
-) -> Result<()> {
+) -> Result<bool> {
+    if same_links(conn, link, parent, columns, &rows).await? {
+        return Ok(false);
+    }
     let delete = Query::delete()
         .from_table(link.table)
         .and_where(Expr::col(link.parent).eq(parent))
         .to_owned();
     conn.execute(&delete).await.map_err(map_db_err)?;
     if rows.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let mut insert = Query::insert();
     insert
@@ -350,16 +416,61 @@ pub async fn replace_links<C: ConnectionTrait>(
         insert.values(values).map_err(Error::internal)?;
     }
     conn.execute(&insert).await.map_err(map_db_err)?;
-    Ok(())
+    Ok(true)
 }
 
-/// Replaces the themes of `parent` in `link` (a `<parent>_themes` table).
+/// Whether `parent`'s rows in `link` are exactly `rows` (which hold no duplicates): as
+/// many rows as given, each matching one of them.
+async fn same_links<C: ConnectionTrait>(
+    conn: &C,
+    link: LinkTable,
+    parent: Uuid,
+    columns: &[&'static str],
+    rows: &[Vec<Value>],
+) -> Result<bool> {
+    let count = |condition: Condition| {
+        Query::select()
+            .expr_as(Expr::col(link.parent).count(), "n")
+            .from(link.table)
+            .and_where(Expr::col(link.parent).eq(parent))
+            .cond_where(condition)
+            .to_owned()
+    };
+    let n = |statement: SelectStatement| async move {
+        let row = conn.query_one(&statement).await.map_err(map_db_err)?;
+        row.map(|r| r.try_get::<i64>("", "n"))
+            .transpose()
+            .map_err(map_db_err)
+            .map(Option::unwrap_or_default)
+    };
+    let total = n(count(Condition::all())).await?;
+    if total != rows.len() as i64 {
+        return Ok(false);
+    }
+    if rows.is_empty() {
+        return Ok(true);
+    }
+    let mut any = Condition::any();
+    for row in rows {
+        let mut all = Condition::all();
+        for (column, value) in columns.iter().zip(row) {
+            if *column != "id" {
+                all = all.add(Expr::col(*column).eq(value.clone()));
+            }
+        }
+        any = any.add(all);
+    }
+    Ok(n(count(any)).await? == total)
+}
+
+/// Replaces the themes of `parent` in `link` (a `<parent>_themes` table); answers whether
+/// anything changed.
 pub async fn replace_themes<C: ConnectionTrait>(
     conn: &C,
     link: LinkTable,
     parent: Uuid,
     themes: Vec<Uuid>,
-) -> Result<()> {
+) -> Result<bool> {
     let rows = themes.into_iter().map(|t| vec![t.into()]).collect();
     replace_links(conn, link, parent, &["theme_id"], rows).await
 }

@@ -2,7 +2,7 @@
 
 use entity::{organization, region, theme};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::dto::{
@@ -11,11 +11,11 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
-use crate::service::Resource;
 use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::refs;
 use crate::service::resource::{Anchors, Dependent};
+use crate::service::{Actor, Resource};
 
 /// Regions.
 pub struct Regions;
@@ -62,6 +62,10 @@ impl Resource for Regions {
         Dependent::refuse("assignments", "region_id", "assignments"),
     ];
 
+    fn natural_key() -> Option<region::Column> {
+        Some(region::Column::Code)
+    }
+
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &region::Model) -> Result<Anchors> {
         Ok(Anchors::of(&[Some(row.id)], &[]))
     }
@@ -72,6 +76,7 @@ impl Resource for Regions {
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &RegionInput,
         row: &mut region::ActiveModel,
         current: Option<&region::Model>,
@@ -97,6 +102,7 @@ impl Resource for Regions {
         let population = check.opt_range("population", input.population, 0, i32::MAX);
         let parent_id = refs::region(
             conn,
+            actor,
             &mut check,
             "parentId",
             input.parent_id,
@@ -139,12 +145,16 @@ impl Resource for Regions {
                 );
             }
         }
-        if let Some(code) = &code
-            && let Some(other) =
-                refs::live_id::<region::Entity, _>(conn, region::Column::Code, code.clone()).await?
-            && Some(other) != me
-        {
-            check.fail("code", format!("another region already has code {code}"));
+        if let Some(code) = &code {
+            unique_key::<region::Entity, _>(
+                conn,
+                &mut check,
+                "code",
+                region::Column::Code,
+                code,
+                me,
+            )
+            .await?;
         }
         check.finish()?;
         row.code = Set(code);
@@ -156,8 +166,12 @@ impl Resource for Regions {
         Ok(())
     }
 
-    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
-        Ok(())
+    async fn write_children<C: ConnectionTrait>(
+        _conn: &C,
+        _id: Uuid,
+        _children: (),
+    ) -> Result<bool> {
+        Ok(false)
     }
 
     async fn to_dtos<C: ConnectionTrait>(
@@ -223,6 +237,7 @@ impl Resource for Organizations {
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &OrganizationInput,
         row: &mut organization::ActiveModel,
         _current: Option<&organization::Model>,
@@ -233,6 +248,7 @@ impl Resource for Organizations {
         let website = check.opt_url("website", &input.website);
         let region_id = refs::region(
             conn,
+            actor,
             &mut check,
             "regionId",
             input.region_id,
@@ -248,8 +264,12 @@ impl Resource for Organizations {
         Ok(())
     }
 
-    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
-        Ok(())
+    async fn write_children<C: ConnectionTrait>(
+        _conn: &C,
+        _id: Uuid,
+        _children: (),
+    ) -> Result<bool> {
+        Ok(false)
     }
 
     async fn to_dtos<C: ConnectionTrait>(
@@ -332,12 +352,17 @@ impl Resource for Themes {
         ),
     ];
 
+    fn natural_key() -> Option<theme::Column> {
+        Some(theme::Column::Slug)
+    }
+
     fn external_id(input: &ThemeInput) -> Option<&str> {
         input.external_id.as_deref()
     }
 
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        _actor: &Actor,
         input: &ThemeInput,
         row: &mut theme::ActiveModel,
         current: Option<&theme::Model>,
@@ -359,8 +384,12 @@ impl Resource for Themes {
         Ok(())
     }
 
-    async fn write_children<C: ConnectionTrait>(_conn: &C, _id: Uuid, _children: ()) -> Result<()> {
-        Ok(())
+    async fn write_children<C: ConnectionTrait>(
+        _conn: &C,
+        _id: Uuid,
+        _children: (),
+    ) -> Result<bool> {
+        Ok(false)
     }
 
     async fn to_dtos<C: ConnectionTrait>(_conn: &C, rows: Vec<theme::Model>) -> Result<Vec<Theme>> {
@@ -387,18 +416,35 @@ pub async fn unique_slug<E: EntityTrait + entity::Common, C: ConnectionTrait>(
     slug: &str,
     me: Option<Uuid>,
 ) -> Result<()> {
-    if slug.is_empty() {
+    unique_key::<E, C>(conn, check, "slug", column, slug, me).await
+}
+
+/// Fails `field` when another live row of `E` has `value` in `column` (a slug, a CBS code).
+/// The check sees every partner's rows, drafts included, since two live rows cannot share
+/// the key; the message names the value only, never the row that has it.
+pub async fn unique_key<E: EntityTrait + entity::Common, C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    field: &str,
+    column: E::Column,
+    value: &str,
+    me: Option<Uuid>,
+) -> Result<()> {
+    if value.is_empty() || !check.is_ok_at(field) {
         return Ok(());
     }
     let taken = E::find()
-        .filter(column.eq(slug))
+        .select_only()
+        .column(E::id())
+        .filter(column.eq(value))
         .filter(E::deleted_at().is_null())
         .filter(Condition::all().add_option(me.map(|me| E::id().ne(me))))
+        .into_tuple::<Uuid>()
         .one(conn)
         .await
         .map_err(map_db_err)?;
     if taken.is_some() {
-        check.fail("slug", format!("{slug} is already taken"));
+        check.fail(field, format!("{value} is already taken"));
     }
     Ok(())
 }

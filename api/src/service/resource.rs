@@ -9,19 +9,22 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::Common;
+use sea_orm::sea_query::LockType;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, ValueType};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, TransactionSession, TransactionTrait, Value,
+    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, Iterable,
+    ModelTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement, Value,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::service::Actor;
-use crate::service::changes::{self, Action, Change};
-use crate::service::db::{is_postgres, map_db_err, write};
+use crate::service::actor::Confinement;
+use crate::service::changes::{Action, Audience, Change};
+use crate::service::check::Check;
+use crate::service::db::{Tx, is_postgres, map_db_err, read, write};
 use crate::service::refs;
 
 /// A resource type: its entity, wire types and rules.
@@ -41,7 +44,7 @@ pub trait Resource: Send + Sync + 'static {
     type Input: Send + Sync;
     /// What a caller gets back.
     type Dto: Serialize + Send + Sync;
-    /// Child rows (themes, links, ...) resolved by [`Resource::apply`], written after the row.
+    /// Child rows (themes, links, ...) resolved by [`Resource::apply`], written with the row.
     type Children: Send + Sync;
     /// List filters.
     type Filter: Send + Sync;
@@ -61,20 +64,23 @@ pub trait Resource: Send + Sync + 'static {
     fn external_id(input: &Self::Input) -> Option<&str>;
 
     /// Validates `input` (reporting every invalid field at once), resolves its references
-    /// and writes its data columns into `row`. `current` is the row being replaced, if any.
+    /// (as `actor` may see them) and writes its data columns into `row`. `current` is the row
+    /// being replaced, if any.
     async fn apply<C: ConnectionTrait>(
         conn: &C,
+        actor: &Actor,
         input: &Self::Input,
         row: &mut Self::ActiveModel,
         current: Option<&Self::Model>,
     ) -> Result<Self::Children>;
 
-    /// Replaces the child rows of resource `id`.
+    /// Replaces the child rows of resource `id`, writing nothing where they are already
+    /// what `children` says; answers whether anything changed.
     async fn write_children<C: ConnectionTrait>(
         conn: &C,
         id: Uuid,
         children: Self::Children,
-    ) -> Result<()>;
+    ) -> Result<bool>;
 
     /// Builds the DTOs of `rows`, in order, with a fixed number of queries.
     async fn to_dtos<C: ConnectionTrait>(
@@ -90,6 +96,25 @@ pub trait Resource: Send + Sync + 'static {
     /// A row that belongs to none may be written by unconfined partners only.
     async fn anchors<C: ConnectionTrait>(_conn: &C, _row: &Self::Model) -> Result<Anchors> {
         Ok(Anchors::default())
+    }
+
+    /// For a sub-resource (a network's goals, a lesson's transfers), the parent whose owner
+    /// and whose regions and networks govern writes (`auth.md`); `None` for a resource that
+    /// governs itself.
+    async fn parent<C: ConnectionTrait>(_conn: &C, _row: &Self::Model) -> Result<Option<Parent>> {
+        Ok(None)
+    }
+
+    /// Who may see the row as it is: everyone who may read, or its owner only (a draft).
+    fn audience(_row: &Self::Model) -> Audience {
+        Audience::Public
+    }
+
+    /// The natural key that other rows' DTOs show (a region's `code`, a slug). It cannot
+    /// change while live rows refer to the resource (their versions and ETags would go
+    /// stale without them changing).
+    fn natural_key() -> Option<<Self::Entity as EntityTrait>::Column> {
+        None
     }
 
     /// Which rows `actor` may see at all (`auth.md`: drafts are visible to their owner and
@@ -187,26 +212,28 @@ impl Dependent {
 
     /// Soft-deletes the live rows referring to `id`, bumping their versions, and records a
     /// tombstone for each.
-    async fn delete_all<C: ConnectionTrait>(
+    async fn delete_all(
         &self,
-        conn: &C,
+        tx: &Tx,
         actor: &Actor,
         kind: &'static str,
         id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<()> {
+        let conn = tx.conn();
         let mut select = Query::select();
         select
-            .columns(["id", "version"])
+            .columns(["id", "version", "owner_partner_id"])
             .from(self.table)
             .and_where(Expr::col(self.column).eq(id))
             .and_where(Expr::col("deleted_at").is_null());
         if is_postgres(conn.get_database_backend()) {
-            select.lock_exclusive();
+            select.lock(LockType::Update);
         }
         for row in conn.query_all(&select).await.map_err(map_db_err)? {
             let child: Uuid = row.try_get("", "id").map_err(map_db_err)?;
             let version: i32 = row.try_get("", "version").map_err(map_db_err)?;
+            let owner: Uuid = row.try_get("", "owner_partner_id").map_err(map_db_err)?;
             let update = Query::update()
                 .table(self.table)
                 .value("deleted_at", at)
@@ -215,39 +242,44 @@ impl Dependent {
                 .and_where(Expr::col("id").eq(child))
                 .to_owned();
             conn.execute(&update).await.map_err(map_db_err)?;
-            changes::record(
-                conn,
-                Change {
-                    resource_type: kind,
-                    resource_id: child,
-                    action: Action::Delete,
-                    version: version + 1,
-                    at,
-                    data: None,
-                    actor,
-                },
-            )
-            .await?;
+            tx.record(Change {
+                resource_type: kind,
+                resource_id: child,
+                action: Action::Delete,
+                version: version + 1,
+                at,
+                data: None,
+                owner,
+                audience: Audience::Public,
+                retracted: false,
+                actor,
+            });
         }
         Ok(())
     }
 }
 
+/// What live rows still refer to resource `id`, as `what (count)` for messages.
+async fn referrers<R: Resource, C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Vec<String>> {
+    let mut referrers = Vec::new();
+    for dependent in R::DEPENDENTS.iter().filter(|d| d.cascade.is_none()) {
+        let n = dependent.count(conn, id).await?;
+        if n > 0 {
+            referrers.push(format!("{} ({n})", dependent.what));
+        }
+    }
+    Ok(referrers)
+}
+
 /// Refuses to delete resource `id` while live rows refer to it, naming them all; then
 /// deletes the sub-resources that go with it.
-async fn delete_dependents<R: Resource, C: ConnectionTrait>(
-    conn: &C,
+async fn delete_dependents<R: Resource>(
+    tx: &Tx,
     actor: &Actor,
     id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let mut blocking = Vec::new();
-    for dependent in R::DEPENDENTS.iter().filter(|d| d.cascade.is_none()) {
-        let n = dependent.count(conn, id).await?;
-        if n > 0 {
-            blocking.push(format!("{} ({n})", dependent.what));
-        }
-    }
+    let blocking = referrers::<R, _>(tx.conn(), id).await?;
     if !blocking.is_empty() {
         return Err(Error::Conflict(format!(
             "this {} is still referred to by {}; delete those or point them elsewhere first",
@@ -257,7 +289,7 @@ async fn delete_dependents<R: Resource, C: ConnectionTrait>(
     }
     for dependent in R::DEPENDENTS {
         if let Some(kind) = dependent.cascade {
-            dependent.delete_all(conn, actor, kind, id, at).await?;
+            dependent.delete_all(tx, actor, kind, id, at).await?;
         }
     }
     Ok(())
@@ -287,30 +319,69 @@ impl Anchors {
     }
 }
 
-/// Refuses a write of `row` by a confined partner when the row lies outside the partner's
-/// regions (with their subtrees) and networks. Admins and partners confined to nothing
-/// pass.
-async fn require_inside<R: Resource, C: ConnectionTrait>(
+/// The parent that governs writes of a sub-resource ([`Resource::parent`]).
+#[derive(Debug, Clone)]
+pub struct Parent {
+    /// What the parent is called in messages (`network`).
+    pub what: &'static str,
+    /// The parent's owner: it (or an admin) writes the sub-resources.
+    pub owner: Uuid,
+    /// Where the parent lies, for confined partners.
+    pub anchors: Anchors,
+}
+
+/// Refuses a write of `row` unless `actor` may write it: the owner of the row (or, for a
+/// sub-resource, of its parent) or an admin, and the row (or parent) lies inside the
+/// actor's confinement. Called before a change (on the row as it is) and after it (on the
+/// row as written), so that nothing moves out of, or into, a partner's territory.
+async fn authorize<R: Resource, C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     row: &R::Model,
 ) -> Result<()> {
-    if actor.is_admin() || (actor.regions.is_empty() && actor.networks.is_empty()) {
+    let (what, owner, anchors) = match R::parent(conn, row).await? {
+        Some(parent) => (parent.what.to_owned(), parent.owner, parent.anchors),
+        None => (
+            singular(R::TYPE),
+            owner_of::<R>(row)?,
+            R::anchors(conn, row).await?,
+        ),
+    };
+    actor.require_owner(owner, &what)?;
+    require_inside(conn, actor, &anchors, &what).await
+}
+
+/// Refuses unless `anchors` lie inside the actor's confinement. Admins and unconfined
+/// partners pass; a partner confined to nothing writes nowhere.
+async fn require_inside<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    anchors: &Anchors,
+    what: &str,
+) -> Result<()> {
+    let (regions, networks) = match &actor.confinement {
+        _ if actor.is_admin() => return Ok(()),
+        Confinement::Unconfined => return Ok(()),
+        Confinement::Within { regions, networks } => (regions, networks),
+    };
+    if regions.is_empty() && networks.is_empty() {
+        return Err(Error::Forbidden(
+            "this partner is confined to no region and no network, so it may write nowhere; \
+             an administrator can give it regions or networks"
+                .to_owned(),
+        ));
+    }
+    if anchors.networks.iter().any(|n| networks.contains(n)) {
         return Ok(());
     }
-    let anchors = R::anchors(conn, row).await?;
-    if anchors.networks.iter().any(|n| actor.networks.contains(n)) {
-        return Ok(());
-    }
-    if !anchors.regions.is_empty() && !actor.regions.is_empty() {
+    if !anchors.regions.is_empty() && !regions.is_empty() {
         let within = refs::ancestors_or_self(conn, &anchors.regions).await?;
-        if within.iter().any(|r| actor.regions.contains(r)) {
+        if within.iter().any(|r| regions.contains(r)) {
             return Ok(());
         }
     }
     Err(Error::Forbidden(format!(
-        "this {} lies outside the regions and networks this partner may write",
-        singular(R::TYPE)
+        "this {what} lies outside the regions and networks this partner may write"
     )))
 }
 
@@ -347,6 +418,13 @@ fn owner_of<R: Resource>(row: &R::Model) -> Result<Uuid> {
     value(row.get(<R::Entity as Common>::owner_partner_id()))
 }
 
+fn is_deleted<R: Resource>(row: &R::Model) -> bool {
+    !matches!(
+        row.get(<R::Entity as Common>::deleted_at()),
+        Value::ChronoDateTimeUtc(None)
+    )
+}
+
 fn not_found<R: Resource>(key: impl ToString) -> Error {
     Error::NotFound {
         resource: R::TYPE,
@@ -354,51 +432,79 @@ fn not_found<R: Resource>(key: impl ToString) -> Error {
     }
 }
 
-/// The live (not deleted) row with `id`, if `actor` may see it. With `lock` it stays
-/// locked for the rest of the transaction on PostgreSQL, so that concurrent writers of one
-/// row queue behind each other instead of one of them failing (SQLite's `BEGIN IMMEDIATE`
-/// already serializes writers).
+/// How a write locks the row it reads first (PostgreSQL; SQLite's `BEGIN IMMEDIATE`
+/// already runs writers one at a time). An update takes `FOR NO KEY UPDATE`, which lets
+/// writers that only refer to the row (`FOR KEY SHARE`, see [`refs`]) go on; a delete, and
+/// a change of a natural key, take `FOR UPDATE`, which waits for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// A plain read.
+    None,
+    /// `FOR NO KEY UPDATE`: the row will be updated.
+    Update,
+    /// `FOR UPDATE`: the row will be deleted, or its natural key changed.
+    Delete,
+}
+
+fn locked<E: EntityTrait, C: ConnectionTrait>(query: Select<E>, conn: &C, lock: Lock) -> Select<E> {
+    if !is_postgres(conn.get_database_backend()) {
+        return query;
+    }
+    match lock {
+        Lock::None => query,
+        Lock::Update => query.lock(LockType::NoKeyUpdate),
+        Lock::Delete => query.lock(LockType::Update),
+    }
+}
+
+/// The live (not deleted) row with `id`, if `actor` may see it, locked as `lock` says so
+/// that concurrent writers of one row queue behind each other instead of one failing.
 pub async fn find_live<R: Resource, C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     id: Uuid,
-    lock: bool,
+    lock: Lock,
 ) -> Result<Option<R::Model>> {
     let query = R::Entity::find()
         .filter(<R::Entity as Common>::id().eq(id))
         .filter(<R::Entity as Common>::deleted_at().is_null())
         .filter(R::visible(actor));
-    lock_for_write(query, conn, lock)
+    locked(query, conn, lock)
         .one(conn)
         .await
         .map_err(map_db_err)
 }
 
-/// Adds `FOR UPDATE` on PostgreSQL when `lock` is set.
-fn lock_for_write<E: EntityTrait, C: ConnectionTrait>(
-    query: Select<E>,
+/// The live row whose natural key ([`Resource::natural_key`]: a slug, a CBS code) is
+/// `key`, if `actor` may see it.
+pub async fn find_by_key<R: Resource, C: ConnectionTrait>(
     conn: &C,
-    lock: bool,
-) -> Select<E> {
-    if lock && is_postgres(conn.get_database_backend()) {
-        query.lock_exclusive()
-    } else {
-        query
-    }
+    actor: &Actor,
+    key: &str,
+) -> Result<Option<R::Model>> {
+    let Some(column) = R::natural_key() else {
+        return Ok(None);
+    };
+    R::Entity::find()
+        .filter(column.eq(key))
+        .filter(<R::Entity as Common>::deleted_at().is_null())
+        .filter(R::visible(actor))
+        .one(conn)
+        .await
+        .map_err(map_db_err)
 }
 
-/// The row `owner` knows by `external_id`, deleted or not (an upsert revives a deleted one);
-/// with `lock`, locked like [`find_live`].
+/// The row `owner` knows by `external_id`, deleted or not (an upsert revives a deleted one).
 async fn find_external<R: Resource, C: ConnectionTrait>(
     conn: &C,
     owner: Uuid,
     external_id: &str,
-    lock: bool,
+    lock: Lock,
 ) -> Result<Option<R::Model>> {
     let query = R::Entity::find()
         .filter(<R::Entity as Common>::owner_partner_id().eq(owner))
         .filter(<R::Entity as Common>::external_id().eq(external_id));
-    lock_for_write(query, conn, lock)
+    locked(query, conn, lock)
         .one(conn)
         .await
         .map_err(map_db_err)
@@ -415,10 +521,31 @@ pub async fn dto_of<R: Resource, C: ConnectionTrait>(conn: &C, row: R::Model) ->
 /// One resource by id.
 pub async fn get<R: Resource>(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<R::Dto> {
     actor.require_read()?;
-    let row = find_live::<R, _>(db, actor, id, false)
-        .await?
-        .ok_or_else(|| not_found::<R>(id))?;
-    dto_of::<R, _>(db, row).await
+    read(db, move |txn| async move {
+        let row = find_live::<R, _>(&txn, actor, id, Lock::None)
+            .await?
+            .ok_or_else(|| not_found::<R>(id))?;
+        let dto = dto_of::<R, _>(&txn, row).await?;
+        Ok((txn, dto))
+    })
+    .await
+}
+
+/// One resource by its natural key (a slug, a CBS code).
+pub async fn get_by_key<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    key: &str,
+) -> Result<R::Dto> {
+    actor.require_read()?;
+    read(db, move |txn| async move {
+        let row = find_by_key::<R, _>(&txn, actor, key)
+            .await?
+            .ok_or_else(|| not_found::<R>(key))?;
+        let dto = dto_of::<R, _>(&txn, row).await?;
+        Ok((txn, dto))
+    })
+    .await
 }
 
 /// The most items one page may hold.
@@ -469,29 +596,30 @@ pub async fn list<R: Resource>(
             format!("must be between 1 and {MAX_PAGE_SIZE}, got {limit}"),
         ));
     }
-    let mut query = R::Entity::find()
-        .filter(<R::Entity as Common>::deleted_at().is_null())
-        .filter(R::visible(actor))
-        .filter(R::condition(db, filter).await?);
-    if let Some(after) = page.after {
-        query = query.filter(<R::Entity as Common>::id().gt(after));
-    }
-    let mut rows = query
-        .order_by_asc(<R::Entity as Common>::id())
-        .limit(limit + 1)
-        .all(db)
-        .await
-        .map_err(map_db_err)?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(id_of::<R>).transpose()?
-    } else {
-        None
-    };
-    Ok(Page {
-        items: R::to_dtos(db, rows).await?,
-        next_cursor,
+    read(db, move |txn| async move {
+        let mut query = R::Entity::find()
+            .filter(<R::Entity as Common>::deleted_at().is_null())
+            .filter(R::visible(actor))
+            .filter(R::condition(&txn, filter).await?);
+        if let Some(after) = page.after {
+            query = query.filter(<R::Entity as Common>::id().gt(after));
+        }
+        let mut rows = query
+            .order_by_asc(<R::Entity as Common>::id())
+            .limit(limit + 1)
+            .all(&txn)
+            .await
+            .map_err(map_db_err)?;
+        let next_cursor = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(id_of::<R>).transpose()?
+        } else {
+            None
+        };
+        let items = R::to_dtos(&txn, rows).await?;
+        Ok((txn, Page { items, next_cursor }))
     })
+    .await
 }
 
 /// Creates a resource owned by the actor.
@@ -502,36 +630,37 @@ pub async fn create<R: Resource>(
 ) -> Result<R::Dto> {
     actor.require_write(R::SCOPE)?;
     let input = &input;
-    write(db, move |txn| async move {
-        let dto = create_in::<R, _>(&txn, actor, input, R::external_id(input)).await?;
-        Ok((txn, dto))
+    write(db, move |tx| async move {
+        if let Some(external_id) = R::external_id(input)
+            && find_external::<R, _>(tx.conn(), actor.partner_id, external_id, Lock::None)
+                .await?
+                .is_some()
+        {
+            return Err(Error::invalid(
+                "externalId",
+                format!(
+                    "you already have {} with this externalId; update it with PUT /api/v1/{}/external/{{externalId}}",
+                    R::TYPE,
+                    R::TYPE
+                ),
+            ));
+        }
+        let dto = create_in::<R>(&tx, actor, input, R::external_id(input)).await?;
+        Ok((tx, dto))
     })
     .await
 }
 
 /// Creates a resource inside the caller's transaction.
-pub async fn create_in<R: Resource, C: ConnectionTrait>(
-    conn: &C,
+async fn create_in<R: Resource>(
+    tx: &Tx,
     actor: &Actor,
     input: &R::Input,
     external_id: Option<&str>,
 ) -> Result<R::Dto> {
-    if let Some(external_id) = external_id
-        && find_external::<R, _>(conn, actor.partner_id, external_id, false)
-            .await?
-            .is_some()
-    {
-        return Err(Error::invalid(
-            "externalId",
-            format!(
-                "you already have {} with this externalId; update it with PUT /api/v1/{}/external/{{externalId}}",
-                R::TYPE,
-                R::TYPE
-            ),
-        ));
-    }
+    let conn = tx.conn();
     let mut row = R::ActiveModel::new();
-    let children = R::apply(conn, input, &mut row, None).await?;
+    let children = apply::<R>(conn, actor, input, &mut row, None, external_id).await?;
     let id = Uuid::now_v7();
     let at = now();
     row.set(<R::Entity as Common>::id(), id.into());
@@ -552,21 +681,21 @@ pub async fn create_in<R: Resource, C: ConnectionTrait>(
     );
     let row = row.insert(conn).await.map_err(map_db_err)?;
     R::write_children(conn, id, children).await?;
-    require_inside::<R, _>(conn, actor, &row).await?;
+    authorize::<R, _>(conn, actor, &row).await?;
+    let audience = R::audience(&row);
     let dto = dto_of::<R, _>(conn, row).await?;
-    changes::record(
-        conn,
-        Change {
-            resource_type: R::TYPE,
-            resource_id: id,
-            action: Action::Create,
-            version: 1,
-            at,
-            data: Some(serde_json::to_value(&dto).map_err(Error::internal)?),
-            actor,
-        },
-    )
-    .await?;
+    tx.record(Change {
+        resource_type: R::TYPE,
+        resource_id: id,
+        action: Action::Create,
+        version: 1,
+        at,
+        data: Some(serde_json::to_value(&dto).map_err(Error::internal)?),
+        owner: actor.partner_id,
+        audience,
+        retracted: false,
+        actor,
+    });
     Ok(dto)
 }
 
@@ -580,27 +709,62 @@ pub async fn update<R: Resource>(
     expected_version: Option<i32>,
 ) -> Result<R::Dto> {
     actor.require_write(R::SCOPE)?;
+    actor.require_version(expected_version)?;
     let input = &input;
-    write(db, move |txn| async move {
-        let current = find_live::<R, _>(&txn, actor, id, true)
+    write(db, move |tx| async move {
+        let current = find_live::<R, _>(tx.conn(), actor, id, Lock::Update)
             .await?
             .ok_or_else(|| not_found::<R>(id))?;
-        let dto = update_in::<R, _>(&txn, actor, current, input, expected_version).await?;
-        Ok((txn, dto))
+        let dto = update_in::<R>(&tx, actor, current, input, expected_version).await?;
+        Ok((tx, dto))
     })
     .await
 }
 
-/// Replaces `current` inside the caller's transaction (a savepoint undoes a no-op write).
-pub async fn update_in<R: Resource, C: ConnectionTrait + TransactionTrait>(
-    conn: &C,
+/// [`Resource::apply`], with the `externalId` checked too (one rule for every resource),
+/// every invalid field reported together.
+async fn apply<R: Resource>(
+    conn: &DatabaseTransaction,
+    actor: &Actor,
+    input: &R::Input,
+    row: &mut R::ActiveModel,
+    current: Option<&R::Model>,
+    external_id: Option<&str>,
+) -> Result<R::Children> {
+    let mut check = Check::new();
+    if let Some(external_id) = external_id {
+        check.external_id("externalId", external_id);
+    }
+    let applied = R::apply(conn, actor, input, row, current).await;
+    match (check.finish(), applied) {
+        (Ok(()), applied) => applied,
+        (Err(Error::Validation(mut problems)), Err(Error::Validation(more))) => {
+            problems.extend(more);
+            Err(Error::Validation(problems))
+        }
+        (Err(error), Ok(_)) => Err(error),
+        (Err(_), Err(other)) => Err(other),
+    }
+}
+
+/// Whether `row` (as [`Resource::apply`] left it) differs from `current` in any column.
+fn columns_changed<R: Resource>(row: &R::ActiveModel, current: &R::Model) -> bool {
+    <R::Entity as EntityTrait>::Column::iter()
+        .any(|c| row.get(c).into_value().is_some_and(|v| v != current.get(c)))
+}
+
+/// Replaces `current` inside the caller's transaction. A no-op is found before anything is
+/// written: the columns as [`Resource::apply`] resolves them are compared with the row, and
+/// [`Resource::write_children`] leaves equal child rows alone.
+async fn update_in<R: Resource>(
+    tx: &Tx,
     actor: &Actor,
     current: R::Model,
     input: &R::Input,
     expected_version: Option<i32>,
 ) -> Result<R::Dto> {
-    actor.require_owner(owner_of::<R>(&current)?)?;
-    require_inside::<R, _>(conn, actor, &current).await?;
+    let conn = tx.conn();
+    authorize::<R, _>(conn, actor, &current).await?;
     let id = id_of::<R>(&current)?;
     let version = version_of::<R>(&current)?;
     if let Some(expected) = expected_version
@@ -613,7 +777,7 @@ pub async fn update_in<R: Resource, C: ConnectionTrait + TransactionTrait>(
     }
     if let Some(external_id) = R::external_id(input)
         && let Some(other) =
-            find_external::<R, _>(conn, actor.partner_id, external_id, false).await?
+            find_external::<R, _>(conn, actor.partner_id, external_id, Lock::None).await?
         && id_of::<R>(&other)? != id
     {
         return Err(Error::invalid(
@@ -621,15 +785,31 @@ pub async fn update_in<R: Resource, C: ConnectionTrait + TransactionTrait>(
             format!("another of your {} already has this externalId", R::TYPE),
         ));
     }
-    let was_deleted = !matches!(
-        current.get(<R::Entity as Common>::deleted_at()),
-        Value::ChronoDateTimeUtc(None)
-    );
-    let before_dto = dto_of::<R, _>(conn, current.clone()).await?;
-    let before = serde_json::to_value(&before_dto).map_err(Error::internal)?;
-    let savepoint = conn.begin().await.map_err(map_db_err)?;
+    let was_deleted = is_deleted::<R>(&current);
     let mut row: R::ActiveModel = current.clone().into_active_model();
-    let children = R::apply(&savepoint, input, &mut row, Some(&current)).await?;
+    let children = apply::<R>(
+        conn,
+        actor,
+        input,
+        &mut row,
+        Some(&current),
+        R::external_id(input),
+    )
+    .await?;
+    if let Some(external_id) = R::external_id(input) {
+        row.set(
+            <R::Entity as Common>::external_id(),
+            Some(external_id.to_owned()).into(),
+        );
+    }
+    if !was_deleted {
+        refuse_key_change::<R>(conn, &row, &current, id).await?;
+    }
+    let columns_changed = columns_changed::<R>(&row, &current);
+    let children_changed = R::write_children(conn, id, children).await?;
+    if !was_deleted && !columns_changed && !children_changed {
+        return dto_of::<R, _>(conn, current).await;
+    }
     let at = now();
     row.set(<R::Entity as Common>::version(), (version + 1).into());
     row.set(<R::Entity as Common>::updated_at(), at.into());
@@ -637,55 +817,75 @@ pub async fn update_in<R: Resource, C: ConnectionTrait + TransactionTrait>(
         <R::Entity as Common>::deleted_at(),
         Option::<DateTime<Utc>>::None.into(),
     );
-    if let Some(external_id) = R::external_id(input) {
-        row.set(
-            <R::Entity as Common>::external_id(),
-            Some(external_id.to_owned()).into(),
-        );
-    }
     let row = R::Entity::update(row)
         .validate()
         .map_err(map_db_err)?
         .filter(<R::Entity as Common>::version().eq(version))
-        .exec(&savepoint)
+        .exec(conn)
         .await
         .map_err(map_db_err)?;
-    R::write_children(&savepoint, id, children).await?;
-    require_inside::<R, _>(&savepoint, actor, &row).await?;
-    let dto = dto_of::<R, _>(&savepoint, row).await?;
-    let after = serde_json::to_value(&dto).map_err(Error::internal)?;
-    if !was_deleted && same_content(&before, &after) {
-        savepoint.rollback().await.map_err(map_db_err)?;
-        return Ok(before_dto);
-    }
-    changes::record(
-        &savepoint,
-        Change {
-            resource_type: R::TYPE,
-            resource_id: id,
-            action: Action::Update,
-            version: version + 1,
-            at,
-            data: Some(after),
-            actor,
-        },
-    )
-    .await?;
-    savepoint.commit().await.map_err(map_db_err)?;
+    authorize::<R, _>(conn, actor, &row).await?;
+    let retracted = !was_deleted
+        && R::audience(&current) == Audience::Public
+        && R::audience(&row) == Audience::Owner;
+    let audience = R::audience(&row);
+    let owner = owner_of::<R>(&row)?;
+    let dto = dto_of::<R, _>(conn, row).await?;
+    tx.record(Change {
+        resource_type: R::TYPE,
+        resource_id: id,
+        action: Action::Update,
+        version: version + 1,
+        at,
+        data: Some(serde_json::to_value(&dto).map_err(Error::internal)?),
+        owner,
+        audience,
+        retracted,
+        actor,
+    });
     Ok(dto)
 }
 
-/// Whether two renderings of a resource differ only in `version` and `updatedAt`.
-fn same_content(before: &serde_json::Value, after: &serde_json::Value) -> bool {
-    let strip = |v: &serde_json::Value| {
-        let mut v = v.clone();
-        if let Some(map) = v.as_object_mut() {
-            map.remove("version");
-            map.remove("updatedAt");
-        }
-        v
+/// Refuses to change the natural key of a live row that live rows refer to: their DTOs show
+/// the key, and would change without a new version. The row is locked `FOR UPDATE` first,
+/// which waits for writers holding a reference to it (`FOR KEY SHARE`) and makes later ones
+/// wait, so the count is complete.
+async fn refuse_key_change<R: Resource>(
+    conn: &DatabaseTransaction,
+    row: &R::ActiveModel,
+    current: &R::Model,
+    id: Uuid,
+) -> Result<()> {
+    let Some(key) = R::natural_key() else {
+        return Ok(());
     };
-    strip(before) == strip(after)
+    if !row
+        .get(key)
+        .into_value()
+        .is_some_and(|v| v != current.get(key))
+    {
+        return Ok(());
+    }
+    if is_postgres(conn.get_database_backend()) {
+        R::Entity::find()
+            .filter(<R::Entity as Common>::id().eq(id))
+            .lock(LockType::Update)
+            .one(conn)
+            .await
+            .map_err(map_db_err)?;
+    }
+    let referrers = referrers::<R, _>(conn, id).await?;
+    if referrers.is_empty() {
+        return Ok(());
+    }
+    let field = crate::service::db::camel(sea_orm::IdenStatic::as_str(&key));
+    Err(Error::Conflict(format!(
+        "the {field} of this {} cannot change while {} show it; point those elsewhere first, or \
+         create a new {} and move them to it",
+        singular(R::TYPE),
+        referrers.join(", "),
+        singular(R::TYPE)
+    )))
 }
 
 /// Creates or replaces the resource the actor knows by `external_id` (idempotent: the same
@@ -704,57 +904,62 @@ pub async fn upsert<R: Resource>(
             "must match the externalId in the path",
         ));
     }
+    let mut check = Check::new();
+    check.external_id("externalId", external_id);
+    check.finish()?;
     let input = &input;
-    write(db, move |txn| async move {
-        let result = upsert_in::<R>(&txn, actor, external_id, input, expected_version).await?;
-        Ok((txn, result))
+    write(db, move |tx| async move {
+        let result = upsert_in::<R>(&tx, actor, external_id, input, expected_version).await?;
+        Ok((tx, result))
     })
     .await
 }
 
 /// [`upsert`] inside the caller's transaction.
+///
+/// Two first upserts of one external id may race on PostgreSQL (SQLite runs writers one at
+/// a time). When no row exists, the writer takes a transaction-scoped advisory lock on
+/// (type, owner, external id) and looks again: the second writer waits for the first to
+/// commit, then finds its row and updates it, so both succeed. This needs no savepoint (an
+/// insert that failed on the unique index would abort the transaction), and unlike
+/// `INSERT ... ON CONFLICT DO NOTHING` it cannot lose the race on another unique index
+/// (a slug) that both writers checked before either inserted.
 async fn upsert_in<R: Resource>(
-    txn: &DatabaseTransaction,
+    tx: &Tx,
     actor: &Actor,
     external_id: &str,
     input: &R::Input,
     expected_version: Option<i32>,
 ) -> Result<(R::Dto, bool)> {
-    Ok(
-        match find_external::<R, _>(txn, actor.partner_id, external_id, true).await? {
-            Some(current) => (
-                update_in::<R, _>(txn, actor, current, input, expected_version).await?,
-                false,
-            ),
-            None if expected_version.is_some() => return Err(not_found::<R>(external_id)),
-            None => {
-                // Two first upserts of one external id may race (on PostgreSQL; SQLite
-                // serializes writers). The loser's insert hits the unique index; it then finds
-                // the winner's row and updates that instead, so both calls succeed.
-                let savepoint = txn.begin().await.map_err(map_db_err)?;
-                match create_in::<R, _>(&savepoint, actor, input, Some(external_id)).await {
-                    Ok(dto) => {
-                        savepoint.commit().await.map_err(map_db_err)?;
-                        (dto, true)
-                    }
-                    Err(Error::Validation(params))
-                        if params.iter().any(|p| p.name == "externalId") =>
-                    {
-                        savepoint.rollback().await.map_err(map_db_err)?;
-                        let current =
-                            find_external::<R, _>(txn, actor.partner_id, external_id, true)
-                                .await?
-                                .ok_or_else(|| Error::Validation(params))?;
-                        (
-                            update_in::<R, _>(txn, actor, current, input, None).await?,
-                            false,
-                        )
-                    }
-                    Err(other) => return Err(other),
-                }
+    let conn = tx.conn();
+    let mut current =
+        find_external::<R, _>(conn, actor.partner_id, external_id, Lock::Update).await?;
+    if current.is_none() && is_postgres(conn.get_database_backend()) {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("{}/{}/{external_id}", R::TYPE, actor.partner_id).into()],
+        ))
+        .await
+        .map_err(map_db_err)?;
+        current = find_external::<R, _>(conn, actor.partner_id, external_id, Lock::Update).await?;
+    }
+    match current {
+        Some(current) => {
+            if !is_deleted::<R>(&current) {
+                actor.require_version(expected_version)?;
             }
-        },
-    )
+            Ok((
+                update_in::<R>(tx, actor, current, input, expected_version).await?,
+                false,
+            ))
+        }
+        None if expected_version.is_some() => Err(not_found::<R>(external_id)),
+        None => Ok((
+            create_in::<R>(tx, actor, input, Some(external_id)).await?,
+            true,
+        )),
+    }
 }
 
 /// Soft-deletes a resource: it disappears from reads and lists and shows as a tombstone in
@@ -767,25 +972,26 @@ pub async fn delete<R: Resource>(
     expected_version: Option<i32>,
 ) -> Result<()> {
     actor.require_write(R::SCOPE)?;
-    write(db, move |txn| async move {
-        delete_in::<R>(&txn, actor, id, expected_version).await?;
-        Ok((txn, ()))
+    actor.require_version(expected_version)?;
+    write(db, move |tx| async move {
+        delete_in::<R>(&tx, actor, id, expected_version).await?;
+        Ok((tx, ()))
     })
     .await
 }
 
 /// [`delete`] inside the caller's transaction.
 async fn delete_in<R: Resource>(
-    txn: &DatabaseTransaction,
+    tx: &Tx,
     actor: &Actor,
     id: Uuid,
     expected_version: Option<i32>,
 ) -> Result<()> {
-    let current = find_live::<R, _>(txn, actor, id, true)
+    let conn = tx.conn();
+    let current = find_live::<R, _>(conn, actor, id, Lock::Delete)
         .await?
         .ok_or_else(|| not_found::<R>(id))?;
-    actor.require_owner(owner_of::<R>(&current)?)?;
-    require_inside::<R, _>(txn, actor, &current).await?;
+    authorize::<R, _>(conn, actor, &current).await?;
     let version = version_of::<R>(&current)?;
     if let Some(expected) = expected_version
         && expected != version
@@ -796,30 +1002,30 @@ async fn delete_in<R: Resource>(
         });
     }
     let at = now();
-    delete_dependents::<R, _>(txn, actor, id, at).await?;
+    delete_dependents::<R>(tx, actor, id, at).await?;
     let result = R::Entity::update_many()
         .col_expr(<R::Entity as Common>::deleted_at(), at.into())
         .col_expr(<R::Entity as Common>::updated_at(), at.into())
         .col_expr(<R::Entity as Common>::version(), (version + 1).into())
         .filter(<R::Entity as Common>::id().eq(id))
         .filter(<R::Entity as Common>::version().eq(version))
-        .exec(txn)
+        .exec(conn)
         .await
         .map_err(map_db_err)?;
     if result.rows_affected != 1 {
         return Err(map_db_err(sea_orm::DbErr::RecordNotUpdated));
     }
-    changes::record(
-        txn,
-        Change {
-            resource_type: R::TYPE,
-            resource_id: id,
-            action: Action::Delete,
-            version: version + 1,
-            at,
-            data: None,
-            actor,
-        },
-    )
-    .await
+    tx.record(Change {
+        resource_type: R::TYPE,
+        resource_id: id,
+        action: Action::Delete,
+        version: version + 1,
+        at,
+        data: None,
+        owner: owner_of::<R>(&current)?,
+        audience: R::audience(&current),
+        retracted: false,
+        actor,
+    });
+    Ok(())
 }
