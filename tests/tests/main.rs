@@ -5,6 +5,7 @@
 mod cli;
 mod confinement;
 mod deletes;
+mod feed;
 mod health;
 mod migrations;
 mod process;

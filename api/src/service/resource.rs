@@ -915,7 +915,7 @@ pub async fn upsert<R: Resource>(
     .await
 }
 
-/// [`upsert`] inside the caller's transaction.
+/// [`upsert`] inside the caller's transaction (a bulk request upserts many in one).
 ///
 /// Two first upserts of one external id may race on PostgreSQL (SQLite runs writers one at
 /// a time). When no row exists, the writer takes a transaction-scoped advisory lock on
@@ -924,13 +924,14 @@ pub async fn upsert<R: Resource>(
 /// insert that failed on the unique index would abort the transaction), and unlike
 /// `INSERT ... ON CONFLICT DO NOTHING` it cannot lose the race on another unique index
 /// (a slug) that both writers checked before either inserted.
-async fn upsert_in<R: Resource>(
+pub async fn upsert_in<R: Resource>(
     tx: &Tx,
     actor: &Actor,
     external_id: &str,
     input: &R::Input,
     expected_version: Option<i32>,
 ) -> Result<(R::Dto, bool)> {
+    actor.require_write(R::SCOPE)?;
     let conn = tx.conn();
     let mut current =
         find_external::<R, _>(conn, actor.partner_id, external_id, Lock::Update).await?;
