@@ -6,6 +6,7 @@ mod cli;
 mod confinement;
 mod deletes;
 mod feed;
+mod hardening;
 mod health;
 mod migrations;
 mod process;

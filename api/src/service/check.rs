@@ -153,6 +153,7 @@ impl Check {
     pub fn list_len<T>(&mut self, field: &str, value: &Option<Vec<T>>) {
         if let Some(items) = value
             && items.len() > MAX_LIST
+            && self.is_ok_at(field)
         {
             self.fail(
                 field,

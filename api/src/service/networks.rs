@@ -187,7 +187,11 @@ impl Resource for Networks {
         check.list_len("regions", &input.regions);
         check.list_len("educationLevels", &input.education_levels);
         check.list_len("educationFields", &input.education_fields);
-        let given = input.regions.as_deref().unwrap_or_default();
+        let given = input
+            .regions
+            .as_deref()
+            .filter(|r| r.len() <= crate::service::check::MAX_LIST)
+            .unwrap_or_default();
         let wanted: Vec<refs::Ref<'_>> = given
             .iter()
             .enumerate()

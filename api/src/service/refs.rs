@@ -89,6 +89,19 @@ where
         .collect())
 }
 
+/// Whether a list is past [`MAX_LIST`](crate::service::check::MAX_LIST) (then failed at
+/// `field` once, and not looked up at all).
+fn too_long(check: &mut Check, field: &str, n: usize) -> bool {
+    let max = crate::service::check::MAX_LIST;
+    if n <= max {
+        return false;
+    }
+    if check.is_ok_at(field) {
+        check.fail(field, format!("must have at most {max} items, got {n}"));
+    }
+    true
+}
+
 /// One reference given by id and/or natural key, as a request names it.
 #[derive(Debug, Clone)]
 pub struct Ref<'a> {
@@ -270,6 +283,9 @@ pub async fn ids_by_keys<R: Resource, C: ConnectionTrait>(
             R::TYPE
         )));
     };
+    if too_long(check, field, keys.len()) {
+        return Ok(Vec::new());
+    }
     let valid: Vec<String> = keys
         .iter()
         .enumerate()
@@ -298,6 +314,9 @@ pub async fn existing_ids<R: Resource, C: ConnectionTrait>(
     field: &str,
     ids: &[Uuid],
 ) -> Result<Vec<Uuid>> {
+    if too_long(check, field, ids.len()) {
+        return Ok(Vec::new());
+    }
     let found =
         ids_where::<R, C, Uuid>(conn, actor, <R::Entity as Common>::id(), ids.to_vec()).await?;
     let mut out = Vec::with_capacity(ids.len());
