@@ -145,7 +145,7 @@ both_backends!(
         let input = PracticeExampleInput {
             summary: Some("met\0nul".into()),
             context: Some("regel\neen\ttab\r".into()),
-            region_code: Some("GM\00114".into()),
+            region_code: Some("GM\u{0}0114".into()),
             network_slug: Some("x\u{7}".into()),
             themes: Some(vec!["voe\0ding".into()]),
             links: Some(vec![api::dto::LinkInput { title: Some("x".into()), url: Some("https://javascript:alert(1)".into()) }]),
