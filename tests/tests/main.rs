@@ -2,6 +2,7 @@
 //! SQLite and on PostgreSQL (when `LEERNET_TEST_POSTGRES_URL` is set) through
 //! `both_backends!`.
 
+mod arbitrary_input;
 mod cli;
 mod confinement;
 mod deletes;

@@ -631,7 +631,7 @@ pub async fn create<R: Resource>(
     actor.require_write(R::SCOPE)?;
     let input = &input;
     write(db, move |tx| async move {
-        if let Some(external_id) = R::external_id(input)
+        if let Some(external_id) = R::external_id(input).filter(|e| valid_external_id(e))
             && find_external::<R, _>(tx.conn(), actor.partner_id, external_id, Lock::None)
                 .await?
                 .is_some()
@@ -721,6 +721,14 @@ pub async fn update<R: Resource>(
     .await
 }
 
+/// Whether `external_id` may be looked up (the rule itself is [`Check::external_id`]; an
+/// invalid one is reported with the other fields by [`apply`]).
+fn valid_external_id(external_id: &str) -> bool {
+    let mut check = Check::new();
+    check.external_id("externalId", external_id);
+    check.is_ok()
+}
+
 /// [`Resource::apply`], with the `externalId` checked too (one rule for every resource),
 /// every invalid field reported together.
 async fn apply<R: Resource>(
@@ -775,7 +783,7 @@ async fn update_in<R: Resource>(
             current: version,
         });
     }
-    if let Some(external_id) = R::external_id(input)
+    if let Some(external_id) = R::external_id(input).filter(|e| valid_external_id(e))
         && let Some(other) =
             find_external::<R, _>(conn, actor.partner_id, external_id, Lock::None).await?
         && id_of::<R>(&other)? != id
