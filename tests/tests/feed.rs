@@ -170,3 +170,32 @@ both_backends!(
         assert_eq!(count(&app.db, "feed_clock", "n = 1").await, 1, "a no-op does not tick the clock");
     }
 );
+
+both_backends!(
+    async fn a_thousand_upserts_in_one_transaction_share_one_position_and_repeating_them_writes_nothing(backend) {
+        let app = app_or_skip!(backend);
+        let actor = Actor::system();
+        let items: Vec<(String, ThemeInput)> = (0..1000).map(|k| (format!("bulk-{k}"), theme(k, 0, 0))).collect();
+        for round in 0..2 {
+            let (actor, items) = (&actor, &items);
+            let created = write(&app.db, move |tx| async move {
+                let mut created = 0;
+                for (external_id, input) in items {
+                    // No savepoint per row: a no-op is found before writing, and a first
+                    // upsert is settled by a lock, so PostgreSQL's 64 cached subtransactions
+                    // per backend are never in play.
+                    if upsert_in::<Themes>(&tx, actor, external_id, input, None).await?.1 {
+                        created += 1;
+                    }
+                }
+                Ok((tx, created))
+            })
+            .await
+            .expect("one transaction");
+            assert_eq!(created, if round == 0 { 1000 } else { 0 });
+            assert_eq!(count(&app.db, "change_log", "").await, 1000, "repeating the bulk adds no entry");
+            assert_eq!(count(&app.db, "feed_clock", "n = 1").await, 1, "one position for the whole transaction");
+        }
+        assert_eq!(count(&app.db, "audit_log", "").await, 1000);
+    }
+);

@@ -1,6 +1,6 @@
 //! Migrations run up, down and up again on both backends.
 
-use migration::{Migrator, MigratorTrait};
+use migration::{DbErr, MigrationName, MigrationTrait, Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use tests::{app_or_skip, both_backends};
 
@@ -234,5 +234,121 @@ both_backends!(
             .filter(|fk| !matches!(fk.on_delete.as_str(), "a" | "r" | "NO ACTION" | "RESTRICT"))
             .collect();
         assert!(cascading.is_empty(), "owner foreign keys that would delete or orphan rows: {cascading:?}");
+    }
+);
+
+/// A later migration that adds an enum value, as one would: through
+/// `migration::rebuild::replace_check`.
+struct AddRetractedStatus;
+
+impl MigrationName for AddRetractedStatus {
+    fn name(&self) -> &str {
+        "m20991231_000001_practice_example_status_retracted"
+    }
+}
+
+#[migration::async_trait::async_trait]
+impl MigrationTrait for AddRetractedStatus {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        migration::rebuild::replace_check(
+            manager,
+            "practice_examples",
+            "ck_practice_examples_status",
+            "status IN ('draft', 'published', 'archived', 'retracted')",
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        migration::rebuild::replace_check(
+            manager,
+            "practice_examples",
+            "ck_practice_examples_status",
+            "status IN ('draft', 'published', 'archived')",
+        )
+        .await
+    }
+}
+
+/// Leernet's migrations plus [`AddRetractedStatus`].
+struct WithRetracted;
+
+impl MigratorTrait for WithRetracted {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = Migrator::migrations();
+        all.push(Box::new(AddRetractedStatus));
+        all
+    }
+}
+
+async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect(sql)
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("n")
+}
+
+both_backends!(
+    async fn adding_an_enum_value_keeps_every_row_and_every_reference(backend) {
+        let app = app_or_skip!(backend);
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let links = "SELECT COUNT(*) AS n FROM practice_example_themes";
+        let before = scalar(&app.db, links).await;
+        assert!(before > 0, "the seeded practice example has themes");
+        let examples = scalar(&app.db, "SELECT COUNT(*) AS n FROM practice_examples").await;
+
+        WithRetracted::up(&app.db, None).await.expect("add the value");
+        assert_eq!(scalar(&app.db, links).await, before, "no link row was cascaded away");
+        assert_eq!(scalar(&app.db, "SELECT COUNT(*) AS n FROM practice_examples").await, examples);
+        app.db
+            .execute_unprepared("UPDATE practice_examples SET status = 'retracted'")
+            .await
+            .expect("the new value is allowed");
+        assert!(app.db.execute_unprepared("UPDATE practice_examples SET status = 'bogus'").await.is_err());
+        // References into and out of the rebuilt table still hold, and its indexes are back.
+        let dangling = format!(
+            "INSERT INTO practice_example_themes (practice_example_id, theme_id) SELECT '{}', id FROM themes LIMIT 1",
+            uuid::Uuid::now_v7()
+        );
+        assert!(app.db.execute_unprepared(&dangling).await.is_err(), "the foreign key to practice_examples holds");
+        let indexes = indexes(&app.db).await;
+        assert!(indexes.iter().any(|(table, columns)| table == "practice_examples" && columns == &["slug".to_owned()]), "{indexes:?}");
+        let slug_taken = "INSERT INTO practice_examples (id, slug, title, status, language, created_at, updated_at, version, owner_partner_id) \
+             SELECT id || 'x', slug, title, status, language, created_at, updated_at, version, owner_partner_id FROM practice_examples";
+        if backend == tests::Backend::Sqlite {
+            assert!(app.db.execute_unprepared(slug_taken).await.is_err(), "the partial unique index on slug is back");
+        }
+        app.db.execute_unprepared("UPDATE practice_examples SET status = 'published'").await.expect("reset");
+        WithRetracted::down(&app.db, Some(1)).await.expect("and back");
+        assert_eq!(scalar(&app.db, links).await, before);
+    }
+);
+
+both_backends!(
+    async fn a_rebuild_that_would_leave_a_dangling_reference_changes_nothing(backend) {
+        let app = app_or_skip!(backend);
+        if backend != tests::Backend::Sqlite {
+            return; // PostgreSQL alters constraints in place and never leaves a dangling row.
+        }
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        {
+            use sea_orm::sqlx;
+            let mut conn = app.db.get_sqlite_connection_pool().acquire().await.expect("a connection");
+            sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await.expect("off");
+            sqlx::query("INSERT INTO practice_example_themes (practice_example_id, theme_id) SELECT randomblob(16), id FROM themes LIMIT 1")
+                .execute(&mut *conn)
+                .await
+                .expect("a dangling row");
+            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await.expect("on");
+        }
+        let refused = WithRetracted::up(&app.db, None).await.expect_err("refused");
+        assert!(refused.to_string().contains("referring to missing rows"), "{refused}");
+        assert!(
+            app.db.execute_unprepared("UPDATE practice_examples SET status = 'retracted'").await.is_err(),
+            "the old constraint is still in place"
+        );
+        assert_eq!(scalar(&app.db, "SELECT COUNT(*) AS n FROM practice_examples").await, 1);
     }
 );
