@@ -11,6 +11,11 @@
 //! file and, when `LEERNET_TEST_POSTGRES_URL` names a PostgreSQL server (as for the tests),
 //! on a new PostgreSQL database there (dropped afterwards).
 //! Prints writes per second, the median of three runs.
+//!
+//! `log-size`: what the change log costs on disk. Writes 2,000 practice examples (a
+//! summary of about 1,200 characters, three themes, two links) and updates each once, then
+//! prints the change log's bytes per entry (table, TOAST and indexes) and per million
+//! entries.
 
 use std::time::Instant;
 
@@ -35,7 +40,14 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        _ => bail!("usage: leernet-bench writes"),
+        Some("log-size") => {
+            log_size(Backend::Sqlite).await?;
+            if std::env::var(POSTGRES_ENV).is_ok() {
+                log_size(Backend::Postgres).await?;
+            }
+            Ok(())
+        }
+        _ => bail!("usage: leernet-bench writes | log-size"),
     }
 }
 
@@ -96,5 +108,86 @@ async fn writes(backend: Backend) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    Ok(())
+}
+
+/// A practice example of realistic size: the length of the seeded one's sections.
+fn example(i: usize, version: usize) -> api::dto::PracticeExampleInput {
+    let summary = "Studenten, docenten en professionals werken in de wijk samen met bewoners aan \
+        een gezonde leefstijl; ".repeat(12);
+    api::dto::PracticeExampleInput {
+        slug: Some(format!("voorbeeld-{i}")),
+        title: Some(format!("Praktijkvoorbeeld {i} (versie {version})")),
+        year: Some(2023),
+        region_code: Some("GM0114".into()),
+        summary: Some(summary),
+        themes: Some(vec!["voeding".into(), "rookvrij".into(), "leefbaarheid".into()]),
+        links: Some(vec![
+            api::dto::LinkInput { title: Some("Verslag".into()), url: Some(format!("https://example.org/verslag/{i}")) },
+            api::dto::LinkInput { title: Some("Website".into()), url: Some("https://example.org".into()) },
+        ]),
+        status: Some("published".into()),
+        collection: Some("#GemeenteDelers 2023".into()),
+        ..Default::default()
+    }
+}
+
+async fn log_size(backend: Backend) -> Result<()> {
+    use api::dto::{RegionInput, ThemeInput};
+    use api::service::{PracticeExamples, Regions};
+    use sea_orm::{ConnectionTrait, Statement};
+    const EXAMPLES: usize = 2_000;
+    let test_db = TestDb::new(backend).await.context("a database")?;
+    let db = connect(&DbOptions {
+        url: test_db.url.clone(),
+        max_connections: 4,
+        busy_timeout: std::time::Duration::from_secs(30),
+        connect_timeout: std::time::Duration::from_secs(5),
+    })
+    .await?;
+    Migrator::up(&db, None).await?;
+    let actor = Actor::system();
+    create::<Regions>(&db, &actor, RegionInput {
+        code: Some("GM0114".into()),
+        name: Some("Emmen".into()),
+        kind: Some("municipality".into()),
+        ..Default::default()
+    })
+    .await?;
+    for slug in ["voeding", "rookvrij", "leefbaarheid"] {
+        create::<Themes>(&db, &actor, ThemeInput { slug: Some(slug.into()), name: Some(slug.into()), ..Default::default() }).await?;
+    }
+    for i in 0..EXAMPLES {
+        let created = create::<PracticeExamples>(&db, &actor, example(i, 1)).await?;
+        update::<PracticeExamples>(&db, &actor, created.meta.id, example(i, 2), None).await?;
+    }
+    let backend_db = db.get_database_backend();
+    let sql = match backend {
+        Backend::Postgres => {
+            "SELECT pg_total_relation_size('change_log')::bigint AS bytes, \
+             (SELECT COUNT(*) FROM change_log)::bigint AS n, \
+             (SELECT AVG(length(data::text))::bigint FROM change_log) AS data"
+        }
+        Backend::Sqlite => {
+            "SELECT (SELECT SUM(pgsize) FROM dbstat WHERE name = 'change_log' OR name IN \
+             (SELECT name FROM sqlite_master WHERE tbl_name = 'change_log' AND type = 'index')) AS bytes, \
+             (SELECT COUNT(*) FROM change_log) AS n, \
+             (SELECT CAST(AVG(length(data)) AS INTEGER) FROM change_log) AS data"
+        }
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend_db, sql))
+        .await?
+        .context("a row")?;
+    let bytes: i64 = row.try_get("", "bytes")?;
+    let n: i64 = row.try_get("", "n")?;
+    let data: i64 = row.try_get("", "data")?;
+    let per_entry = bytes as f64 / n as f64;
+    println!(
+        "{backend:?}: change log of {n} entries (data {data} bytes of JSON on average): {per_entry:.0} bytes per entry, \
+         {:.2} GiB per million entries",
+        per_entry * 1e6 / (1024.0 * 1024.0 * 1024.0)
+    );
+    db.close().await.ok();
     Ok(())
 }
