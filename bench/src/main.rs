@@ -114,17 +114,28 @@ async fn writes(backend: Backend) -> Result<()> {
 /// A practice example of realistic size: the length of the seeded one's sections.
 fn example(i: usize, version: usize) -> api::dto::PracticeExampleInput {
     let summary = "Studenten, docenten en professionals werken in de wijk samen met bewoners aan \
-        een gezonde leefstijl; ".repeat(12);
+        een gezonde leefstijl; "
+        .repeat(12);
     api::dto::PracticeExampleInput {
         slug: Some(format!("voorbeeld-{i}")),
         title: Some(format!("Praktijkvoorbeeld {i} (versie {version})")),
         year: Some(2023),
         region_code: Some("GM0114".into()),
         summary: Some(summary),
-        themes: Some(vec!["voeding".into(), "rookvrij".into(), "leefbaarheid".into()]),
+        themes: Some(vec![
+            "voeding".into(),
+            "rookvrij".into(),
+            "leefbaarheid".into(),
+        ]),
         links: Some(vec![
-            api::dto::LinkInput { title: Some("Verslag".into()), url: Some(format!("https://example.org/verslag/{i}")) },
-            api::dto::LinkInput { title: Some("Website".into()), url: Some("https://example.org".into()) },
+            api::dto::LinkInput {
+                title: Some("Verslag".into()),
+                url: Some(format!("https://example.org/verslag/{i}")),
+            },
+            api::dto::LinkInput {
+                title: Some("Website".into()),
+                url: Some("https://example.org".into()),
+            },
         ]),
         status: Some("published".into()),
         collection: Some("#GemeenteDelers 2023".into()),
@@ -147,15 +158,28 @@ async fn log_size(backend: Backend) -> Result<()> {
     .await?;
     Migrator::up(&db, None).await?;
     let actor = Actor::system();
-    create::<Regions>(&db, &actor, RegionInput {
-        code: Some("GM0114".into()),
-        name: Some("Emmen".into()),
-        kind: Some("municipality".into()),
-        ..Default::default()
-    })
+    create::<Regions>(
+        &db,
+        &actor,
+        RegionInput {
+            code: Some("GM0114".into()),
+            name: Some("Emmen".into()),
+            kind: Some("municipality".into()),
+            ..Default::default()
+        },
+    )
     .await?;
     for slug in ["voeding", "rookvrij", "leefbaarheid"] {
-        create::<Themes>(&db, &actor, ThemeInput { slug: Some(slug.into()), name: Some(slug.into()), ..Default::default() }).await?;
+        create::<Themes>(
+            &db,
+            &actor,
+            ThemeInput {
+                slug: Some(slug.into()),
+                name: Some(slug.into()),
+                ..Default::default()
+            },
+        )
+        .await?;
     }
     for i in 0..EXAMPLES {
         let created = create::<PracticeExamples>(&db, &actor, example(i, 1)).await?;

@@ -124,9 +124,9 @@ pub struct AssignmentInput {
     pub region_code: Option<String>,
     /// Host organization by id.
     pub host_organization_id: Option<Uuid>,
-    /// Education levels.
+    /// Education levels (at most 100).
     pub levels: Option<Vec<String>>,
-    /// Programme ids.
+    /// Programme ids (at most 100).
     pub programme_ids: Option<Vec<Uuid>>,
     /// Study credits, 0 to 240.
     pub ects: Option<f64>,

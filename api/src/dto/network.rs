@@ -124,13 +124,13 @@ pub struct NetworkInput {
     pub parent_network_id: Option<Uuid>,
     /// Parent network by slug.
     pub parent_network_slug: Option<String>,
-    /// Theme slugs.
+    /// Theme slugs (at most 100).
     pub themes: Option<Vec<String>>,
-    /// Regions with roles.
+    /// Regions with roles (at most 100).
     pub regions: Option<Vec<NetworkRegionInput>>,
-    /// Education levels.
+    /// Education levels (at most 100).
     pub education_levels: Option<Vec<String>>,
-    /// Education fields.
+    /// Education fields (at most 100).
     pub education_fields: Option<Vec<String>>,
 }
 

@@ -104,11 +104,11 @@ pub struct PracticeExampleInput {
     pub how_to_apply: Option<String>,
     /// (Expected) outcome.
     pub expected_outcome: Option<String>,
-    /// Links, in order.
+    /// Links, in order (at most 100).
     pub links: Option<Vec<LinkInput>>,
     /// Collection, e.g. `#GemeenteDelers 2023`.
     pub collection: Option<String>,
-    /// Theme slugs.
+    /// Theme slugs (at most 100).
     pub themes: Option<Vec<String>>,
     /// Status; default `draft`.
     pub status: Option<String>,
@@ -190,7 +190,7 @@ pub struct InitiativeInput {
     pub ended_on: Option<NaiveDate>,
     /// Residents reached (0 or more).
     pub residents_reached: Option<i32>,
-    /// Theme slugs.
+    /// Theme slugs (at most 100).
     pub themes: Option<Vec<String>>,
 }
 
@@ -248,7 +248,7 @@ pub struct LessonInput {
     pub title: Option<String>,
     /// Body (required).
     pub body: Option<String>,
-    /// Theme slugs.
+    /// Theme slugs (at most 100).
     pub themes: Option<Vec<String>>,
 }
 
