@@ -121,6 +121,43 @@ pub struct Config {
     /// Longest a request may take before it is answered with 503 (e.g. `30s`).
     #[arg(long, env = "LEERNET_REQUEST_TIMEOUT", default_value = "30s")]
     pub request_timeout: humantime::Duration,
+
+    /// Who the service's tokens are from and for.
+    #[command(flatten)]
+    pub tokens: TokenConfig,
+
+    /// How long an access token from `/oauth/token` is valid (e.g. `15m`).
+    #[arg(long, env = "LEERNET_TOKEN_TTL", default_value = "15m")]
+    pub token_ttl: humantime::Duration,
+
+    /// Failed token requests allowed per client id per minute (four times as many per
+    /// address) before `/oauth/token` answers 429.
+    #[arg(long, env = "LEERNET_TOKEN_FAILURES_PER_MINUTE", default_value_t = 10)]
+    pub token_failures_per_minute: u32,
+}
+
+/// The issuer and audience of the service's access tokens; `serve` and `token` must agree.
+#[derive(Debug, Clone, Args)]
+pub struct TokenConfig {
+    /// The service's public base URL as partners reach it, e.g. `https://leernet.example.nl`:
+    /// the tokens' issuer (`iss`) and the base of the metadata's URLs. Default:
+    /// `http://<addr>`.
+    #[arg(long, env = "LEERNET_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// The audience (`aud`) of the service's access tokens.
+    #[arg(long, env = "LEERNET_TOKEN_AUDIENCE", default_value = "leernet")]
+    pub token_audience: String,
+}
+
+impl TokenConfig {
+    /// The issuer for a service listening on `addr`.
+    pub fn issuer(&self, addr: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{addr}"),
+        }
+    }
 }
 
 impl Config {
@@ -138,6 +175,12 @@ impl Config {
             seed_on_first_start: false,
             shutdown_timeout: Duration::from_secs(5).into(),
             request_timeout: Duration::from_secs(30).into(),
+            tokens: TokenConfig {
+                public_url: None,
+                token_audience: crate::auth::DEFAULT_AUDIENCE.to_owned(),
+            },
+            token_ttl: Duration::from_secs(15 * 60).into(),
+            token_failures_per_minute: 10,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! and the tests start the same service.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod dto;
@@ -74,10 +75,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow!("seeding failed: {e}"))?;
             println!("{report}");
+            if let Some(demo) = &report.demo_admin {
+                print_demo_admin(demo);
+            }
             conn.close().await.ok();
             Ok(())
         }
+        Command::Partner(command) => cli::partner(command).await,
+        Command::Keys(command) => cli::keys(command).await,
+        Command::Token(command) => cli::token(command).await,
     }
+}
+
+/// Prints the demo admin's credentials once, on standard output (never to the log).
+pub fn print_demo_admin(demo: &service::partners::Credentials) {
+    println!(
+        "demo admin partner (shown once, store it now):\n  clientId:     {}\n  clientSecret: {}\n  get a token:  curl -s -u '{}:{}' -d grant_type=client_credentials http://127.0.0.1:8080/oauth/token",
+        demo.client_id, demo.client_secret, demo.client_id, demo.client_secret
+    );
 }
 
 /// Opens the database, with a one-line error a person can act on.
@@ -134,9 +149,16 @@ impl Server {
                 .await
                 .map_err(|e| anyhow!("seeding the new database failed: {e}"))?;
             tracing::info!(%report, "new database seeded");
+            if let Some(demo) = &report.demo_admin {
+                print_demo_admin(demo);
+            }
         }
+        let keys = auth::KeyRing::load(&db)
+            .await
+            .map_err(|e| anyhow!("cannot load the token signing keys: {e}"))?;
+        let bound = listener.local_addr().unwrap_or(config.addr);
         tracing::info!(
-            addr = %listener.local_addr().unwrap_or(config.addr),
+            addr = %bound,
             backend = ?db.get_database_backend(),
             startup_ms = started.elapsed().as_millis() as u64,
             "leernet is ready"
@@ -145,6 +167,12 @@ impl Server {
             listener,
             state: AppState {
                 db,
+                keys: Arc::new(keys),
+                issuer: config.tokens.issuer(bound),
+                audience: config.tokens.token_audience.clone(),
+                token_failures: Arc::new(rest::oauth::FailureLimits::new(
+                    config.token_failures_per_minute,
+                )),
                 config: Arc::new(config),
             },
         })
@@ -169,12 +197,15 @@ impl Server {
         let grace: std::time::Duration = self.state.config.shutdown_timeout.into();
         let db = self.state.db.clone();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve =
-            axum::serve(self.listener, app(self.state)).with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing running requests");
-                let _ = stopping_tx.send(());
-            });
+        let serve = axum::serve(
+            self.listener,
+            app(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing running requests");
+            let _ = stopping_tx.send(());
+        });
         let serve = async move { serve.await.context("the HTTP server failed") };
         tokio::pin!(serve);
         tokio::select! {

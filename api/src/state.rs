@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::KeyRing;
 use crate::config::Config;
+use crate::rest::oauth::FailureLimits;
 
 /// Shared state of the running service.
 #[derive(Clone)]
@@ -13,4 +15,12 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The settings it was started with.
     pub config: Arc<Config>,
+    /// The token signing keys.
+    pub keys: Arc<KeyRing>,
+    /// The tokens' issuer (`iss`): the public URL.
+    pub issuer: String,
+    /// The tokens' audience (`aud`).
+    pub audience: String,
+    /// Failed token requests, per client id and address.
+    pub token_failures: Arc<FailureLimits>,
 }

@@ -170,6 +170,11 @@ impl TestApp {
         })
     }
 
+    /// The issuer (`iss`) of this service's tokens.
+    pub fn issuer(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)

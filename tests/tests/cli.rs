@@ -51,3 +51,82 @@ fn every_serve_setting_has_a_flag_an_environment_variable_and_help() {
     }
     assert!(settings >= 10, "{settings} settings");
 }
+
+const LEERNET: &str = env!("CARGO_BIN_EXE_leernet-process");
+
+/// Runs `leernet args...` as a process; answers (success, stdout, stderr).
+fn leernet(args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(LEERNET)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("LEERNET_PUBLIC_URL")
+        .env_remove("LEERNET_ADDR")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run leernet");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+both_backends!(
+    async fn partners_and_tokens_from_the_command_line(backend) {
+        let Some(test_db) = TestDb::new(backend).await else { return };
+        let url = test_db.url.clone();
+        let url = url.as_str();
+        let (ok, seeded, _) = leernet(&["seed", "--database-url", url]);
+        assert!(ok);
+        assert!(seeded.contains("demo admin partner") && seeded.contains("clientSecret"), "{seeded}");
+        let (ok, again, _) = leernet(&["seed", "--database-url", url]);
+        assert!(ok && !again.contains("clientSecret"), "the demo admin's secret is shown once: {again}");
+
+        let (ok, out, err) = leernet(&[
+            "partner", "create", "--name", "gemeente-emmen", "--kind", "municipality",
+            "--scopes", "read write:practice-examples", "--regions", "GM0114", "--json", "--database-url", url,
+        ]);
+        assert!(ok, "{err}");
+        let created: serde_json::Value = serde_json::from_str(&out).expect("JSON credentials");
+        let partner_id = created["partnerId"].as_str().expect("partnerId").to_owned();
+        assert!(created["clientId"].as_str().expect("clientId").starts_with("lnc_"));
+        assert!(created["clientSecret"].as_str().expect("clientSecret").len() >= 40);
+
+        let (ok, out, _) = leernet(&["partner", "list", "--json", "--database-url", url]);
+        assert!(ok);
+        let list: serde_json::Value = serde_json::from_str(&out).expect("JSON list");
+        let emmen = list.as_array().expect("a list").iter().find(|p| p["name"] == "gemeente-emmen").expect("listed");
+        assert_eq!((emmen["regions"].as_array().map(Vec::len), emmen["unconfined"].as_bool()), (Some(1), Some(false)));
+
+        let (ok, out, err) = leernet(&[
+            "token", "--partner", "gemeente-emmen", "--scopes", "read", "--ttl", "5m",
+            "--public-url", "https://leernet.example.nl", "--database-url", url,
+        ]);
+        assert!(ok, "{err}");
+        let payload = out.trim().split('.').nth(1).expect("a JWT");
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).expect("base64"),
+        )
+        .expect("claims");
+        assert_eq!((claims["iss"].as_str(), claims["sub"].as_str(), claims["scope"].as_str()), (Some("https://leernet.example.nl"), Some(partner_id.as_str()), Some("read")));
+        assert_eq!(claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat"), 300);
+        let (ok, _, err) = leernet(&["token", "--partner", "gemeente-emmen", "--scopes", "admin", "--database-url", url]);
+        assert!(!ok && err.contains("admin"), "{err}");
+
+        let (ok, out, _) = leernet(&["partner", "rotate-secret", "gemeente-emmen", "--json", "--database-url", url]);
+        assert!(ok);
+        let rotated: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        assert_ne!(rotated["clientId"], created["clientId"]);
+        let (ok, out, _) = leernet(&["partner", "revoke", "gemeente-emmen", "--database-url", url]);
+        assert!(ok && out.contains("revoked"), "{out}");
+        let (ok, _, err) = leernet(&["token", "--partner", "gemeente-emmen", "--database-url", url]);
+        assert!(!ok && err.contains("revoked"), "{err}");
+
+        let (ok, _, err) = leernet(&["partner", "create", "--name", "x", "--kind", "wizard", "--scopes", "read fly", "--database-url", url]);
+        assert!(!ok);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("--kind") && err.contains("fly"), "{err}");
+        let (ok, out, _) = leernet(&["keys", "rotate", "--database-url", url]);
+        assert!(ok && out.contains("new signing key"), "{out}");
+    }
+);

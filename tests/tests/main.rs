@@ -3,6 +3,7 @@
 //! `both_backends!`.
 
 mod arbitrary_input;
+mod auth;
 mod cli;
 mod confinement;
 mod deletes;

@@ -1,7 +1,10 @@
 //! The HTTP face: routes, and the rules every response follows (problem+json errors,
 //! request ids, security headers).
 
+mod audit;
+pub mod extract;
 mod health;
+pub mod oauth;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
@@ -27,6 +30,8 @@ pub fn app(state: AppState) -> Router {
     let timeout: Duration = state.config.request_timeout.into();
     Router::new()
         .merge(health::routes())
+        .merge(oauth::routes())
+        .merge(audit::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -8,12 +8,15 @@
 
 mod actor;
 pub mod assignments;
+pub mod audit;
 pub mod changes;
 pub mod check;
 pub mod db;
 pub mod initiatives;
+pub mod keys;
 pub mod lessons;
 pub mod networks;
+pub mod partners;
 pub mod practice_examples;
 pub mod refs;
 pub mod regions;

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::dto::{
@@ -22,13 +22,19 @@ use crate::service::{
 };
 
 /// What a seed run did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct SeedReport {
     /// Rows created.
     pub created: usize,
     /// Rows that were there already (left as they are when unchanged).
     pub existing: usize,
+    /// The demo admin partner's credentials, when this run made it (a new database): to
+    /// be shown once, never logged.
+    pub demo_admin: Option<crate::service::partners::Credentials>,
 }
+
+/// The name of the demo admin partner a new database gets.
+pub const DEMO_ADMIN: &str = "demo-admin";
 
 impl fmt::Display for SeedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -402,5 +408,26 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
     )
     .await?;
 
+    let demo_exists = entity::partner::Entity::find()
+        .filter(entity::partner::Column::Name.eq(DEMO_ADMIN))
+        .one(db)
+        .await
+        .map_err(crate::service::db::map_db_err)?
+        .is_some();
+    if !demo_exists {
+        report.demo_admin = Some(
+            crate::service::partners::create(
+                db,
+                crate::service::partners::NewPartner {
+                    name: DEMO_ADMIN.to_owned(),
+                    kind: "admin".to_owned(),
+                    scopes: vec!["admin".to_owned()],
+                    unconfined: true,
+                    ..Default::default()
+                },
+            )
+            .await?,
+        );
+    }
     Ok(report)
 }
