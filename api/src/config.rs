@@ -134,6 +134,11 @@ pub struct Config {
     /// address) before `/oauth/token` answers 429.
     #[arg(long, env = "LEERNET_TOKEN_FAILURES_PER_MINUTE", default_value_t = 10)]
     pub token_failures_per_minute: u32,
+
+    /// API calls each partner may make per minute (in bursts of up to as many); past it,
+    /// 429 with `Retry-After`.
+    #[arg(long, env = "LEERNET_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
 }
 
 /// The issuer and audience of the service's access tokens; `serve` and `token` must agree.
@@ -181,6 +186,7 @@ impl Config {
             },
             token_ttl: Duration::from_secs(15 * 60).into(),
             token_failures_per_minute: 10,
+            rate_limit_per_minute: 6_000,
         }
     }
 }

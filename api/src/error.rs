@@ -66,7 +66,7 @@ pub enum Error {
     #[error("forbidden: {0}")]
     Forbidden(String),
     /// Too many requests; try again after the given number of seconds.
-    #[error("rate limited")]
+    #[error("too many requests; retry after {retry_after} s")]
     RateLimited {
         /// Seconds until a retry may succeed.
         retry_after: u64,

@@ -173,6 +173,9 @@ impl Server {
                 token_failures: Arc::new(rest::oauth::FailureLimits::new(
                     config.token_failures_per_minute,
                 )),
+                api_limits: Arc::new(rest::ratelimit::ApiLimits::new(
+                    config.rate_limit_per_minute,
+                )),
                 config: Arc::new(config),
             },
         })

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::KeyRing;
 use crate::config::Config;
 use crate::rest::oauth::FailureLimits;
+use crate::rest::ratelimit::ApiLimits;
 
 /// Shared state of the running service.
 #[derive(Clone)]
@@ -23,4 +24,6 @@ pub struct AppState {
     pub audience: String,
     /// Failed token requests, per client id and address.
     pub token_failures: Arc<FailureLimits>,
+    /// API calls per partner.
+    pub api_limits: Arc<ApiLimits>,
 }

@@ -332,3 +332,27 @@ both_backends!(
         assert_eq!(problem["invalidParams"][0]["name"], "resourcetype");
     }
 );
+
+both_backends!(
+    async fn each_partner_is_rate_limited_with_ratelimit_headers(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| c.rate_limit_per_minute = 3).await else { return };
+        let busy = token(&app, &partner(&app, "druk", "read admin").await).await;
+        let quiet = token(&app, &partner(&app, "rustig", "read admin").await).await;
+        for remaining in ["2", "1", "0"] {
+            let response = audit(&app, Some(&busy), "").await;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()["ratelimit-limit"], "3");
+            assert_eq!(response.headers()["ratelimit-remaining"], remaining);
+            assert_eq!(response.headers()["ratelimit-policy"], "3;w=60");
+        }
+        let limited = audit(&app, Some(&busy), "").await;
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(limited.headers()["retry-after"].to_str().expect("ascii").parse::<u64>().expect("seconds") >= 1);
+        assert_eq!(limited.headers()["ratelimit-remaining"], "0");
+        assert_eq!(limited.json::<Value>().await.expect("problem")["code"], "rate_limited");
+        assert_eq!(audit(&app, Some(&quiet), "").await.status(), StatusCode::OK, "another partner is not held back");
+        // Public endpoints carry no rate-limit headers.
+        let health = app.client.get(app.url("/health/live")).send().await.expect("health");
+        assert!(health.headers().get("ratelimit-limit").is_none());
+    }
+);

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::token::verify;
 use crate::error::Error;
+use crate::rest::ratelimit::RateSlot;
 use crate::service::{Actor, partners};
 use crate::state::AppState;
 
@@ -102,7 +103,24 @@ pub async fn actor_from_headers(state: &AppState, headers: &HeaderMap) -> Result
 impl FromRequestParts<AppState> for Actor {
     type Rejection = Response;
 
+    /// The verified actor, counted against its partner's rate limit.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        actor_from_headers(state, &parts.headers).await
+        let actor = actor_from_headers(state, &parts.headers).await?;
+        let slot = parts.extensions.get::<RateSlot>().cloned();
+        match state.api_limits.check(actor.partner_id) {
+            Ok(info) => {
+                if let Some(slot) = slot {
+                    slot.set(info);
+                }
+                Ok(actor)
+            }
+            Err((info, retry_after)) => {
+                if let Some(slot) = slot {
+                    slot.set(info);
+                }
+                state.api_limits.tidy();
+                Err(Error::RateLimited { retry_after }.into_response())
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@ mod audit;
 pub mod extract;
 mod health;
 pub mod oauth;
+pub mod ratelimit;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
             HeaderName::from_static("api-version"),
             HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
         ))
+        .layer(axum::middleware::from_fn(ratelimit::headers))
         .layer(axum::middleware::from_fn(move |request, next| {
             request_timeout(timeout, request, next)
         }))
