@@ -139,6 +139,17 @@ pub struct Config {
     /// 429 with `Retry-After`.
     #[arg(long, env = "LEERNET_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_per_minute: u32,
+
+    /// An identity provider whose access tokens are accepted too:
+    /// `issuer=URL,jwks=URL,audience=AUD,claim=CLAIM`, where the claim's value is a
+    /// partner's name or id (e.g. `claim=azp`). Repeat the flag, or separate several with
+    /// `;` in the variable.
+    #[arg(
+        long = "external-issuer",
+        env = "LEERNET_EXTERNAL_ISSUERS",
+        value_delimiter = ';'
+    )]
+    pub external_issuers: Vec<crate::auth::external::ExternalIssuer>,
 }
 
 /// The issuer and audience of the service's access tokens; `serve` and `token` must agree.
@@ -187,6 +198,7 @@ impl Config {
             token_ttl: Duration::from_secs(15 * 60).into(),
             token_failures_per_minute: 10,
             rate_limit_per_minute: 6_000,
+            external_issuers: Vec::new(),
         }
     }
 }

@@ -176,6 +176,9 @@ impl Server {
                 api_limits: Arc::new(rest::ratelimit::ApiLimits::new(
                     config.rate_limit_per_minute,
                 )),
+                external_issuers: Arc::new(auth::external::ExternalIssuers::new(
+                    config.external_issuers.clone(),
+                )),
                 config: Arc::new(config),
             },
         })

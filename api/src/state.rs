@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::KeyRing;
+use crate::auth::external::ExternalIssuers;
 use crate::config::Config;
 use crate::rest::oauth::FailureLimits;
 use crate::rest::ratelimit::ApiLimits;
@@ -26,4 +27,6 @@ pub struct AppState {
     pub token_failures: Arc<FailureLimits>,
     /// API calls per partner.
     pub api_limits: Arc<ApiLimits>,
+    /// Identity providers whose tokens are accepted too.
+    pub external_issuers: Arc<ExternalIssuers>,
 }

@@ -356,3 +356,84 @@ both_backends!(
         assert!(health.headers().get("ratelimit-limit").is_none());
     }
 );
+
+/// A municipality's identity provider on loopback: serves its JWKS and counts the fetches.
+struct IdentityProvider {
+    issuer: String,
+    jwks_url: String,
+    key: EncodingKey,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl IdentityProvider {
+    async fn start() -> Self {
+        use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("a key");
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("the key");
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "idp-1", "alg": "EdDSA", "use": "sig"}]});
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = fetches.clone();
+        let router = axum::Router::new().route(
+            "/realms/drenthe/certs",
+            axum::routing::get(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let jwks = jwks.clone();
+                async move { axum::Json(jwks) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self {
+            issuer: "https://sso.drenthe.example/realms/drenthe".to_owned(),
+            jwks_url: format!("http://{addr}/realms/drenthe/certs"),
+            key: EncodingKey::from_ed_der(pkcs8.as_ref()),
+            fetches,
+        }
+    }
+
+    fn token(&self, kid: &str, claims: Value) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        header.typ = Some("JWT".to_owned());
+        let mut all = json!({"iss": self.issuer, "aud": "leernet", "azp": "gemeente-emmen", "exp": now() + 300, "iat": now(), "scope": "read admin"});
+        for (k, v) in claims.as_object().expect("object") {
+            all[k] = v.clone();
+        }
+        jsonwebtoken::encode(&header, &all, &self.key).expect("sign")
+    }
+}
+
+both_backends!(
+    async fn an_external_issuers_token_is_accepted_for_its_partner(backend) {
+        let idp = IdentityProvider::start().await;
+        let spec = format!("issuer={},jwks={},audience=leernet,claim=azp", idp.issuer, idp.jwks_url);
+        let Some(app) = TestApp::spawn_with(backend, |c| c.external_issuers = vec![spec.parse().expect("an issuer")]).await else { return };
+        partner(&app, "gemeente-emmen", "read admin").await;
+
+        let ok = audit(&app, Some(&idp.token("idp-1", json!({}))), "").await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        let narrowed = audit(&app, Some(&idp.token("idp-1", json!({"scope": "read"}))), "").await;
+        assert_eq!(narrowed.status(), StatusCode::FORBIDDEN, "the token's scope narrows the partner's");
+        assert_eq!(idp.fetches.load(std::sync::atomic::Ordering::SeqCst), 1, "the keys are cached");
+
+        let detail = refused(audit(&app, Some(&idp.token("idp-1", json!({"azp": "onbekend"}))), "").await).await;
+        assert!(detail.contains("unknown"), "{detail}");
+        let detail = refused(audit(&app, Some(&idp.token("idp-1", json!({"aud": "account"}))), "").await).await;
+        assert!(detail.contains("audience"), "{detail}");
+        let detail = refused(audit(&app, Some(&idp.token("idp-1", json!({"iss": "https://sso.elders.example"}))), "").await).await;
+        assert!(detail.contains("another issuer"), "{detail}");
+        // An unknown kid is refused; it refetches the keys at most once a minute.
+        for _ in 0..3 {
+            let detail = refused(audit(&app, Some(&idp.token("idp-2", json!({}))), "").await).await;
+            assert!(detail.contains("does not publish"), "{detail}");
+        }
+        assert_eq!(idp.fetches.load(std::sync::atomic::Ordering::SeqCst), 1, "no refetch within a minute");
+        assert!("issuer=x,jwks=ftp://x,audience=a,claim=b".parse::<api::auth::external::ExternalIssuer>().is_err());
+        assert!("issuer=x,jwks=https://x".parse::<api::auth::external::ExternalIssuer>().is_err());
+    }
+);

@@ -70,8 +70,9 @@ pub async fn actor_from_headers(state: &AppState, headers: &HeaderMap) -> Result
             }
             .into_response()
         })?;
-    let (partner_id, scopes) = verify(
+    let verified = verify(
         &state.keys,
+        &state.external_issuers,
         &state.db,
         &state.issuer,
         &state.audience,
@@ -89,7 +90,14 @@ pub async fn actor_from_headers(state: &AppState, headers: &HeaderMap) -> Result
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    match partners::actor(&state.db, partner_id, &scopes, request_id).await {
+    match partners::actor(
+        &state.db,
+        &verified.partner,
+        verified.scopes.as_deref(),
+        request_id,
+    )
+    .await
+    {
         Ok(Some(actor)) => Ok(actor),
         Ok(None) => Err(Unauthenticated {
             token_sent: true,

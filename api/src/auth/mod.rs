@@ -8,8 +8,10 @@
 //! from that key (EdDSA), never from the token's header; `exp`, `nbf`, `iss`, `aud` and
 //! `sub` are required and checked with at most 60 s leeway; `typ` and an `iat` not in the
 //! future are checked by our own code (the library does not); and the partner must still be
-//! live, so revoking it stops its tokens at once.
+//! live, so revoking it stops its tokens at once. Tokens from a municipality's own identity
+//! provider are accepted when its issuer is configured ([`external`]).
 
+pub mod external;
 pub mod extract;
 pub mod keyring;
 pub mod token;

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auth::external::ExternalIssuers;
 use crate::auth::{KeyRing, LEEWAY_SECS};
 use crate::error::{Error, Result};
 
@@ -45,7 +46,8 @@ pub struct IssuedToken {
     pub scope: String,
 }
 
-fn unix_now() -> u64 {
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -101,30 +103,72 @@ pub async fn issue(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid(pub &'static str);
 
-/// Verifies `token` and answers its partner id and scopes.
+/// Who a verified token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The partner's id (our tokens' `sub`) or its name or id (an external issuer's claim).
+    pub partner: String,
+    /// The scopes granted; `None` when an external token grants none explicitly (then the
+    /// partner's own scopes apply).
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Maps a library error to what the caller is told.
+pub fn invalid_from(e: &jsonwebtoken::errors::Error) -> Invalid {
+    use jsonwebtoken::errors::ErrorKind;
+    Invalid(match e.kind() {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::ImmatureSignature => "the token is not valid yet",
+        ErrorKind::InvalidIssuer => "the token is from another issuer",
+        ErrorKind::InvalidAudience => "the token is for another audience",
+        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+        ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted",
+        _ => "the token's signature or contents are invalid",
+    })
+}
+
+/// Verifies `token`: one of ours, or one from a configured external issuer.
 pub async fn verify(
     ring: &KeyRing,
+    external: &ExternalIssuers,
     db: &DatabaseConnection,
     issuer: &str,
     audience: &str,
     token: &str,
-) -> std::result::Result<(Uuid, Vec<String>), Invalid> {
+) -> std::result::Result<Verified, Invalid> {
     let header =
         jsonwebtoken::decode_header(token).map_err(|_| Invalid("the token is not a JWT"))?;
-    if header
-        .typ
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-        != Some("at+jwt")
+    let kid = header
+        .kid
+        .clone()
+        .ok_or(Invalid("the token names no signing key (kid)"))?;
+    let typ = header.typ.as_deref().map(str::to_ascii_lowercase);
+    // Which keys to check against is chosen by the (not yet verified) issuer; what is
+    // accepted is then decided by those keys alone.
+    let claimed_issuer =
+        jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(token)
+            .ok()
+            .and_then(|c| c["iss"].as_str().map(str::to_owned));
+    if let Some(iss) = claimed_issuer.as_deref()
+        && iss != issuer
     {
+        if !external.knows(iss) {
+            return Err(Invalid("the token is from another issuer"));
+        }
+        if !matches!(typ.as_deref(), Some("at+jwt" | "jwt")) {
+            return Err(Invalid("the token is not an access token (typ)"));
+        }
+        let claims = external.verify(iss, &kid, token).await?;
+        return Ok(Verified {
+            partner: claims.partner,
+            scopes: claims.scopes,
+        });
+    }
+    if typ.as_deref() != Some("at+jwt") {
         return Err(Invalid(
             "the token is not an access token (typ must be at+jwt)",
         ));
     }
-    let kid = header
-        .kid
-        .ok_or(Invalid("the token names no signing key (kid)"))?;
     let key = ring
         .decoding(db, &kid)
         .await
@@ -141,19 +185,8 @@ pub async fn verify(
     validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
     // Decoded loosely so that a missing claim is reported as such by the required-claims
     // check, not as a shape error.
-    let data =
-        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            Invalid(match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::ImmatureSignature => "the token is not valid yet",
-                ErrorKind::InvalidIssuer => "the token is from another issuer",
-                ErrorKind::InvalidAudience => "the token is for another audience",
-                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
-                ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted",
-                _ => "the token's signature or contents are invalid",
-            })
-        })?;
+    let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+        .map_err(|e| invalid_from(&e))?;
     let claims = data.claims;
     let iat = claims["iat"]
         .as_u64()
@@ -165,13 +198,15 @@ pub async fn verify(
         .as_str()
         .and_then(|s| Uuid::try_parse(s).ok())
         .ok_or(Invalid("the token's subject is not a partner"))?;
-    Ok((
-        partner_id,
-        claims["scope"]
-            .as_str()
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect(),
-    ))
+    Ok(Verified {
+        partner: partner_id.to_string(),
+        scopes: Some(
+            claims["scope"]
+                .as_str()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        ),
+    })
 }

@@ -480,28 +480,29 @@ pub async fn authenticate(
     )))
 }
 
-/// The [`Actor`] for a live partner, with the scopes its token grants that it still holds;
+/// The [`Actor`] for the live partner named (or with id) `name_or_id`, with the scopes its
+/// token grants that it still holds (all it holds when the token grants none explicitly);
 /// `None` when the partner does not exist or is revoked.
 pub async fn actor(
     db: &DatabaseConnection,
-    partner_id: Uuid,
-    granted: &[String],
+    name_or_id: &str,
+    granted: Option<&[String]>,
     request_id: Option<String>,
 ) -> Result<Option<Actor>> {
-    let Some(partner) = partner::Entity::find_by_id(partner_id)
-        .filter(partner::Column::RevokedAt.is_null())
-        .one(db)
-        .await
-        .map_err(map_db_err)?
-    else {
-        return Ok(None);
+    let partner = match find(db, name_or_id).await {
+        Ok(partner) if partner.revoked_at.is_none() => partner,
+        Ok(_) | Err(Error::NotFound { .. }) => return Ok(None),
+        Err(other) => return Err(other),
     };
     let held: Vec<&str> = partner.scopes.split_whitespace().collect();
-    let scopes = granted
-        .iter()
-        .filter(|s| held.contains(&s.as_str()))
-        .cloned()
-        .collect();
+    let scopes = match granted {
+        Some(granted) => granted
+            .iter()
+            .filter(|s| held.contains(&s.as_str()))
+            .cloned()
+            .collect(),
+        None => held.iter().map(|s| (*s).to_owned()).collect(),
+    };
     let confinement = if partner.unconfined {
         Confinement::Unconfined
     } else {
