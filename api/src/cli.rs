@@ -53,6 +53,8 @@ pub enum Command {
     Keys(KeysCommand),
     /// Print a signed access token for a partner, for curl and tests.
     Token(TokenCommand),
+    /// Print the OpenAPI document (as served at /api/v1/openapi.json).
+    Openapi,
 }
 
 /// `leernet partner ...`

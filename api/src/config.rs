@@ -150,6 +150,10 @@ pub struct Config {
         value_delimiter = ';'
     )]
     pub external_issuers: Vec<crate::auth::external::ExternalIssuer>,
+
+    /// The largest request body accepted, in bytes; a larger one is answered 413.
+    #[arg(long, env = "LEERNET_MAX_BODY_SIZE", default_value_t = 1024 * 1024)]
+    pub max_body_size: usize,
 }
 
 /// The issuer and audience of the service's access tokens; `serve` and `token` must agree.
@@ -199,6 +203,7 @@ impl Config {
             token_failures_per_minute: 10,
             rate_limit_per_minute: 6_000,
             external_issuers: Vec::new(),
+            max_body_size: 1024 * 1024,
         }
     }
 }

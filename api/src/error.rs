@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// One invalid field of a request: its name (camelCase, as the caller sent it, with a path
 /// such as `links[2].url` for nested fields) and why it was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct InvalidParam {
     /// The field, as named in the request.
     pub name: String,
@@ -174,7 +174,7 @@ impl Error {
 }
 
 /// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// A URI naming the kind of problem (`urn:leernet:problem:<code>`).
@@ -189,6 +189,7 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
     /// The stable error code (as GraphQL's `extensions.code`).
+    #[schema(value_type = String, example = "validation_failed")]
     pub code: &'static str,
     /// Every invalid field, for validation problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]

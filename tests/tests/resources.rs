@@ -230,7 +230,7 @@ both_backends!(
         let mut seen = Vec::new();
         let mut after = None;
         loop {
-            let page = list::<Themes>(&app.db, &actor, &(), PageRequest { limit: 3, after }).await.expect("page");
+            let page = list::<Themes>(&app.db, &actor, &api::dto::ThemeFilter::default(), PageRequest { limit: 3, after }).await.expect("page");
             seen.extend(page.items.iter().map(|t| t.slug.clone()));
             match page.next_cursor {
                 Some(cursor) => after = Some(cursor),
@@ -247,7 +247,7 @@ both_backends!(
         let app = app_or_skip!(backend);
         let actor = Actor::system();
         for limit in [0, 501] {
-            let error = list::<Themes>(&app.db, &actor, &(), PageRequest { limit, after: None })
+            let error = list::<Themes>(&app.db, &actor, &api::dto::ThemeFilter::default(), PageRequest { limit, after: None })
                 .await
                 .expect_err("out of range");
             assert!(
@@ -255,7 +255,7 @@ both_backends!(
                 "{error:?}"
             );
         }
-        let full = list::<Themes>(&app.db, &actor, &(), PageRequest { limit: 500, after: None }).await.expect("500 is allowed");
+        let full = list::<Themes>(&app.db, &actor, &api::dto::ThemeFilter::default(), PageRequest { limit: 500, after: None }).await.expect("500 is allowed");
         assert!(full.items.is_empty() && full.next_cursor.is_none());
     }
 );

@@ -198,7 +198,7 @@ both_backends!(
             json(serde_json::to_value(list::<Networks>(db, &actor, &Default::default(), page).await.expect("networks").items)),
             json(serde_json::to_value(list::<Goals>(db, &actor, &Default::default(), page).await.expect("goals").items)),
             json(serde_json::to_value(list::<Regions>(db, &actor, &Default::default(), page).await.expect("regions").items)),
-            json(serde_json::to_value(list::<Themes>(db, &actor, &(), page).await.expect("themes").items)),
+            json(serde_json::to_value(list::<Themes>(db, &actor, &api::dto::ThemeFilter::default(), page).await.expect("themes").items)),
             json(serde_json::to_value(list::<Organizations>(db, &actor, &Default::default(), page).await.expect("organizations").items)),
             json(serde_json::to_value(list::<PracticeExamples>(db, &actor, &Default::default(), page).await.expect("examples").items)),
         ];

@@ -71,10 +71,14 @@ async fn an_in_memory_database_keeps_its_data_on_its_single_connection() {
     let db = server.db();
     let actor = api::service::Actor::system();
     for _ in 0..3 {
-        let themes =
-            api::service::list::<api::service::Themes>(&db, &actor, &(), Default::default())
-                .await
-                .expect("list themes");
+        let themes = api::service::list::<api::service::Themes>(
+            &db,
+            &actor,
+            &api::dto::ThemeFilter::default(),
+            Default::default(),
+        )
+        .await
+        .expect("list themes");
         assert_eq!(
             themes.items.len(),
             8,

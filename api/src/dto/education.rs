@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{AssignmentStatus, Field, Level, Meta};
 
 /// An education programme of a school (MBO, bachelor or master).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Programme {
     /// Common fields.
@@ -25,7 +25,7 @@ pub struct Programme {
 }
 
 /// Create or replace a programme.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProgrammeInput {
     /// Your own id for it.
@@ -41,7 +41,9 @@ pub struct ProgrammeInput {
 }
 
 /// Filters for listing programmes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ProgrammeFilter {
     /// Only those of this school.
     pub organization_id: Option<Uuid>,
@@ -52,7 +54,7 @@ pub struct ProgrammeFilter {
 }
 
 /// A student assignment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Assignment {
     /// Common fields.
@@ -101,7 +103,7 @@ pub struct Assignment {
 }
 
 /// Create or replace a student assignment.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssignmentInput {
     /// Your own id for it.
@@ -149,7 +151,9 @@ pub struct AssignmentInput {
 }
 
 /// Filters for listing student assignments.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AssignmentFilter {
     /// Only those of this network.
     pub network_id: Option<Uuid>,

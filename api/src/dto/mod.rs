@@ -23,7 +23,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// The fields every resource has.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     /// UUID v7, assigned by the service.

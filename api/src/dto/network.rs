@@ -10,7 +10,7 @@ use super::{
 };
 
 /// A network: a living lab, a learning network, an innovation workplace, ...
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Network {
     /// Common fields.
@@ -61,7 +61,7 @@ pub struct Network {
 }
 
 /// A region of a network, with its role.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkRegion {
     /// The region.
@@ -73,7 +73,7 @@ pub struct NetworkRegion {
 }
 
 /// A region of a network, as sent: by id or CBS code, with a role (default `focus`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetworkRegionInput {
     /// Region by id.
@@ -85,7 +85,7 @@ pub struct NetworkRegionInput {
 }
 
 /// Create or replace a network.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetworkInput {
     /// Your own id for it.
@@ -135,7 +135,9 @@ pub struct NetworkInput {
 }
 
 /// Filters for listing networks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct NetworkFilter {
     /// Only this kind.
     pub kind: Option<NetworkKind>,
@@ -150,7 +152,7 @@ pub struct NetworkFilter {
 }
 
 /// A goal of a network.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Goal {
     /// Common fields.
@@ -173,7 +175,7 @@ pub struct Goal {
 }
 
 /// Create or replace a goal.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GoalInput {
     /// Your own id for it.
@@ -195,14 +197,16 @@ pub struct GoalInput {
 }
 
 /// Filters for listing the sub-resources of a network.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct NetworkChildFilter {
     /// Only those of this network.
     pub network_id: Option<Uuid>,
 }
 
 /// An organization's membership of a network.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Membership {
     /// Common fields.
@@ -219,7 +223,7 @@ pub struct Membership {
 }
 
 /// Create or replace a membership.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MembershipInput {
     /// Your own id for it.
@@ -235,7 +239,7 @@ pub struct MembershipInput {
 }
 
 /// A report ("verslag") of a network.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Common fields.
@@ -252,7 +256,7 @@ pub struct Report {
 }
 
 /// Create or replace a report.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReportInput {
     /// Your own id for it.

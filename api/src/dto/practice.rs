@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{InitiativeStatus, Meta, PracticeExampleStatus, TransferStatus};
 
 /// A practice example ("praktijkvoorbeeld"), e.g. one submitted to #GemeenteDelers 2023.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PracticeExample {
     /// Common fields.
@@ -53,7 +53,7 @@ pub struct PracticeExample {
 }
 
 /// A link of a practice example.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Link {
     /// What it links to.
@@ -63,7 +63,7 @@ pub struct Link {
 }
 
 /// A link of a practice example, as sent.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LinkInput {
     /// Title (required).
@@ -73,7 +73,7 @@ pub struct LinkInput {
 }
 
 /// Create or replace a practice example.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PracticeExampleInput {
     /// Your own id for it.
@@ -117,7 +117,9 @@ pub struct PracticeExampleInput {
 }
 
 /// Filters for listing practice examples.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PracticeExampleFilter {
     /// Only those in this region (exactly).
     pub region_id: Option<Uuid>,
@@ -134,7 +136,7 @@ pub struct PracticeExampleFilter {
 }
 
 /// A resident initiative or activity.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Initiative {
     /// Common fields.
@@ -165,7 +167,7 @@ pub struct Initiative {
 }
 
 /// Create or replace an initiative.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InitiativeInput {
     /// Your own id for it.
@@ -195,7 +197,9 @@ pub struct InitiativeInput {
 }
 
 /// Filters for listing initiatives.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InitiativeFilter {
     /// Only those of this network.
     pub network_id: Option<Uuid>,
@@ -208,7 +212,7 @@ pub struct InitiativeFilter {
 }
 
 /// A lesson learned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Lesson {
     /// Common fields.
@@ -231,7 +235,7 @@ pub struct Lesson {
 }
 
 /// Create or replace a lesson.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LessonInput {
     /// Your own id for it.
@@ -253,7 +257,9 @@ pub struct LessonInput {
 }
 
 /// Filters for listing lessons.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LessonFilter {
     /// Only those of this network.
     pub network_id: Option<Uuid>,
@@ -264,7 +270,7 @@ pub struct LessonFilter {
 }
 
 /// Where a lesson has been (or will be) carried to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Transfer {
     /// Common fields.
@@ -283,7 +289,7 @@ pub struct Transfer {
 }
 
 /// Create or replace a transfer.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransferInput {
     /// Your own id for it.
@@ -301,7 +307,9 @@ pub struct TransferInput {
 }
 
 /// Filters for listing transfers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TransferFilter {
     /// Only those of this lesson.
     pub lesson_id: Option<Uuid>,

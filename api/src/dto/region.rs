@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{Meta, OrganizationKind, RegionKind};
 
 /// A region in the tree country → province → municipality → area → district → neighbourhood.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Region {
     /// Common fields.
@@ -29,7 +29,7 @@ pub struct Region {
 }
 
 /// Create or replace a region.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegionInput {
     /// Your own id for it.
@@ -51,7 +51,9 @@ pub struct RegionInput {
 }
 
 /// Filters for listing regions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RegionFilter {
     /// Only this kind.
     pub kind: Option<RegionKind>,
@@ -62,7 +64,7 @@ pub struct RegionFilter {
 }
 
 /// An organization.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
     /// Common fields.
@@ -81,7 +83,7 @@ pub struct Organization {
 }
 
 /// Create or replace an organization.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrganizationInput {
     /// Your own id for it.
@@ -99,7 +101,9 @@ pub struct OrganizationInput {
 }
 
 /// Filters for listing organizations.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OrganizationFilter {
     /// Only this kind.
     pub kind: Option<OrganizationKind>,
@@ -108,7 +112,7 @@ pub struct OrganizationFilter {
 }
 
 /// A theme.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Theme {
     /// Common fields.
@@ -120,8 +124,14 @@ pub struct Theme {
     pub name: String,
 }
 
+/// Filters for listing themes (none yet).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ThemeFilter {}
+
 /// Create or replace a theme.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ThemeInput {
     /// Your own id for it.

@@ -1,7 +1,11 @@
-//! axum's extractors, with their rejections as problem+json (axum's own answer in text).
+//! axum's extractors, with their rejections as problem+json (axum's own answer is text):
+//! [`Query`] for list parameters, [`JsonBody`] for request bodies. Paths are read as
+//! strings by the handlers and parsed there, so a malformed id is a 400 naming it too.
 
-use axum::extract::FromRequestParts;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -11,23 +15,122 @@ use crate::error::{Error, InvalidParam};
 #[derive(Debug, Clone)]
 pub struct Query<T>(pub T);
 
+/// The parameter a serde error is about: serde names it in backticks
+/// ("unknown field `foo`, expected ..."), or `fallback`.
+pub fn field_of(message: &str, fallback: &str) -> String {
+    message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("field"))
+        .unwrap_or(fallback)
+        .to_owned()
+}
+
+/// Parses a query string into `T` (which denies unknown fields).
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    serde_urlencoded::from_str::<T>(query).map_err(|e| {
+        let message = e.to_string();
+        Error::Validation(vec![InvalidParam::new(
+            field_of(&message, "query"),
+            message,
+        )])
+    })
+}
+
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Response> {
-        let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str::<T>(query)
+        parse_query(parts.uri.query().unwrap_or_default())
             .map(Query)
-            .map_err(|e| {
-                let message = e.to_string();
-                // serde names the field in backticks: "unknown field `foo`, expected ...".
-                let name = message
-                    .split('`')
-                    .nth(1)
-                    .filter(|_| message.contains("field"))
-                    .unwrap_or("query")
-                    .to_owned();
-                Error::Validation(vec![InvalidParam::new(name, message)]).into_response()
-            })
+            .map_err(IntoResponse::into_response)
     }
+}
+
+/// A JSON request body as a JSON value: the content type must be JSON (415 otherwise), the
+/// body within the configured limit (413), and well-formed (400). Handlers turn it into
+/// their input type with [`from_json`], which names the field a type error is at.
+#[derive(Debug, Clone)]
+pub struct JsonBody(pub serde_json::Value);
+
+fn problem(status: StatusCode, code: &'static str, detail: String) -> Response {
+    let mut problem = Error::Validation(Vec::new()).problem();
+    problem.status = status.as_u16();
+    problem.title = status.canonical_reason().unwrap_or("Error").to_owned();
+    problem.r#type = format!("urn:leernet:problem:{code}");
+    problem.code = code;
+    problem.detail = detail;
+    problem.into_response()
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase());
+        let json = content_type.as_deref().is_some_and(|t| {
+            t == "application/json" || t == "application/merge-patch+json" || t.ends_with("+json")
+        });
+        if !json {
+            return Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "send the body as application/json (got {})",
+                    content_type.as_deref().unwrap_or("no Content-Type")
+                ),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    problem(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the body is larger than this service accepts (--max-body-size)".to_owned(),
+                    )
+                } else {
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        "validation_failed",
+                        "the body could not be read".to_owned(),
+                    )
+                }
+            })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            Error::Validation(vec![InvalidParam::new(
+                "body",
+                format!("is not valid JSON: {e}"),
+            )])
+            .into_response()
+        })
+    }
+}
+
+/// `value` as `T`, with a type error or an unknown field reported at its path
+/// (`regions[0].role`) rather than as a parse failure of the whole body.
+pub fn from_json<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
+    if !value.is_object() {
+        return Err(Error::invalid("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // The path already ends at the offending field (also for an unknown one).
+        let name = if inner.starts_with("unknown field") && (path == "." || path.is_empty()) {
+            field_of(&inner, "body")
+        } else if path == "." || path.is_empty() {
+            "body".to_owned()
+        } else {
+            path
+        };
+        let reason = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
+        Error::Validation(vec![InvalidParam::new(name, reason)])
+    })
 }

@@ -2,10 +2,13 @@
 //! request ids, security headers).
 
 mod audit;
+pub mod collection;
 pub mod extract;
 mod health;
 pub mod oauth;
+pub mod openapi;
 pub mod ratelimit;
+pub mod resources;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
@@ -29,13 +32,18 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: every route with its middleware.
 pub fn app(state: AppState) -> Router {
     let timeout: Duration = state.config.request_timeout.into();
+    let max_body = state.config.max_body_size;
+    let (resources, api) = openapi::documented();
     Router::new()
         .merge(health::routes())
         .merge(oauth::routes())
         .merge(audit::routes())
+        .merge(resources)
+        .merge(openapi::routes(api))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

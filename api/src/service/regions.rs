@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::dto::{
     Organization, OrganizationFilter, OrganizationInput, OrganizationKind, Region, RegionFilter,
-    RegionInput, RegionKind, Theme, ThemeInput, stored,
+    RegionInput, RegionKind, Theme, ThemeFilter, ThemeInput, stored,
 };
 use crate::error::Result;
 use crate::meta;
@@ -319,7 +319,7 @@ impl Resource for Themes {
     type Input = ThemeInput;
     type Dto = Theme;
     type Children = ();
-    type Filter = ();
+    type Filter = ThemeFilter;
     const TYPE: &'static str = "themes";
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::linked(
@@ -403,7 +403,7 @@ impl Resource for Themes {
             .collect())
     }
 
-    async fn condition<C: ConnectionTrait>(_conn: &C, _filter: &()) -> Result<Condition> {
+    async fn condition<C: ConnectionTrait>(_conn: &C, _filter: &ThemeFilter) -> Result<Condition> {
         Ok(Condition::all())
     }
 }

@@ -1,0 +1,498 @@
+//! What every collection's handlers do, once: translate HTTP to the service's generic life
+//! cycle ([`crate::service::resource`]) and back. The per-collection handlers in
+//! [`super::resources`] are one-line calls into these, annotated for the OpenAPI document.
+//!
+//! - `ETag` is the resource's version (`"3"`); `If-None-Match` answers 304, `If-Match` on
+//!   PUT, PATCH and DELETE is the expected version (412 when stale, 428 for partners that
+//!   must always send it).
+//! - PATCH is a JSON merge patch (RFC 7396) applied to the current representation, then
+//!   validated exactly like a PUT.
+//! - A sub-collection (`/networks/{networkId}/goals`) takes its parent from the path: the
+//!   body may leave the parent out, and a row of another parent is not found there.
+//! - Lists page by an opaque cursor and say where the next page is in `nextCursor` and a
+//!   `Link: <...>; rel="next"` header.
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::rest::extract::{from_json, parse_query};
+use crate::service::{self, Actor, PageRequest, Resource};
+use crate::state::AppState;
+
+/// Where a collection lives: its path, and for a sub-collection its parent.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The collection's path, e.g. `/api/v1/networks/<id>/goals`.
+    pub base: String,
+    /// For a sub-collection: the body and filter field naming the parent, and its id.
+    pub parent: Option<(&'static str, Uuid)>,
+}
+
+impl Scope {
+    /// A top-level collection.
+    pub fn top(collection: &str) -> Self {
+        Self {
+            base: format!("/api/v1/{collection}"),
+            parent: None,
+        }
+    }
+
+    /// A sub-collection of parent `parent_id` (`networks`), its rows naming it in `field`.
+    pub fn under(
+        parent: &str,
+        parent_id: &str,
+        collection: &str,
+        field: &'static str,
+    ) -> Result<Self> {
+        let id = parse_id(parent_id, field)?;
+        Ok(Self {
+            base: format!("/api/v1/{parent}/{id}/{collection}"),
+            parent: Some((field, id)),
+        })
+    }
+}
+
+/// A page of a collection, as sent.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    /// The items, oldest first.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The list parameters every collection has.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 500 (default 50); anything else is refused, never clamped.
+    pub limit: Option<u64>,
+    /// Where to continue: the `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Parses an id from a path, naming the parameter when it is not one.
+pub fn parse_id(value: &str, name: &str) -> Result<Uuid> {
+    Uuid::try_parse(value).map_err(|_| Error::invalid(name, "is not an id (a UUID)"))
+}
+
+fn cursor_of(collection: &str, id: Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{collection}:{id}"))
+}
+
+fn cursor_from(collection: &str, cursor: &str) -> Result<Uuid> {
+    let invalid = || {
+        Error::invalid(
+            "cursor",
+            "is not a cursor of this list; pass nextCursor from the previous page as it is",
+        )
+    };
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(invalid)?;
+    let (kind, id) = text.split_once(':').ok_or_else(invalid)?;
+    if kind != collection {
+        return Err(invalid());
+    }
+    Uuid::try_parse(id).map_err(|_| invalid())
+}
+
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+fn version_of(dto: &Value) -> i64 {
+    dto["version"].as_i64().unwrap_or_default()
+}
+
+/// The version `If-Match` names (`"3"` or `W/"3"`); `None` without the header or for `*`.
+fn if_match(headers: &HeaderMap) -> Result<Option<i32>> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| Error::invalid("If-Match", "is not an ETag"))?
+        .trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<i32>()
+        .map(Some)
+        .map_err(|_| Error::invalid("If-Match", "must be an ETag this API sent, e.g. \"3\""))
+}
+
+/// Whether `If-None-Match` names the current version.
+fn not_modified(headers: &HeaderMap, version: i64) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',').any(|tag| {
+                let tag = tag.trim();
+                tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version.to_string()
+            })
+        })
+}
+
+/// One resource as a response, with its `ETag`.
+fn one(status: StatusCode, dto: &Value, location: Option<String>) -> Response {
+    let mut response = (status, Json(dto)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag(version_of(dto)));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn to_value<T: Serialize>(dto: &T) -> Result<Value> {
+    serde_json::to_value(dto).map_err(Error::internal)
+}
+
+/// The body with the scope's parent filled in (or checked when given).
+fn with_parent(scope: &Scope, mut body: Value) -> Result<Value> {
+    if let (Some((field, id)), Some(object)) = (scope.parent, body.as_object_mut()) {
+        match object.get(field) {
+            None | Some(Value::Null) => {
+                object.insert(field.to_owned(), Value::String(id.to_string()));
+            }
+            Some(given) if given.as_str() == Some(id.to_string().as_str()) => {}
+            Some(_) => {
+                return Err(Error::invalid(
+                    field,
+                    "must be the parent in the path (or be left out)",
+                ));
+            }
+        }
+    }
+    Ok(body)
+}
+
+/// Refuses (404) a row that does not belong to the scope's parent.
+fn in_scope<R: Resource>(scope: &Scope, dto: &Value, id: &str) -> Result<()> {
+    match scope.parent {
+        Some((field, parent)) if dto[field].as_str() != Some(parent.to_string().as_str()) => {
+            Err(Error::NotFound {
+                resource: R::TYPE,
+                key: id.to_owned(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The filter, page size and cursor of a list request. The parent of a sub-collection is
+/// the path's; `limit` and `cursor` are the page's; every other parameter must be a filter
+/// of the collection.
+fn list_params<R: Resource>(
+    query: &str,
+    scope: &Scope,
+) -> Result<(R::Filter, PageParams, Option<Uuid>)>
+where
+    R::Filter: DeserializeOwned,
+{
+    let mut page = PageParams::default();
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "limit" => {
+                page.limit = Some(value.parse().map_err(|_| {
+                    Error::invalid(
+                        "limit",
+                        format!("must be a number from 1 to 500, got {value}"),
+                    )
+                })?);
+            }
+            "cursor" => page.cursor = Some(value.into_owned()),
+            k if scope.parent.is_some_and(|(field, _)| field == k) => {
+                return Err(Error::invalid(k, "is given by the path"));
+            }
+            _ => {
+                rest.append_pair(&key, &value);
+            }
+        }
+    }
+    if let Some((field, id)) = scope.parent {
+        rest.append_pair(field, &id.to_string());
+    }
+    let filter: R::Filter = parse_query(&rest.finish())?;
+    let after = page
+        .cursor
+        .as_deref()
+        .map(|c| cursor_from(R::TYPE, c))
+        .transpose()?;
+    Ok((filter, page, after))
+}
+
+/// The `Link` header pointing at the page after `cursor`, keeping the other parameters.
+fn next_link(base: &str, query: &str, cursor: &str) -> String {
+    let mut next = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key != "cursor" {
+            next.append_pair(&key, &value);
+        }
+    }
+    next.append_pair("cursor", cursor);
+    format!("<{base}?{}>; rel=\"next\"", next.finish())
+}
+
+/// `GET` a collection.
+pub async fn list<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    uri: &Uri,
+    scope: &Scope,
+) -> Result<Response>
+where
+    R::Filter: DeserializeOwned,
+{
+    let query = uri.query().unwrap_or_default();
+    let (filter, page, after) = list_params::<R>(query, scope)?;
+    let limit = page.limit.unwrap_or(50);
+    let result =
+        service::list::<R>(&state.db, actor, &filter, PageRequest { limit, after }).await?;
+    let next_cursor = result.next_cursor.map(|id| cursor_of(R::TYPE, id));
+    let link = next_cursor
+        .as_ref()
+        .map(|cursor| next_link(&scope.base, query, cursor));
+    let mut response = Json(Page {
+        items: result.items,
+        next_cursor,
+    })
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// `GET` one resource by id, or by natural key where the collection has one.
+pub async fn get<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    key: &str,
+    headers: &HeaderMap,
+    scope: &Scope,
+) -> Result<Response> {
+    let dto = match Uuid::try_parse(key) {
+        Ok(id) => service::get::<R>(&state.db, actor, id).await?,
+        Err(_) if R::natural_key().is_some() => {
+            service::get_by_key::<R>(&state.db, actor, key).await?
+        }
+        Err(_) => return Err(Error::invalid("id", "is not an id (a UUID)")),
+    };
+    let dto = to_value(&dto)?;
+    in_scope::<R>(scope, &dto, key)?;
+    let version = version_of(&dto);
+    if not_modified(headers, version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(header::ETAG, etag(version));
+        return Ok(response);
+    }
+    Ok(one(StatusCode::OK, &dto, None))
+}
+
+/// `POST` a new resource: 201 with `Location` and `ETag`.
+pub async fn create<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    body: Value,
+    scope: &Scope,
+) -> Result<Response>
+where
+    R::Input: DeserializeOwned,
+{
+    let input: R::Input = from_json(with_parent(scope, body)?)?;
+    let dto = to_value(&service::create::<R>(&state.db, actor, input).await?)?;
+    let location = format!("{}/{}", scope.base, dto["id"].as_str().unwrap_or_default());
+    Ok(one(StatusCode::CREATED, &dto, Some(location)))
+}
+
+/// The current representation of `id` in the scope (for PUT, PATCH and DELETE).
+async fn current<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    scope: &Scope,
+) -> Result<(Uuid, Value)> {
+    let uuid = parse_id(id, "id")?;
+    if scope.parent.is_none() {
+        return Ok((uuid, Value::Null));
+    }
+    let dto = to_value(&service::get::<R>(&state.db, actor, uuid).await?)?;
+    in_scope::<R>(scope, &dto, id)?;
+    Ok((uuid, dto))
+}
+
+/// `PUT` a full replacement.
+pub async fn replace<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    headers: &HeaderMap,
+    body: Value,
+    scope: &Scope,
+) -> Result<Response>
+where
+    R::Input: DeserializeOwned,
+{
+    let expected = if_match(headers)?;
+    let (id, _) = current::<R>(state, actor, id, scope).await?;
+    let input: R::Input = from_json(with_parent(scope, body)?)?;
+    let dto = to_value(&service::update::<R>(&state.db, actor, id, input, expected).await?)?;
+    Ok(one(StatusCode::OK, &dto, None))
+}
+
+/// Fields of a representation that a request cannot set.
+const READ_ONLY: &[&str] = &["id", "version", "createdAt", "updatedAt", "ownerPartnerId"];
+
+/// References given by id and by natural key: a patch that sets one drops the other from
+/// the current representation, so that they cannot contradict each other.
+const REFERENCE_PAIRS: &[(&str, &str)] = &[
+    ("regionId", "regionCode"),
+    ("networkId", "networkSlug"),
+    ("parentId", "parentCode"),
+    ("parentNetworkId", "parentNetworkSlug"),
+    ("originRegionId", "originRegionCode"),
+];
+
+/// RFC 7396: `patch` applied to `target`.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(target), Some(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+/// `PATCH` with a JSON merge patch.
+pub async fn patch<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    headers: &HeaderMap,
+    body: Value,
+    scope: &Scope,
+) -> Result<Response>
+where
+    R::Input: DeserializeOwned,
+{
+    if !body.is_object() {
+        return Err(Error::invalid(
+            "body",
+            "must be a JSON object (a merge patch)",
+        ));
+    }
+    let expected = if_match(headers)?;
+    actor.require_version(expected)?;
+    let uuid = parse_id(id, "id")?;
+    let current = to_value(&service::get::<R>(&state.db, actor, uuid).await?)?;
+    in_scope::<R>(scope, &current, id)?;
+    let version = version_of(&current) as i32;
+    if let Some(expected) = expected
+        && expected != version
+    {
+        return Err(Error::PreconditionFailed {
+            expected,
+            current: version,
+        });
+    }
+    let mut merged = current;
+    if let Some(object) = merged.as_object_mut() {
+        for field in READ_ONLY {
+            object.remove(*field);
+        }
+        for (by_id, by_key) in REFERENCE_PAIRS {
+            if body.get(*by_key).is_some_and(|v| !v.is_null()) && body.get(*by_id).is_none() {
+                object.remove(*by_id);
+            }
+            if body.get(*by_id).is_some_and(|v| !v.is_null()) && body.get(*by_key).is_none() {
+                object.remove(*by_key);
+            }
+        }
+    }
+    merge_patch(&mut merged, &body);
+    let input: R::Input = from_json(with_parent(scope, merged)?)?;
+    // The patch was applied to version `version`: writing it over a later one would undo
+    // that change, so the write expects `version` even when the caller named none.
+    let result = service::update::<R>(&state.db, actor, uuid, input, Some(version)).await;
+    let dto = match result {
+        Err(Error::PreconditionFailed { .. }) if expected.is_none() => {
+            return Err(Error::Conflict(
+                "the resource changed while the patch was applied; send it again".to_owned(),
+            ));
+        }
+        other => to_value(&other?)?,
+    };
+    Ok(one(StatusCode::OK, &dto, None))
+}
+
+/// `DELETE` (soft): 204.
+pub async fn delete<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    headers: &HeaderMap,
+    scope: &Scope,
+) -> Result<Response> {
+    let expected = if_match(headers)?;
+    let (id, _) = current::<R>(state, actor, id, scope).await?;
+    service::delete::<R>(&state.db, actor, id, expected).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT .../external/{externalId}`: create or replace by the caller's own id; 201 when
+/// created, 200 when replaced (or unchanged).
+pub async fn upsert<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    external_id: &str,
+    headers: &HeaderMap,
+    body: Value,
+    scope: &Scope,
+) -> Result<Response>
+where
+    R::Input: DeserializeOwned,
+{
+    let expected = if_match(headers)?;
+    let input: R::Input = from_json(with_parent(scope, body)?)?;
+    let (dto, created) =
+        service::upsert::<R>(&state.db, actor, external_id, input, expected).await?;
+    let dto = to_value(&dto)?;
+    in_scope::<R>(scope, &dto, external_id)?;
+    let location = format!("{}/{}", scope.base, dto["id"].as_str().unwrap_or_default());
+    Ok(if created {
+        one(StatusCode::CREATED, &dto, Some(location))
+    } else {
+        one(StatusCode::OK, &dto, None)
+    })
+}

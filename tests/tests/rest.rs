@@ -1,0 +1,473 @@
+//! The REST face through the real server: every collection's life cycle, ETags and
+//! preconditions, natural keys, sub-collections, paging, errors as problems, and who may
+//! see and write what (401, 403 and 404 chosen so that nothing leaks).
+
+use api::service::partners::{self, Credentials, NewPartner};
+use api::service::{Actor, seed::seed};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tests::{TestApp, app_or_skip, both_backends};
+
+/// A partner and a token for it.
+async fn client(app: &TestApp, name: &str, kind: &str, scopes: &str, regions: &[&str]) -> String {
+    let credentials: Credentials = partners::create(
+        &app.db,
+        NewPartner {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+            unconfined: regions.is_empty(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a partner");
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("token");
+    response.json::<Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
+}
+
+async fn admin(app: &TestApp) -> String {
+    client(app, "beheer", "admin", "read admin", &[]).await
+}
+
+/// Sends a request; answers status, headers and the JSON body (Null when empty).
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, headers, json)
+}
+
+fn names(problem: &Value) -> Vec<String> {
+    problem["invalidParams"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| p["name"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The life cycle of one collection: create, read, 304, patch with If-Match, stale 412,
+/// replace, list, upsert twice, delete, gone.
+async fn life_cycle(
+    app: &TestApp,
+    token: &str,
+    base: &str,
+    create: Value,
+    patch: Value,
+    field: &str,
+) {
+    life_cycle_with(app, token, base, create.clone(), patch, field, create).await;
+}
+
+/// [`life_cycle`], upserting `external` by external id.
+async fn life_cycle_with(
+    app: &TestApp,
+    token: &str,
+    base: &str,
+    create: Value,
+    patch: Value,
+    field: &str,
+    external: Value,
+) {
+    let (status, headers, created) =
+        call(app, token, Method::POST, base, Some(create.clone()), &[]).await;
+    assert_eq!(status, StatusCode::CREATED, "{base}: {created}");
+    assert_eq!(headers["etag"], "\"1\"", "{base}");
+    let location = headers["location"].to_str().expect("location").to_owned();
+    assert_eq!(
+        location,
+        format!("{base}/{}", created["id"].as_str().expect("id"))
+    );
+    let (status, _, read) = call(app, token, Method::GET, &location, None, &[]).await;
+    assert_eq!((status, &read), (StatusCode::OK, &created), "{base}");
+    let (status, _, _) = call(
+        app,
+        token,
+        Method::GET,
+        &location,
+        None,
+        &[("if-none-match", "\"1\"")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED, "{base}");
+
+    let (status, headers, patched) = call(
+        app,
+        token,
+        Method::PATCH,
+        &location,
+        Some(patch.clone()),
+        &[("if-match", "\"1\"")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{base}: {patched}");
+    assert_eq!(
+        (headers["etag"].to_str().ok(), patched["version"].as_i64()),
+        (Some("\"2\""), Some(2)),
+        "{base}"
+    );
+    assert_eq!(patched[field], patch[field], "{base}: the patched field");
+    let (status, _, stale) = call(
+        app,
+        token,
+        Method::PUT,
+        &location,
+        Some(create.clone()),
+        &[("if-match", "\"1\"")],
+    )
+    .await;
+    assert_eq!(
+        (status, stale["code"].as_str()),
+        (StatusCode::PRECONDITION_FAILED, Some("precondition_failed")),
+        "{base}"
+    );
+    let (status, _, replaced) = call(
+        app,
+        token,
+        Method::PUT,
+        &location,
+        Some(create.clone()),
+        &[("if-match", "\"2\"")],
+    )
+    .await;
+    assert_eq!(
+        (status, replaced["version"].as_i64()),
+        (StatusCode::OK, Some(3)),
+        "{base}: {replaced}"
+    );
+
+    let (status, _, page) = call(app, token, Method::GET, base, None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{base}: {page}");
+    assert!(
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["id"] == created["id"]),
+        "{base}"
+    );
+
+    let mut external = external;
+    if external.get("slug").is_some() {
+        external["slug"] = json!(format!(
+            "{}-extern",
+            external["slug"].as_str().expect("slug")
+        ));
+    }
+    if external.get("code").is_some() {
+        external["code"] = Value::Null;
+    }
+    let ext_path = format!("{base}/external/sync-1");
+    let (status, _, first) = call(
+        app,
+        token,
+        Method::PUT,
+        &ext_path,
+        Some(external.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{base}: {first}");
+    let (status, _, second) = call(app, token, Method::PUT, &ext_path, Some(external), &[]).await;
+    assert_eq!(
+        (status, second["version"].as_i64(), &second["id"]),
+        (StatusCode::OK, Some(1), &first["id"]),
+        "{base}: same content, one version"
+    );
+
+    let (status, _, _) = call(
+        app,
+        token,
+        Method::DELETE,
+        &location,
+        None,
+        &[("if-match", "\"3\"")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{base}");
+    let (status, _, gone) = call(app, token, Method::GET, &location, None, &[]).await;
+    assert_eq!(
+        (status, gone["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "{base}"
+    );
+}
+
+both_backends!(
+    async fn every_collection_and_sub_collection_has_its_life_cycle_over_http(backend) {
+        let app = app_or_skip!(backend);
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let token = admin(&app).await;
+        let (_, _, legro) = call(&app, &token, Method::GET, "/api/v1/networks/legro", None, &[]).await;
+        let legro_id = legro["id"].as_str().expect("legro").to_owned();
+        let (_, _, organizations) = call(&app, &token, Method::GET, "/api/v1/organizations?limit=1", None, &[]).await;
+        let organization = organizations["items"][0]["id"].as_str().expect("an organization").to_owned();
+        let (_, _, lesson) = call(&app, &token, Method::POST, "/api/v1/lessons", Some(json!({"title": "Les", "body": "Tekst", "networkSlug": "legro"})), &[]).await;
+        let lesson_id = lesson["id"].as_str().expect("a lesson").to_owned();
+
+        life_cycle(&app, &token, "/api/v1/regions",
+            json!({"name": "Angelslo", "kind": "district", "code": "WK011403", "parentCode": "GM0114"}),
+            json!({"population": 4200}), "population").await;
+        life_cycle(&app, &token, "/api/v1/organizations",
+            json!({"name": "Buurthuis", "kind": "community_centre", "regionCode": "GM0114"}),
+            json!({"website": "https://buurthuis.example.nl"}), "website").await;
+        life_cycle(&app, &token, "/api/v1/themes", json!({"slug": "bewegen", "name": "bewegen"}), json!({"name": "Bewegen"}), "name").await;
+        life_cycle(&app, &token, "/api/v1/networks",
+            json!({"slug": "nieuw-netwerk", "name": "Nieuw netwerk", "kind": "learning_network", "themes": ["voeding"], "regions": [{"regionCode": "GM0114"}]}),
+            json!({"status": "completed"}), "status").await;
+        life_cycle(&app, &token, "/api/v1/practice-examples",
+            json!({"slug": "wijkaanpak", "title": "Wijkaanpak", "regionCode": "GM0114", "status": "published", "themes": ["voeding"]}),
+            json!({"summary": "Samen met bewoners."}), "summary").await;
+        life_cycle(&app, &token, "/api/v1/initiatives",
+            json!({"title": "Wandelgroep", "networkSlug": "legro", "regionCode": "PV20"}),
+            json!({"residentsReached": 40}), "residentsReached").await;
+        life_cycle(&app, &token, "/api/v1/lessons",
+            json!({"title": "Begin klein", "body": "Eerst één wijk.", "networkSlug": "legro"}),
+            json!({"body": "Eerst één wijk, dan meer."}), "body").await;
+        life_cycle(&app, &token, "/api/v1/programmes",
+            json!({"organizationId": organization, "name": "Voeding", "level": "bachelor", "field": "nutrition"}),
+            json!({"level": "master"}), "level").await;
+        life_cycle(&app, &token, "/api/v1/assignments",
+            json!({"title": "Onderzoek beweegaanbod", "networkSlug": "legro", "status": "open", "levels": ["mbo"]}),
+            json!({"capacity": 4}), "capacity").await;
+        life_cycle(&app, &token, &format!("/api/v1/networks/{legro_id}/goals"),
+            json!({"position": 1, "title": "Leernetwerk opzetten"}), json!({"status": "achieved"}), "status").await;
+        life_cycle_with(&app, &token, &format!("/api/v1/networks/{legro_id}/members"),
+            json!({"organizationId": organization, "role": "partner"}), json!({"since": "2023-01-01"}), "since",
+            json!({"organizationId": organization, "role": "funder"})).await;
+        life_cycle(&app, &token, &format!("/api/v1/networks/{legro_id}/reports"),
+            json!({"title": "Jaarverslag"}), json!({"url": "https://legro.example.nl/verslag"}), "url").await;
+        life_cycle(&app, &token, &format!("/api/v1/lessons/{lesson_id}/transfers"),
+            json!({"regionCode": "GM0114"}), json!({"status": "applied"}), "status").await;
+    }
+);
+
+both_backends!(
+    async fn natural_keys_sub_collections_and_references_by_key(backend) {
+        let app = app_or_skip!(backend);
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let token = admin(&app).await;
+        for (path, field, value) in [
+            ("/api/v1/regions/GM0114", "name", "Emmen"),
+            ("/api/v1/networks/legro", "slug", "legro"),
+            ("/api/v1/themes/voeding", "name", "voeding"),
+            ("/api/v1/practice-examples/legro-gemeentedelers-2023", "collection", "#GemeenteDelers 2023"),
+        ] {
+            let (status, _, body) = call(&app, &token, Method::GET, path, None, &[]).await;
+            assert_eq!((status, body[field].as_str()), (StatusCode::OK, Some(value)), "{path}");
+        }
+        let (status, _, _) = call(&app, &token, Method::GET, "/api/v1/organizations/not-an-id", None, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "organizations have no natural key");
+
+        // A goal of one network is not found under another.
+        let (_, _, legro) = call(&app, &token, Method::GET, "/api/v1/networks/legro", None, &[]).await;
+        let (_, _, lab) = call(&app, &token, Method::GET, "/api/v1/networks/living-lab-m-en-gezond", None, &[]).await;
+        let (_, _, goals) = call(&app, &token, Method::GET, &format!("/api/v1/networks/{}/goals", lab["id"].as_str().expect("id")), None, &[]).await;
+        let goal = goals["items"][0]["id"].as_str().expect("a goal of the lab").to_owned();
+        assert_eq!(goals["items"].as_array().expect("items").len(), 5, "the lab's five goals");
+        let (status, _, _) = call(&app, &token, Method::GET, &format!("/api/v1/networks/{}/goals/{goal}", legro["id"].as_str().expect("id")), None, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, problem) = call(&app, &token, Method::POST, &format!("/api/v1/networks/{}/goals", legro["id"].as_str().expect("id")),
+            Some(json!({"networkId": lab["id"], "position": 1, "title": "x"})), &[]).await;
+        assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec!["networkId".to_owned()]));
+
+        // PATCH a reference by key: the id it replaces is dropped, not contradicted.
+        let (_, _, example) = call(&app, &token, Method::POST, "/api/v1/practice-examples",
+            Some(json!({"slug": "verhuizen", "title": "Verhuizen", "regionCode": "GM0114"})), &[]).await;
+        let (status, _, moved) = call(&app, &token, Method::PATCH, &format!("/api/v1/practice-examples/{}", example["id"].as_str().expect("id")),
+            Some(json!({"regionCode": "PV20"})), &[("content-type", "application/merge-patch+json")]).await;
+        assert_eq!((status, moved["regionCode"].as_str()), (StatusCode::OK, Some("PV20")), "{moved}");
+        assert_ne!(moved["regionId"], example["regionId"]);
+    }
+);
+
+both_backends!(
+    async fn a_walk_through_pages_sees_every_surviving_row_once_while_rows_come_and_go(backend) {
+        let app = app_or_skip!(backend);
+        let token = admin(&app).await;
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let (_, _, theme) = call(&app, &token, Method::POST, "/api/v1/themes", Some(json!({"slug": format!("thema-{i}"), "name": format!("thema {i}")})), &[]).await;
+            ids.push(theme["id"].as_str().expect("id").to_owned());
+        }
+        let mut seen: Vec<String> = Vec::new();
+        let mut next = Some("/api/v1/themes?limit=6".to_owned());
+        let mut round = 0;
+        let mut deleted = Vec::new();
+        while let Some(path) = next {
+            let (status, headers, page) = call(&app, &token, Method::GET, &path, None, &[]).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            seen.extend(page["items"].as_array().expect("items").iter().map(|i| i["id"].as_str().expect("id").to_owned()));
+            next = page["nextCursor"].as_str().map(|c| format!("/api/v1/themes?limit=6&cursor={c}"));
+            if let Some(link) = headers.get("link") {
+                assert!(link.to_str().expect("ascii").ends_with("rel=\"next\""));
+            }
+            if next.is_none() {
+                break;
+            }
+            // Between pages: delete a row not yet seen, and add one.
+            round += 1;
+            let unseen = ids.iter().rev().find(|id| !seen.contains(id) && !deleted.contains(*id)).cloned();
+            if let Some(victim) = unseen {
+                call(&app, &token, Method::DELETE, &format!("/api/v1/themes/{victim}"), None, &[]).await;
+                deleted.push(victim);
+            }
+            let (_, _, added) = call(&app, &token, Method::POST, "/api/v1/themes", Some(json!({"slug": format!("nieuw-{round}"), "name": "nieuw"})), &[]).await;
+            ids.push(added["id"].as_str().expect("id").to_owned());
+        }
+        let survivors: Vec<&String> = ids.iter().filter(|id| !deleted.contains(id)).collect();
+        let mut unique = seen.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "no row twice");
+        for id in &survivors {
+            assert!(seen.contains(id), "every surviving row is seen");
+        }
+        assert!(deleted.iter().all(|d| !seen.contains(d)), "no deleted row");
+    }
+);
+
+both_backends!(
+    async fn bad_requests_are_problems_naming_what_is_wrong(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| c.max_body_size = 2_000).await else { return };
+        let token = admin(&app).await;
+        let post = |body: &'static str, content_type: &'static str| {
+            let request = app.client.post(app.url("/api/v1/themes")).bearer_auth(&token).header("content-type", content_type).body(body);
+            async move {
+                let response = request.send().await.expect("post");
+                let status = response.status();
+                let content_type = response.headers()["content-type"].to_str().expect("ascii").to_owned();
+                (status, content_type, response.json::<Value>().await.expect("a problem"))
+            }
+        };
+        let (status, content_type, problem) = post(r#"{"slug": "x", "name": "x", "colour": "blauw"}"#, "application/json").await;
+        assert_eq!((status, content_type.as_str(), names(&problem)), (StatusCode::BAD_REQUEST, "application/problem+json", vec!["colour".to_owned()]));
+        let (status, _, problem) = post(r#"{"slug": 12, "name": "x"}"#, "application/json").await;
+        assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec!["slug".to_owned()]));
+        let (status, _, problem) = post(r#"{"slug": "x", "#, "application/json").await;
+        assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec!["body".to_owned()]));
+        let (status, _, problem) = post(r#"{}"#, "application/json").await;
+        assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec!["slug".to_owned(), "name".to_owned()]));
+        let (status, _, problem) = post("slug=x", "application/x-www-form-urlencoded").await;
+        assert_eq!((status, problem["status"].as_u64()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some(415)));
+        let big: &'static str = Box::leak(format!(r#"{{"slug": "x", "name": "{}"}}"#, "x".repeat(5_000)).into_boxed_str());
+        let (status, _, problem) = post(big, "application/json").await;
+        assert_eq!((status, problem["status"].as_u64()), (StatusCode::PAYLOAD_TOO_LARGE, Some(413)));
+
+        for (path, expected, name) in [
+            ("/api/v1/themes?colour=blauw", StatusCode::BAD_REQUEST, Some("colour")),
+            ("/api/v1/themes?limit=1000", StatusCode::BAD_REQUEST, Some("limit")),
+            ("/api/v1/themes?limit=veel", StatusCode::BAD_REQUEST, Some("limit")),
+            ("/api/v1/themes?cursor=bogus", StatusCode::BAD_REQUEST, Some("cursor")),
+            ("/api/v1/regions?kind=galaxy", StatusCode::BAD_REQUEST, None),
+            ("/api/v1/initiatives/not-a-uuid", StatusCode::BAD_REQUEST, Some("id")),
+            ("/api/v1/themes/", StatusCode::NOT_FOUND, None),
+            ("/api/v1/nothing", StatusCode::NOT_FOUND, None),
+        ] {
+            let (status, _, problem) = call(&app, &token, Method::GET, path, None, &[]).await;
+            assert_eq!(status, expected, "{path}: {problem}");
+            if let Some(name) = name {
+                assert_eq!(names(&problem), [name], "{path}");
+            }
+        }
+        // A cursor of another collection is refused too.
+        for i in 0..3 {
+            call(&app, &token, Method::POST, "/api/v1/themes", Some(json!({"slug": format!("t{i}"), "name": "t"})), &[]).await;
+        }
+        let (_, _, page) = call(&app, &token, Method::GET, "/api/v1/themes?limit=1", None, &[]).await;
+        let cursor = page["nextCursor"].as_str().expect("a cursor");
+        let (status, _, _) = call(&app, &token, Method::GET, &format!("/api/v1/regions?cursor={cursor}"), None, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, headers, _) = call(&app, &token, Method::DELETE, "/api/v1/themes", None, &[]).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(headers.get("allow").is_some());
+    }
+);
+
+both_backends!(
+    async fn who_may_see_and_write_what_is_decided_without_leaking(backend) {
+        let app = app_or_skip!(backend);
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let emmen = client(&app, "gemeente-emmen", "municipality", "read write:practice-examples", &["GM0114"]).await;
+        let groningen = client(&app, "gemeente-groningen", "municipality", "read write:practice-examples", &["PV20"]).await;
+        let reader = client(&app, "dashboard", "dashboard", "read", &[]).await;
+
+        // No token: 401; a token without the write scope: 403.
+        let anonymous = app.client.get(app.url("/api/v1/practice-examples")).send().await.expect("get");
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        let (status, _, _) = call(&app, &reader, Method::POST, "/api/v1/practice-examples", Some(json!({"slug": "x", "title": "x"})), &[]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // Emmen's draft: invisible to others (404, as if it did not exist), not a 403.
+        let (status, _, draft) = call(&app, &emmen, Method::POST, "/api/v1/practice-examples",
+            Some(json!({"slug": "concept-emmen", "title": "Concept", "regionCode": "GM0114", "status": "draft"})), &[]).await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        let draft_path = format!("/api/v1/practice-examples/{}", draft["id"].as_str().expect("id"));
+        for token in [&groningen, &reader] {
+            let (status, _, _) = call(&app, token, Method::GET, &draft_path, None, &[]).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+            let (status, _, _) = call(&app, token, Method::GET, "/api/v1/practice-examples/concept-emmen", None, &[]).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+        // A partner that may write practice examples is told the draft does not exist; one
+        // that may not write them learns only that (403), before any row is looked at.
+        let (status, _, _) = call(&app, &groningen, Method::DELETE, &draft_path, None, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = call(&app, &reader, Method::DELETE, &draft_path, None, &[]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (_, _, list) = call(&app, &groningen, Method::GET, "/api/v1/practice-examples", None, &[]).await;
+        assert!(list["items"].as_array().expect("items").iter().all(|i| i["slug"] != "concept-emmen"));
+
+        // Published, Groningen sees it but may not change or delete it: 403.
+        let (status, _, _) = call(&app, &emmen, Method::PATCH, &draft_path, Some(json!({"status": "published"})), &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = call(&app, &groningen, Method::GET, &draft_path, None, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, problem) = call(&app, &groningen, Method::PATCH, &draft_path, Some(json!({"title": "Overgenomen"})), &[]).await;
+        assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+        let (status, _, _) = call(&app, &groningen, Method::DELETE, &draft_path, None, &[]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // Emmen writing in Groningen: 403, and nothing written.
+        let (status, _, problem) = call(&app, &emmen, Method::POST, "/api/v1/practice-examples",
+            Some(json!({"slug": "in-groningen", "title": "Elders", "regionCode": "PV20", "status": "published"})), &[]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(problem["detail"].as_str().expect("detail").contains("outside"), "{problem}");
+        let (status, _, _) = call(&app, &emmen, Method::GET, "/api/v1/practice-examples/in-groningen", None, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+);
