@@ -154,6 +154,15 @@ pub struct Config {
     /// The largest request body accepted, in bytes; a larger one is answered 413.
     #[arg(long, env = "LEERNET_MAX_BODY_SIZE", default_value_t = 1024 * 1024)]
     pub max_body_size: usize,
+
+    /// Origins browsers may call the API from (CORS), comma-separated, or `*`; none by
+    /// default.
+    #[arg(long, env = "LEERNET_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
+    pub cors_allow_origins: Vec<String>,
+
+    /// Send `Strict-Transport-Security` (set it when the service is reached over TLS).
+    #[arg(long, env = "LEERNET_HSTS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub hsts: bool,
 }
 
 /// The issuer and audience of the service's access tokens; `serve` and `token` must agree.
@@ -204,6 +213,8 @@ impl Config {
             rate_limit_per_minute: 6_000,
             external_issuers: Vec::new(),
             max_body_size: 1024 * 1024,
+            cors_allow_origins: Vec::new(),
+            hsts: false,
         }
     }
 }

@@ -471,3 +471,48 @@ both_backends!(
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 );
+
+both_backends!(
+    async fn a_write_over_http_is_audited_with_its_partner_and_request_id(backend) {
+        let app = app_or_skip!(backend);
+        let token = admin(&app).await;
+        let (status, _, theme) = call(&app, &token, Method::POST, "/api/v1/themes",
+            Some(json!({"slug": "gezond-eten", "name": "gezond eten"})), &[("x-request-id", "sync-run-42")]).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, _, audit) = call(&app, &token, Method::GET, &format!("/api/v1/audit?resourceId={}", theme["id"].as_str().expect("id")), None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{audit}");
+        let entry = &audit["items"][0];
+        assert_eq!((entry["requestId"].as_str(), entry["action"].as_str(), entry["version"].as_i64()), (Some("sync-run-42"), Some("create"), Some(1)));
+        assert_eq!(entry["partnerId"], theme["ownerPartnerId"]);
+    }
+);
+
+both_backends!(
+    async fn large_responses_are_compressed_and_cors_and_hsts_follow_the_configuration(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.cors_allow_origins = vec!["https://dashboard.drenthe.example".to_owned()];
+            c.hsts = true;
+        })
+        .await
+        else {
+            return;
+        };
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let token = admin(&app).await;
+        let response = app.client.get(app.url("/api/v1/practice-examples")).bearer_auth(&token)
+            .header("accept-encoding", "br, gzip").send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-encoding"], "br");
+        assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert!(response.headers().get("api-version").is_some());
+        let preflight = app.client.request(Method::OPTIONS, app.url("/api/v1/practice-examples"))
+            .header("origin", "https://dashboard.drenthe.example")
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send().await.expect("preflight");
+        assert_eq!(preflight.headers()["access-control-allow-origin"], "https://dashboard.drenthe.example");
+        let other = app.client.get(app.url("/health/live")).header("origin", "https://elsewhere.example").send().await.expect("get");
+        assert!(other.headers().get("access-control-allow-origin").is_none());
+    }
+);

@@ -114,6 +114,7 @@ impl FromRequestParts<AppState> for Actor {
     /// The verified actor, counted against its partner's rate limit.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let actor = actor_from_headers(state, &parts.headers).await?;
+        tracing::Span::current().record("partner", tracing::field::display(actor.partner_id));
         let slot = parts.extensions.get::<RateSlot>().cloned();
         match state.api_limits.check(actor.partner_id) {
             Ok(info) => {

@@ -11,8 +11,11 @@ pub mod ratelimit;
 pub mod resources;
 
 use axum::Router;
+use axum::extract::MatchedPath;
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::response::IntoResponse;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -33,8 +36,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: AppState) -> Router {
     let timeout: Duration = state.config.request_timeout.into();
     let max_body = state.config.max_body_size;
+    let cors = cors(&state.config.cors_allow_origins);
+    let hsts = state.config.hsts;
     let (resources, api) = openapi::documented();
-    Router::new()
+    let router = Router::new()
         .merge(health::routes())
         .merge(oauth::routes())
         .merge(audit::routes())
@@ -52,21 +57,86 @@ pub fn app(state: AppState) -> Router {
             HeaderName::from_static("api-version"),
             HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            move |_: &Response| hsts.then(|| HeaderValue::from_static("max-age=31536000")),
+        ))
         .layer(axum::middleware::from_fn(ratelimit::headers))
+        .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(axum::middleware::from_fn(move |request, next| {
             request_timeout(timeout, request, next)
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let request_id = request
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-        })
-        .on_response(DefaultOnResponse::new().level(Level::INFO)))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(MatchedPath::as_str)
+                        .unwrap_or("-");
+                    // One access-log line per request: the span's fields with the response's
+                    // status and latency; the Actor extractor records the partner.
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        route,
+                        path = %request.uri().path(),
+                        request_id,
+                        partner = tracing::field::Empty,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// CORS for the configured origins (`*` for any); none configured, no CORS headers (the
+/// OpenAPI document sets its own `*`).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            REQUEST_ID,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::LINK,
+            REQUEST_ID,
+            HeaderName::from_static("ratelimit-remaining"),
+        ])
+        .max_age(Duration::from_secs(3600));
+    Some(if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        layer.allow_origin(AllowOrigin::list(
+            origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+        ))
+    })
 }
 
 async fn not_found(uri: Uri) -> impl IntoResponse {
