@@ -79,6 +79,10 @@ pub enum Error {
     /// service retries such a write itself a few times before answering with this.
     #[error("the database is busy with concurrent writes to the same rows; retry the request")]
     Busy,
+    /// The request is well-formed but cannot be processed (an `Idempotency-Key` reused for
+    /// another request).
+    #[error("{0}")]
+    Unprocessable(String),
     /// A cursor or resource that existed is gone for good (e.g. past the feed's retention).
     #[error("gone: {0}")]
     Gone(String),
@@ -123,6 +127,7 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
             Error::Busy => "busy",
+            Error::Unprocessable(_) => "idempotency_key_reused",
             Error::Gone(_) => "gone",
             Error::Internal(_) => "internal",
         }
@@ -140,6 +145,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Gone(_) => StatusCode::GONE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

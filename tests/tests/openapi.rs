@@ -33,7 +33,7 @@ fn every_operation_has_a_unique_verb_resource_id_and_named_schemas() {
             let verb = id.split('_').next().expect("a verb");
             assert!(
                 [
-                    "list", "get", "create", "replace", "patch", "delete", "upsert"
+                    "list", "get", "create", "replace", "patch", "delete", "upsert", "bulk"
                 ]
                 .contains(&verb),
                 "{id}"

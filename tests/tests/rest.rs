@@ -516,3 +516,69 @@ both_backends!(
         assert!(other.headers().get("access-control-allow-origin").is_none());
     }
 );
+
+both_backends!(
+    async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(backend) {
+        let app = app_or_skip!(backend);
+        let token = admin(&app).await;
+        let body = json!({"slug": "eenmalig", "name": "eenmalig"});
+        let key = [("idempotency-key", "run-7-item-1")];
+        let (status, headers, first) = call(&app, &token, Method::POST, "/api/v1/themes", Some(body.clone()), &key).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert!(headers.get("idempotent-replayed").is_none());
+        let (status, headers, again) = call(&app, &token, Method::POST, "/api/v1/themes", Some(body), &key).await;
+        assert_eq!((status, &again), (StatusCode::CREATED, &first), "the first response, again");
+        assert_eq!(headers["idempotent-replayed"], "true");
+        assert_eq!(headers["location"].to_str().expect("location"), format!("/api/v1/themes/{}", first["id"].as_str().expect("id")));
+        let (status, _, problem) = call(&app, &token, Method::POST, "/api/v1/themes", Some(json!({"slug": "anders", "name": "anders"})), &key).await;
+        assert_eq!((status, problem["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_key_reused")));
+        let (_, _, page) = call(&app, &token, Method::GET, "/api/v1/themes", None, &[]).await;
+        assert_eq!(page["items"].as_array().expect("items").len(), 1, "one theme, however often it was sent");
+        assert_eq!(tests::count(&app.db, "change_log", "").await, 1);
+    }
+);
+
+both_backends!(
+    async fn a_bulk_upsert_is_all_or_nothing_and_repeating_it_changes_nothing(backend) {
+        let app = app_or_skip!(backend);
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let token = admin(&app).await;
+        let items: Vec<Value> = (0..300)
+            .map(|i| json!({"externalId": format!("gm-{i}"), "slug": format!("voorbeeld-{i}"), "title": format!("Voorbeeld {i}"), "regionCode": "GM0114", "status": "published", "themes": ["voeding"]}))
+            .collect();
+        let (status, _, result) = call(&app, &token, Method::POST, "/api/v1/practice-examples/bulk", Some(json!({"items": items.clone()})), &[]).await;
+        assert_eq!(status, StatusCode::OK, "{result}");
+        let results = result["items"].as_array().expect("items");
+        assert_eq!(results.len(), 300);
+        assert!(results.iter().all(|r| r["created"] == true && r["version"] == 1));
+        assert_eq!(results[7]["index"], 7);
+        assert_eq!(results[7]["externalId"], "gm-7");
+        let entries = tests::count(&app.db, "change_log", "").await;
+
+        // The same bulk again: nothing changes, nothing is logged.
+        let (status, _, again) = call(&app, &token, Method::POST, "/api/v1/practice-examples/bulk", Some(json!({"items": items.clone()})), &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(again["items"].as_array().expect("items").iter().all(|r| r["created"] == false && r["version"] == 1));
+        assert_eq!(tests::count(&app.db, "change_log", "").await, entries);
+
+        // One change and two bad items: nothing is written, both bad items are named.
+        let mut mixed = items.clone();
+        mixed[0]["title"] = json!("Veranderd");
+        mixed[5]["regionCode"] = json!("GM9999");
+        mixed[9]["status"] = json!("weg");
+        let (status, _, problem) = call(&app, &token, Method::POST, "/api/v1/practice-examples/bulk", Some(json!({"items": mixed})), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let mut refused = names(&problem);
+        refused.sort();
+        assert_eq!(refused, ["items[5].regionCode", "items[9].status"]);
+        assert_eq!(tests::count(&app.db, "change_log", "").await, entries, "all or nothing");
+        let (_, _, first) = call(&app, &token, Method::GET, "/api/v1/practice-examples/voorbeeld-0", None, &[]).await;
+        assert_eq!(first["title"], "Voorbeeld 0");
+
+        // Items need their own externalId, once each.
+        let (status, _, problem) = call(&app, &token, Method::POST, "/api/v1/practice-examples/bulk",
+            Some(json!({"items": [{"slug": "a", "title": "a"}, items[1], items[1]]})), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(names(&problem), ["items[0].externalId", "items[2].externalId"]);
+    }
+);

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::rest::extract::{from_json, parse_query};
+use crate::service::idempotency::{self, Outcome};
 use crate::service::{self, Actor, PageRequest, Resource};
 use crate::state::AppState;
 
@@ -314,20 +315,126 @@ pub async fn get<R: Resource>(
     Ok(one(StatusCode::OK, &dto, None))
 }
 
-/// `POST` a new resource: 201 with `Location` and `ETag`.
+/// `POST` a new resource: 201 with `Location` and `ETag`. With `Idempotency-Key`, the same
+/// request again within 24 hours gets the first response (`Idempotent-Replayed: true`).
 pub async fn create<R: Resource>(
     state: &AppState,
     actor: &Actor,
+    headers: &HeaderMap,
     body: Value,
     scope: &Scope,
 ) -> Result<Response>
 where
     R::Input: DeserializeOwned,
 {
-    let input: R::Input = from_json(with_parent(scope, body)?)?;
-    let dto = to_value(&service::create::<R>(&state.db, actor, input).await?)?;
+    let body = with_parent(scope, body)?;
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
+        })
+        .transpose()?;
+    let hash = {
+        let request = format!("POST {}\n{}", scope.base, body);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, request.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    };
+    let input: R::Input = from_json(body)?;
+    let (status, dto, replayed) = match key {
+        None => (
+            StatusCode::CREATED,
+            to_value(&service::create::<R>(&state.db, actor, input).await?)?,
+            false,
+        ),
+        Some(key) => {
+            match idempotency::create_once::<R>(&state.db, actor, &key, &hash, input).await? {
+                Outcome::Created(dto) => (StatusCode::CREATED, dto, false),
+                Outcome::Replayed(status, dto) => (
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+                    dto,
+                    true,
+                ),
+            }
+        }
+    };
     let location = format!("{}/{}", scope.base, dto["id"].as_str().unwrap_or_default());
-    Ok(one(StatusCode::CREATED, &dto, Some(location)))
+    let mut response = one(status, &dto, Some(location));
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// A bulk request: up to 1000 items, each with its `externalId`.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct BulkRequest<T> {
+    /// The items, each upserted by its `externalId`.
+    pub items: Vec<T>,
+}
+
+/// What a bulk request did, item by item, in request order.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BulkResult {
+    /// One entry per item.
+    pub items: Vec<service::resource::BulkItem>,
+}
+
+/// `POST .../bulk`: every item upserted by its `externalId` in one transaction, all or
+/// nothing; refused items are reported together (`items[3].title`).
+pub async fn bulk<R: Resource>(state: &AppState, actor: &Actor, body: Value) -> Result<Response>
+where
+    R::Input: DeserializeOwned,
+{
+    let Some(items) = body.get("items").and_then(Value::as_array) else {
+        return Err(Error::invalid(
+            "items",
+            "is required: a list of up to 1000 items",
+        ));
+    };
+    if items.len() > service::resource::MAX_BULK {
+        return Err(Error::invalid(
+            "items",
+            format!(
+                "must hold at most {} items, got {}",
+                service::resource::MAX_BULK,
+                items.len()
+            ),
+        ));
+    }
+    if let Some(extra) = body
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "items"))
+    {
+        return Err(Error::invalid(
+            extra.as_str(),
+            "unknown field; the body is {\"items\": [...]}",
+        ));
+    }
+    let mut parsed = Vec::with_capacity(items.len());
+    let mut problems = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let external_id = item["externalId"].as_str().map(str::to_owned);
+        match from_json::<R::Input>(item.clone()) {
+            Ok(input) => parsed.push((external_id, input)),
+            Err(Error::Validation(params)) => problems.extend(params.into_iter().map(|p| {
+                crate::error::InvalidParam::new(format!("items[{index}].{}", p.name), p.reason)
+            })),
+            Err(other) => return Err(other),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Validation(problems));
+    }
+    let items = service::resource::bulk_upsert::<R>(&state.db, actor, &parsed).await?;
+    let mut response = Json(BulkResult { items }).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// The current representation of `id` in the scope (for PUT, PATCH and DELETE).

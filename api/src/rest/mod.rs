@@ -38,7 +38,7 @@ pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body_size;
     let cors = cors(&state.config.cors_allow_origins);
     let hsts = state.config.hsts;
-    let (resources, api) = openapi::documented();
+    let (resources, api) = openapi::documented(max_body.saturating_mul(16));
     let router = Router::new()
         .merge(health::routes())
         .merge(oauth::routes())

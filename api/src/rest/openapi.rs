@@ -59,16 +59,17 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The documented API routes and the document describing them.
-pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The documented API routes (bulk requests up to `bulk_body_limit` bytes) and the
+/// document describing them.
+pub fn documented(bulk_body_limit: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(super::resources::routes())
+        .merge(super::resources::routes(bulk_body_limit))
         .split_for_parts()
 }
 
 /// The OpenAPI document as JSON text (what `leernet openapi` prints).
 pub fn document() -> String {
-    let (_, api) = documented();
+    let (_, api) = documented(0);
     api.to_pretty_json().unwrap_or_default()
 }
 

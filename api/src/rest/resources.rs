@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::dto::*;
 use crate::error::{Problem, Result};
-use crate::rest::collection::{self, Page, PageParams, Scope};
+use crate::rest::collection::{self, BulkRequest, BulkResult, Page, PageParams, Scope};
 use crate::rest::extract::JsonBody;
 use crate::service::{
     Actor, Assignments, Goals, Initiatives, Lessons, Memberships, Networks, Organizations,
@@ -29,8 +29,25 @@ macro_rules! top_level {
         create: $create:ident,
         get: $get:ident = $item_path:literal,
         replace: $replace:ident, patch: $patch:ident, delete: $delete:ident,
-        upsert: $upsert:ident = $external_path:literal $(,)?
+        upsert: $upsert:ident = $external_path:literal,
+        bulk: $bulk:ident = $bulk_path:literal $(,)?
     ) => {
+        #[doc = concat!("Upsert many ", $coll, " at once.")]
+        #[utoipa::path(post, path = $bulk_path, tag = $tag,
+            summary = concat!("Upsert up to 1000 ", $coll, " by their externalId"),
+            description = "One transaction, all or nothing: every item is created or replaced by its `externalId`; when any is refused, nothing is written and every refused item is reported (`items[3].title`).",
+            request_body(content = BulkRequest<$Input>, content_type = "application/json"),
+            responses(
+                (status = 200, description = "Every item, in request order", body = BulkResult),
+                (status = 400, description = "Refused items, each with its index", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Lacks the write scope", body = Problem, content_type = "application/problem+json"),
+                (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])))]
+        pub async fn $bulk(State(state): State<AppState>, actor: Actor, JsonBody(body): JsonBody) -> Result<Response> {
+            collection::bulk::<$R>(&state, &actor, body).await
+        }
+
         #[doc = concat!("List ", $coll, ".")]
         #[utoipa::path(get, path = $list_path, tag = $tag,
             summary = concat!("List ", $coll),
@@ -50,7 +67,8 @@ macro_rules! top_level {
         #[doc = concat!("Create one of the ", $coll, ".")]
         #[utoipa::path(post, path = $list_path, tag = $tag,
             summary = concat!("Create one of the ", $coll),
-            description = "Every invalid field is reported at once (`invalidParams`). References may be given by id or by natural key.",
+            description = "Every invalid field is reported at once (`invalidParams`). References may be given by id or by natural key. With an `Idempotency-Key`, the same request again within 24 hours gets the first response (`Idempotent-Replayed: true`) and creates nothing; the key with another body is a 422.",
+            params(("Idempotency-Key" = Option<String>, Header, description = "Your key for this create, 1 to 255 characters")),
             request_body(content = $Input, content_type = "application/json"),
             responses(
                 (status = 201, description = "Created; `Location` and `ETag` name it", body = $Dto),
@@ -59,10 +77,11 @@ macro_rules! top_level {
                 (status = 403, description = "Lacks the write scope, or outside this partner's regions and networks", body = Problem, content_type = "application/problem+json"),
                 (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
                 (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = "The Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $create(State(state): State<AppState>, actor: Actor, JsonBody(body): JsonBody) -> Result<Response> {
-            collection::create::<$R>(&state, &actor, body, &Scope::top($coll)).await
+        pub async fn $create(State(state): State<AppState>, actor: Actor, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
+            collection::create::<$R>(&state, &actor, &headers, body, &Scope::top($coll)).await
         }
 
         #[doc = concat!("Read one of the ", $coll, ".")]
@@ -195,9 +214,9 @@ macro_rules! nested {
                 (status = 403, description = "Not the parent's owner, or outside its territory", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $create(State(state): State<AppState>, actor: Actor, Path(parent): Path<String>, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $create(State(state): State<AppState>, actor: Actor, Path(parent): Path<String>, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
             let scope = Scope::under($parent, &parent, $coll, $field)?;
-            collection::create::<$R>(&state, &actor, body, &scope).await
+            collection::create::<$R>(&state, &actor, &headers, body, &scope).await
         }
 
         #[doc = concat!("Read one of the ", $coll, ".")]
@@ -285,23 +304,27 @@ top_level!(resource: Regions, dto: Region, input: RegionInput, filter: RegionFil
     collection: "regions", tag: "regions", key: "Its id, or its CBS code (GM0114)",
     list: list_regions = "/api/v1/regions", create: create_region,
     get: get_region = "/api/v1/regions/{id}", replace: replace_region, patch: patch_region,
-    delete: delete_region, upsert: upsert_region = "/api/v1/regions/external/{externalId}");
+    delete: delete_region, upsert: upsert_region = "/api/v1/regions/external/{externalId}",
+    bulk: bulk_region = "/api/v1/regions/bulk");
 top_level!(resource: Organizations, dto: Organization, input: OrganizationInput, filter: OrganizationFilter,
     collection: "organizations", tag: "organizations", key: "Its id",
     list: list_organizations = "/api/v1/organizations", create: create_organization,
     get: get_organization = "/api/v1/organizations/{id}", replace: replace_organization,
     patch: patch_organization, delete: delete_organization,
-    upsert: upsert_organization = "/api/v1/organizations/external/{externalId}");
+    upsert: upsert_organization = "/api/v1/organizations/external/{externalId}",
+    bulk: bulk_organization = "/api/v1/organizations/bulk");
 top_level!(resource: Themes, dto: Theme, input: ThemeInput, filter: ThemeFilter,
     collection: "themes", tag: "themes", key: "Its id, or its slug (voeding)",
     list: list_themes = "/api/v1/themes", create: create_theme,
     get: get_theme = "/api/v1/themes/{id}", replace: replace_theme, patch: patch_theme,
-    delete: delete_theme, upsert: upsert_theme = "/api/v1/themes/external/{externalId}");
+    delete: delete_theme, upsert: upsert_theme = "/api/v1/themes/external/{externalId}",
+    bulk: bulk_theme = "/api/v1/themes/bulk");
 top_level!(resource: Networks, dto: Network, input: NetworkInput, filter: NetworkFilter,
     collection: "networks", tag: "networks", key: "Its id, or its slug (legro)",
     list: list_networks = "/api/v1/networks", create: create_network,
     get: get_network = "/api/v1/networks/{id}", replace: replace_network, patch: patch_network,
-    delete: delete_network, upsert: upsert_network = "/api/v1/networks/external/{externalId}");
+    delete: delete_network, upsert: upsert_network = "/api/v1/networks/external/{externalId}",
+    bulk: bulk_network = "/api/v1/networks/bulk");
 top_level!(resource: PracticeExamples, dto: PracticeExample, input: PracticeExampleInput,
     filter: PracticeExampleFilter,
     collection: "practice-examples", tag: "practice-examples", key: "Its id, or its slug",
@@ -309,30 +332,35 @@ top_level!(resource: PracticeExamples, dto: PracticeExample, input: PracticeExam
     get: get_practice_example = "/api/v1/practice-examples/{id}",
     replace: replace_practice_example, patch: patch_practice_example,
     delete: delete_practice_example,
-    upsert: upsert_practice_example = "/api/v1/practice-examples/external/{externalId}");
+    upsert: upsert_practice_example = "/api/v1/practice-examples/external/{externalId}",
+    bulk: bulk_practice_example = "/api/v1/practice-examples/bulk");
 top_level!(resource: Initiatives, dto: Initiative, input: InitiativeInput, filter: InitiativeFilter,
     collection: "initiatives", tag: "initiatives", key: "Its id",
     list: list_initiatives = "/api/v1/initiatives", create: create_initiative,
     get: get_initiative = "/api/v1/initiatives/{id}", replace: replace_initiative,
     patch: patch_initiative, delete: delete_initiative,
-    upsert: upsert_initiative = "/api/v1/initiatives/external/{externalId}");
+    upsert: upsert_initiative = "/api/v1/initiatives/external/{externalId}",
+    bulk: bulk_initiative = "/api/v1/initiatives/bulk");
 top_level!(resource: Lessons, dto: Lesson, input: LessonInput, filter: LessonFilter,
     collection: "lessons", tag: "lessons", key: "Its id",
     list: list_lessons = "/api/v1/lessons", create: create_lesson,
     get: get_lesson = "/api/v1/lessons/{id}", replace: replace_lesson, patch: patch_lesson,
-    delete: delete_lesson, upsert: upsert_lesson = "/api/v1/lessons/external/{externalId}");
+    delete: delete_lesson, upsert: upsert_lesson = "/api/v1/lessons/external/{externalId}",
+    bulk: bulk_lesson = "/api/v1/lessons/bulk");
 top_level!(resource: Programmes, dto: Programme, input: ProgrammeInput, filter: ProgrammeFilter,
     collection: "programmes", tag: "programmes", key: "Its id",
     list: list_programmes = "/api/v1/programmes", create: create_programme,
     get: get_programme = "/api/v1/programmes/{id}", replace: replace_programme,
     patch: patch_programme, delete: delete_programme,
-    upsert: upsert_programme = "/api/v1/programmes/external/{externalId}");
+    upsert: upsert_programme = "/api/v1/programmes/external/{externalId}",
+    bulk: bulk_programme = "/api/v1/programmes/bulk");
 top_level!(resource: Assignments, dto: Assignment, input: AssignmentInput, filter: AssignmentFilter,
     collection: "assignments", tag: "assignments", key: "Its id",
     list: list_assignments = "/api/v1/assignments", create: create_assignment,
     get: get_assignment = "/api/v1/assignments/{id}", replace: replace_assignment,
     patch: patch_assignment, delete: delete_assignment,
-    upsert: upsert_assignment = "/api/v1/assignments/external/{externalId}");
+    upsert: upsert_assignment = "/api/v1/assignments/external/{externalId}",
+    bulk: bulk_assignment = "/api/v1/assignments/bulk");
 
 nested!(resource: Goals, dto: Goal, input: GoalInput, filter: NetworkChildFilter,
     parent: "networks", parent_param: "parentId", field: "networkId",
@@ -363,9 +391,22 @@ nested!(resource: Transfers, dto: Transfer, input: TransferInput, filter: Transf
     patch: patch_transfer, delete: delete_transfer,
     upsert: upsert_transfer = "/api/v1/lessons/{parentId}/transfers/external/{externalId}");
 
-/// Every collection's routes, with their documentation.
-pub fn routes() -> OpenApiRouter<AppState> {
+/// Every collection's routes, with their documentation; bulk requests may be
+/// `bulk_body_limit` bytes.
+pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
+    let bulk = OpenApiRouter::new()
+        .routes(routes!(bulk_region))
+        .routes(routes!(bulk_organization))
+        .routes(routes!(bulk_theme))
+        .routes(routes!(bulk_network))
+        .routes(routes!(bulk_practice_example))
+        .routes(routes!(bulk_initiative))
+        .routes(routes!(bulk_lesson))
+        .routes(routes!(bulk_programme))
+        .routes(routes!(bulk_assignment))
+        .layer(axum::extract::DefaultBodyLimit::max(bulk_body_limit));
     OpenApiRouter::new()
+        .merge(bulk)
         .routes(routes!(list_regions, create_region))
         .routes(routes!(
             get_region,

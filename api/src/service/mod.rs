@@ -12,6 +12,7 @@ pub mod audit;
 pub mod changes;
 pub mod check;
 pub mod db;
+pub mod idempotency;
 pub mod initiatives;
 pub mod keys;
 pub mod lessons;

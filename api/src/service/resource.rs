@@ -652,7 +652,7 @@ pub async fn create<R: Resource>(
 }
 
 /// Creates a resource inside the caller's transaction.
-async fn create_in<R: Resource>(
+pub(crate) async fn create_in<R: Resource>(
     tx: &Tx,
     actor: &Actor,
     input: &R::Input,
@@ -1037,4 +1037,103 @@ async fn delete_in<R: Resource>(
         actor,
     });
     Ok(())
+}
+
+/// The most items one bulk request may hold.
+pub const MAX_BULK: usize = 1000;
+
+/// What a bulk upsert did to one item.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkItem {
+    /// The item's position in the request.
+    pub index: usize,
+    /// Its `externalId`.
+    pub external_id: String,
+    /// Its id.
+    pub id: Uuid,
+    /// Its version now (unchanged when the content was the same).
+    pub version: i32,
+    /// Whether it was created.
+    pub created: bool,
+}
+
+/// Upserts every item by its `externalId` in one transaction: all or nothing. Refused
+/// items are reported together, each invalid field prefixed with `items[<index>]`.
+pub async fn bulk_upsert<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    items: &[(Option<String>, R::Input)],
+) -> Result<Vec<BulkItem>> {
+    actor.require_write(R::SCOPE)?;
+    if items.is_empty() || items.len() > MAX_BULK {
+        return Err(Error::invalid(
+            "items",
+            format!("must hold 1 to {MAX_BULK} items, got {}", items.len()),
+        ));
+    }
+    let mut check = Check::new();
+    let mut seen = std::collections::HashSet::new();
+    for (index, (external_id, _)) in items.iter().enumerate() {
+        match external_id {
+            None => check.fail(
+                format!("items[{index}].externalId"),
+                "is required in a bulk request",
+            ),
+            Some(id) => {
+                check.external_id(&format!("items[{index}].externalId"), id);
+                if !seen.insert(id.as_str()) {
+                    check.fail(
+                        format!("items[{index}].externalId"),
+                        "appears twice in this request",
+                    );
+                }
+            }
+        }
+    }
+    check.finish()?;
+    write(db, move |tx| async move {
+        let mut done = Vec::with_capacity(items.len());
+        let mut problems = Vec::new();
+        for (index, (external_id, input)) in items.iter().enumerate() {
+            let external_id = external_id.as_deref().unwrap_or_default();
+            match upsert_in::<R>(&tx, actor, external_id, input, None).await {
+                Ok((dto, created)) => {
+                    let json = serde_json::to_value(&dto).map_err(Error::internal)?;
+                    done.push(BulkItem {
+                        index,
+                        external_id: external_id.to_owned(),
+                        id: json["id"]
+                            .as_str()
+                            .and_then(|s| Uuid::try_parse(s).ok())
+                            .unwrap_or_default(),
+                        version: json["version"].as_i64().unwrap_or_default() as i32,
+                        created,
+                    });
+                }
+                Err(Error::Validation(params)) => problems.extend(params.into_iter().map(|p| {
+                    crate::error::InvalidParam::new(format!("items[{index}].{}", p.name), p.reason)
+                })),
+                // A refusal of the item as a whole (another partner's row, outside the
+                // partner's territory, a stale or missing version): reported at the item.
+                Err(
+                    error @ (Error::Forbidden(_)
+                    | Error::Conflict(_)
+                    | Error::NotFound { .. }
+                    | Error::PreconditionFailed { .. }
+                    | Error::PreconditionRequired),
+                ) => problems.push(crate::error::InvalidParam::new(
+                    format!("items[{index}]"),
+                    error.to_string(),
+                )),
+                // The transaction itself failed: nothing more can be written in it.
+                Err(other) => return Err(other),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Validation(problems));
+        }
+        Ok((tx, done))
+    })
+    .await
 }
