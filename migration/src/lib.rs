@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_initial;
 mod m20261126_000001_feed_position;
+mod m20261126_000002_search_indexes;
 pub mod rebuild;
 
 /// Applies Leernet's migrations in order (`leernet migrate`, and `leernet serve` on start).
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261126_000001_feed_position::Migration),
+            Box::new(m20261126_000002_search_indexes::Migration),
         ]
     }
 }

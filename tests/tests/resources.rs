@@ -230,9 +230,9 @@ both_backends!(
         let mut seen = Vec::new();
         let mut after = None;
         loop {
-            let page = list::<Themes>(&app.db, &actor, &api::dto::ThemeFilter::default(), PageRequest { limit: 3, after }).await.expect("page");
+            let page = list::<Themes>(&app.db, &actor, &api::dto::ThemeFilter::default(), PageRequest { limit: 3, after, ..Default::default() }).await.expect("page");
             seen.extend(page.items.iter().map(|t| t.slug.clone()));
-            match page.next_cursor {
+            match page.next {
                 Some(cursor) => after = Some(cursor),
                 None => break,
             }
@@ -247,7 +247,7 @@ both_backends!(
         let app = app_or_skip!(backend);
         let actor = Actor::system();
         for limit in [0, 501] {
-            let error = list::<Themes>(&app.db, &actor, &api::dto::ThemeFilter::default(), PageRequest { limit, after: None })
+            let error = list::<Themes>(&app.db, &actor, &api::dto::ThemeFilter::default(), PageRequest::first(limit))
                 .await
                 .expect_err("out of range");
             assert!(
@@ -255,8 +255,8 @@ both_backends!(
                 "{error:?}"
             );
         }
-        let full = list::<Themes>(&app.db, &actor, &api::dto::ThemeFilter::default(), PageRequest { limit: 500, after: None }).await.expect("500 is allowed");
-        assert!(full.items.is_empty() && full.next_cursor.is_none());
+        let full = list::<Themes>(&app.db, &actor, &api::dto::ThemeFilter::default(), PageRequest::first(500)).await.expect("500 is allowed");
+        assert!(full.items.is_empty() && full.next.is_none());
     }
 );
 

@@ -582,3 +582,76 @@ both_backends!(
         assert_eq!(names(&problem), ["items[0].externalId", "items[2].externalId"]);
     }
 );
+
+both_backends!(
+    async fn lists_sort_search_and_filter_by_region_subtree_and_time(backend) {
+        let app = app_or_skip!(backend);
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let token = admin(&app).await;
+        let (_, _, bargeres) = call(&app, &token, Method::GET, "/api/v1/regions?q=Bargeres", None, &[]).await;
+        let bargeres = bargeres["items"][0]["id"].as_str().expect("Bargeres").to_owned();
+        let before = chrono::Utc::now();
+        for (slug, title, region) in [
+            ("wijkteam", "Een wijkteam voor jongeren", json!({"regionId": bargeres})),
+            ("dorpen", "Gezonde dorpen", json!({"regionCode": "PV20"})),
+            ("zwemmen", "Alle wijken zwemmen", json!({"regionCode": "GM0114"})),
+        ] {
+            let mut body = json!({"slug": slug, "title": title, "status": "published"});
+            body.as_object_mut().expect("object").extend(region.as_object().expect("object").clone());
+            let (status, _, created) = call(&app, &token, Method::POST, "/api/v1/practice-examples", Some(body), &[]).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+        }
+        let slugs = |page: &Value| -> Vec<String> {
+            page["items"].as_array().expect("items").iter().map(|i| i["slug"].as_str().expect("slug").to_owned()).collect()
+        };
+        // Emmen (GM0114) includes Bargeres, a district of Emmen-Zuid within it.
+        let (status, _, page) = call(&app, &token, Method::GET, "/api/v1/practice-examples?region=GM0114&sort=title", None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(slugs(&page), ["zwemmen", "wijkteam"]);
+        let (_, _, page) = call(&app, &token, Method::GET, "/api/v1/practice-examples?region=PV22", None, &[]).await;
+        assert_eq!(slugs(&page).len(), 2, "Drenthe holds Emmen's two");
+        let (status, _, problem) = call(&app, &token, Method::GET, "/api/v1/practice-examples?region=GM9999", None, &[]).await;
+        assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec!["region".to_owned()]));
+        let (_, _, networks) = call(&app, &token, Method::GET, "/api/v1/networks?region=PV22", None, &[]).await;
+        assert!(networks["items"].as_array().expect("items").iter().any(|n| n["slug"] == "living-lab-m-en-gezond"));
+
+        // Sorted descending by title, walked one at a time.
+        let mut walked = Vec::new();
+        let mut path = "/api/v1/practice-examples?sort=-title&limit=1".to_owned();
+        loop {
+            let (status, _, page) = call(&app, &token, Method::GET, &path, None, &[]).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            walked.extend(slugs(&page));
+            match page["nextCursor"].as_str() {
+                Some(cursor) => path = format!("/api/v1/practice-examples?sort=-title&limit=1&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(walked.len(), 4, "three and the seeded one: {walked:?}");
+        let (_, _, whole) = call(&app, &token, Method::GET, "/api/v1/practice-examples?sort=-title", None, &[]).await;
+        assert_eq!(walked, slugs(&whole), "page by page as in one page");
+        let position = |slug: &str| walked.iter().position(|s| s == slug).expect("walked");
+        assert!(position("dorpen") < position("wijkteam") && position("wijkteam") < position("zwemmen"), "descending: {walked:?}");
+        let (status, _, _) = call(&app, &token, Method::GET, "/api/v1/practice-examples?sort=colour", None, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (_, _, first) = call(&app, &token, Method::GET, "/api/v1/practice-examples?sort=title&limit=1", None, &[]).await;
+        let (status, _, _) = call(&app, &token, Method::GET, &format!("/api/v1/practice-examples?sort=-title&cursor={}", first["nextCursor"].as_str().expect("cursor")), None, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a cursor of another sort");
+
+        // Changed since: only the three new ones, not the seeded one.
+        let since = before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace('+', "%2B");
+        let (_, _, page) = call(&app, &token, Method::GET, &format!("/api/v1/practice-examples?updatedSince={since}"), None, &[]).await;
+        assert_eq!(slugs(&page).len(), 3, "{page}");
+
+        // Full text: PostgreSQL stems Dutch (dorp finds dorpen); SQLite matches substrings.
+        let (status, _, page) = call(&app, &token, Method::GET, "/api/v1/practice-examples?q=wijken", None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(slugs(&page).contains(&"zwemmen".to_owned()), "{page}");
+        if backend == tests::Backend::Postgres {
+            let (_, _, page) = call(&app, &token, Method::GET, "/api/v1/practice-examples?q=dorp", None, &[]).await;
+            assert_eq!(slugs(&page), ["dorpen"], "dorp finds dorpen by its stem");
+        }
+        let (_, _, page) = call(&app, &token, Method::GET, "/api/v1/practice-examples?q=leernetwerk", None, &[]).await;
+        assert_eq!(slugs(&page), ["legro-gemeentedelers-2023"], "the seeded one's text is searched too");
+    }
+);

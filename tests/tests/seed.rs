@@ -191,16 +191,16 @@ both_backends!(
         let named_by_the_data_model = ["IWP Drenthe Gezond", "sport en bewegen"];
 
         let mut all = Vec::new();
-        let page = Default::default();
+        let page = api::service::PageRequest::default();
         let db = &app.db;
         let json = |value: Result<serde_json::Value, serde_json::Error>| value.expect("json");
         let lists = [
-            json(serde_json::to_value(list::<Networks>(db, &actor, &Default::default(), page).await.expect("networks").items)),
-            json(serde_json::to_value(list::<Goals>(db, &actor, &Default::default(), page).await.expect("goals").items)),
-            json(serde_json::to_value(list::<Regions>(db, &actor, &Default::default(), page).await.expect("regions").items)),
-            json(serde_json::to_value(list::<Themes>(db, &actor, &api::dto::ThemeFilter::default(), page).await.expect("themes").items)),
-            json(serde_json::to_value(list::<Organizations>(db, &actor, &Default::default(), page).await.expect("organizations").items)),
-            json(serde_json::to_value(list::<PracticeExamples>(db, &actor, &Default::default(), page).await.expect("examples").items)),
+            json(serde_json::to_value(list::<Networks>(db, &actor, &Default::default(), page.clone()).await.expect("networks").items)),
+            json(serde_json::to_value(list::<Goals>(db, &actor, &Default::default(), page.clone()).await.expect("goals").items)),
+            json(serde_json::to_value(list::<Regions>(db, &actor, &Default::default(), page.clone()).await.expect("regions").items)),
+            json(serde_json::to_value(list::<Themes>(db, &actor, &api::dto::ThemeFilter::default(), page.clone()).await.expect("themes").items)),
+            json(serde_json::to_value(list::<Organizations>(db, &actor, &Default::default(), page.clone()).await.expect("organizations").items)),
+            json(serde_json::to_value(list::<PracticeExamples>(db, &actor, &Default::default(), page.clone()).await.expect("examples").items)),
         ];
         for value in &lists {
             texts(value, "", &mut all);

@@ -155,6 +155,9 @@ pub struct AssignmentInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AssignmentFilter {
+    /// Only those in this region or anywhere below it, by CBS code or id (`GM0114` finds
+    /// what lies in Bargeres too).
+    pub region: Option<String>,
     /// Only those of this network.
     pub network_id: Option<Uuid>,
     /// Only those in this region (exactly).

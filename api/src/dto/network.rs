@@ -139,6 +139,9 @@ pub struct NetworkInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NetworkFilter {
+    /// Only those in this region or anywhere below it, by CBS code or id (`GM0114` finds
+    /// what lies in Bargeres too).
+    pub region: Option<String>,
     /// Only this kind.
     pub kind: Option<NetworkKind>,
     /// Only this status.

@@ -121,6 +121,9 @@ pub struct PracticeExampleInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PracticeExampleFilter {
+    /// Only those in this region or anywhere below it, by CBS code or id (`GM0114` finds
+    /// what lies in Bargeres too).
+    pub region: Option<String>,
     /// Only those in this region (exactly).
     pub region_id: Option<Uuid>,
     /// Only those of this network.
@@ -201,6 +204,9 @@ pub struct InitiativeInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct InitiativeFilter {
+    /// Only those in this region or anywhere below it, by CBS code or id (`GM0114` finds
+    /// what lies in Bargeres too).
+    pub region: Option<String>,
     /// Only those of this network.
     pub network_id: Option<Uuid>,
     /// Only those in this region (exactly).
@@ -261,6 +267,9 @@ pub struct LessonInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LessonFilter {
+    /// Only those in this region or anywhere below it, by CBS code or id (`GM0114` finds
+    /// what lies in Bargeres too).
+    pub region: Option<String>,
     /// Only those of this network.
     pub network_id: Option<Uuid>,
     /// Only those learned in this region (exactly).

@@ -55,6 +55,9 @@ pub struct RegionInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RegionFilter {
+    /// Only those in this region or anywhere below it, by CBS code or id (`GM0114` finds
+    /// what lies in Bargeres too).
+    pub region: Option<String>,
     /// Only this kind.
     pub kind: Option<RegionKind>,
     /// Only direct children of this region.
@@ -105,6 +108,9 @@ pub struct OrganizationInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct OrganizationFilter {
+    /// Only those in this region or anywhere below it, by CBS code or id (`GM0114` finds
+    /// what lies in Bargeres too).
+    pub region: Option<String>,
     /// Only this kind.
     pub kind: Option<OrganizationKind>,
     /// Only organizations in this region (exactly).

@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::rest::extract::{from_json, parse_query};
 use crate::service::idempotency::{self, Outcome};
+use crate::service::resource::{After, Sort};
 use crate::service::{self, Actor, PageRequest, Resource};
 use crate::state::AppState;
 
@@ -80,6 +81,14 @@ pub struct PageParams {
     pub limit: Option<u64>,
     /// Where to continue: the `nextCursor` of the previous page.
     pub cursor: Option<String>,
+    /// The order: `createdAt` (default), `updatedAt`, or the collection's name or title
+    /// field; `-` in front for descending (`-updatedAt`).
+    pub sort: Option<String>,
+    /// Only rows changed at or after this time (RFC 3339).
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Full-text search in the collection's text fields (Dutch-aware on PostgreSQL: `wijken`
+    /// finds `wijk`).
+    pub q: Option<String>,
 }
 
 /// Parses an id from a path, naming the parameter when it is not one.
@@ -87,27 +96,39 @@ pub fn parse_id(value: &str, name: &str) -> Result<Uuid> {
     Uuid::try_parse(value).map_err(|_| Error::invalid(name, "is not an id (a UUID)"))
 }
 
-fn cursor_of(collection: &str, id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{collection}:{id}"))
+fn cursor_of(collection: &str, sort: &Sort, after: &After) -> String {
+    let text =
+        serde_json::json!({"c": collection, "s": sort.as_param(), "k": after.key, "i": after.id});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.to_string())
 }
 
-fn cursor_from(collection: &str, cursor: &str) -> Result<Uuid> {
+fn cursor_from(collection: &str, sort: &Sort, cursor: &str) -> Result<After> {
     let invalid = || {
         Error::invalid(
             "cursor",
-            "is not a cursor of this list; pass nextCursor from the previous page as it is",
+            "is not a cursor of this list (with this sort); pass nextCursor from the previous page as it is",
         )
     };
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let json: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
-        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(invalid)?;
-    let (kind, id) = text.split_once(':').ok_or_else(invalid)?;
-    if kind != collection {
+    if json["c"].as_str() != Some(collection)
+        || json["s"].as_str() != Some(sort.as_param().as_str())
+    {
         return Err(invalid());
     }
-    Uuid::try_parse(id).map_err(|_| invalid())
+    let id = json["i"]
+        .as_str()
+        .and_then(|i| Uuid::try_parse(i).ok())
+        .ok_or_else(invalid)?;
+    let key = match &json["k"] {
+        Value::Null => None,
+        Value::String(k) => Some(k.clone()),
+        _ => return Err(invalid()),
+    };
+    Ok(After { key, id })
 }
 
 fn etag(version: i64) -> HeaderValue {
@@ -204,10 +225,7 @@ fn in_scope<R: Resource>(scope: &Scope, dto: &Value, id: &str) -> Result<()> {
 /// The filter, page size and cursor of a list request. The parent of a sub-collection is
 /// the path's; `limit` and `cursor` are the page's; every other parameter must be a filter
 /// of the collection.
-fn list_params<R: Resource>(
-    query: &str,
-    scope: &Scope,
-) -> Result<(R::Filter, PageParams, Option<Uuid>)>
+fn list_params<R: Resource>(query: &str, scope: &Scope) -> Result<(R::Filter, PageRequest)>
 where
     R::Filter: DeserializeOwned,
 {
@@ -224,6 +242,20 @@ where
                 })?);
             }
             "cursor" => page.cursor = Some(value.into_owned()),
+            "sort" => page.sort = Some(value.into_owned()),
+            "q" => page.q = Some(value.into_owned()),
+            "updatedSince" => {
+                page.updated_since = Some(
+                    chrono::DateTime::parse_from_rfc3339(&value)
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                        .map_err(|_| {
+                            Error::invalid(
+                                "updatedSince",
+                                format!("must be an RFC 3339 time such as 2024-01-31T12:00:00Z, got {value}"),
+                            )
+                        })?,
+                );
+            }
             k if scope.parent.is_some_and(|(field, _)| field == k) => {
                 return Err(Error::invalid(k, "is given by the path"));
             }
@@ -236,12 +268,22 @@ where
         rest.append_pair(field, &id.to_string());
     }
     let filter: R::Filter = parse_query(&rest.finish())?;
+    let sort = page.sort.as_deref().map(Sort::parse).unwrap_or_default();
     let after = page
         .cursor
         .as_deref()
-        .map(|c| cursor_from(R::TYPE, c))
+        .map(|c| cursor_from(R::TYPE, &sort, c))
         .transpose()?;
-    Ok((filter, page, after))
+    Ok((
+        filter,
+        PageRequest {
+            limit: page.limit.unwrap_or(50),
+            after,
+            sort,
+            updated_since: page.updated_since,
+            q: page.q,
+        },
+    ))
 }
 
 /// The `Link` header pointing at the page after `cursor`, keeping the other parameters.
@@ -267,11 +309,10 @@ where
     R::Filter: DeserializeOwned,
 {
     let query = uri.query().unwrap_or_default();
-    let (filter, page, after) = list_params::<R>(query, scope)?;
-    let limit = page.limit.unwrap_or(50);
-    let result =
-        service::list::<R>(&state.db, actor, &filter, PageRequest { limit, after }).await?;
-    let next_cursor = result.next_cursor.map(|id| cursor_of(R::TYPE, id));
+    let (filter, request) = list_params::<R>(query, scope)?;
+    let sort = request.sort.clone();
+    let result = service::list::<R>(&state.db, actor, &filter, request).await?;
+    let next_cursor = result.next.map(|after| cursor_of(R::TYPE, &sort, &after));
     let link = next_cursor
         .as_ref()
         .map(|cursor| next_link(&scope.base, query, cursor));

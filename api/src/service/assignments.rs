@@ -36,6 +36,16 @@ impl Resource for Programmes {
     type Children = ();
     type Filter = ProgrammeFilter;
     const TYPE: &'static str = "programmes";
+
+    const SORT_HINT: &'static str = ", name";
+
+    fn sort_column(field: &str) -> Option<programme::Column> {
+        (field == "name").then_some(programme::Column::Name)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["name"]
+    }
     const DEPENDENTS: &'static [Dependent] = &[Dependent::linked(
         "assignment_programmes",
         "programme_id",
@@ -162,6 +172,16 @@ impl Resource for Assignments {
     type Children = AssignmentLinks;
     type Filter = AssignmentFilter;
     const TYPE: &'static str = "assignments";
+
+    const SORT_HINT: &'static str = ", title";
+
+    fn sort_column(field: &str) -> Option<assignment::Column> {
+        (field == "title").then_some(assignment::Column::Title)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["title", "description", "learning_outcomes"]
+    }
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &assignment::Model) -> Result<Anchors> {
         Ok(Anchors::of(&[row.region_id], &[row.network_id]))
@@ -351,7 +371,7 @@ impl Resource for Assignments {
     }
 
     async fn condition<C: ConnectionTrait>(
-        _conn: &C,
+        conn: &C,
         filter: &AssignmentFilter,
     ) -> Result<Condition> {
         let mut condition = Condition::all()
@@ -384,6 +404,14 @@ impl Resource for Assignments {
                 "programme_id",
                 programme,
             )));
+        }
+        if let Some(region) = &filter.region {
+            let root = refs::region_root(conn, region).await?;
+            condition = condition.add(refs::in_subtree(
+                conn.get_database_backend(),
+                r#""assignments"."region_id""#,
+                root,
+            ));
         }
         Ok(condition)
     }

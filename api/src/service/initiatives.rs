@@ -33,6 +33,16 @@ impl Resource for Initiatives {
     type Children = Vec<Uuid>;
     type Filter = InitiativeFilter;
     const TYPE: &'static str = "initiatives";
+
+    const SORT_HINT: &'static str = ", title";
+
+    fn sort_column(field: &str) -> Option<initiative::Column> {
+        (field == "title").then_some(initiative::Column::Title)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["title", "description"]
+    }
     const DEPENDENTS: &'static [Dependent] = &[Dependent::refuse(
         "assignments",
         "initiative_id",
@@ -145,7 +155,7 @@ impl Resource for Initiatives {
     }
 
     async fn condition<C: ConnectionTrait>(
-        _conn: &C,
+        conn: &C,
         filter: &InitiativeFilter,
     ) -> Result<Condition> {
         let mut condition = Condition::all()
@@ -163,6 +173,14 @@ impl Resource for Initiatives {
         if let Some(theme) = &filter.theme {
             condition = condition.add(initiative::Column::Id.in_subquery(
                 refs::parents_linked_by_key(INITIATIVE_THEMES, "themes", "slug", theme.as_str()),
+            ));
+        }
+        if let Some(region) = &filter.region {
+            let root = refs::region_root(conn, region).await?;
+            condition = condition.add(refs::in_subtree(
+                conn.get_database_backend(),
+                r#""initiatives"."region_id""#,
+                root,
             ));
         }
         Ok(condition)

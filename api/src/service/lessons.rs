@@ -37,6 +37,16 @@ impl Resource for Lessons {
     type Children = Vec<Uuid>;
     type Filter = LessonFilter;
     const TYPE: &'static str = "lessons";
+
+    const SORT_HINT: &'static str = ", title";
+
+    fn sort_column(field: &str) -> Option<lesson::Column> {
+        (field == "title").then_some(lesson::Column::Title)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["title", "body"]
+    }
     const DEPENDENTS: &'static [Dependent] = &[Dependent::cascade(
         "transfers",
         "lesson_id",
@@ -130,7 +140,7 @@ impl Resource for Lessons {
             .collect())
     }
 
-    async fn condition<C: ConnectionTrait>(_conn: &C, filter: &LessonFilter) -> Result<Condition> {
+    async fn condition<C: ConnectionTrait>(conn: &C, filter: &LessonFilter) -> Result<Condition> {
         let mut condition = Condition::all()
             .add_option(filter.network_id.map(|n| lesson::Column::NetworkId.eq(n)))
             .add_option(
@@ -145,6 +155,14 @@ impl Resource for Lessons {
                 "slug",
                 theme.as_str(),
             )));
+        }
+        if let Some(region) = &filter.region {
+            let root = refs::region_root(conn, region).await?;
+            condition = condition.add(refs::in_subtree(
+                conn.get_database_backend(),
+                r#""lessons"."origin_region_id""#,
+                root,
+            ));
         }
         Ok(condition)
     }

@@ -80,6 +80,16 @@ impl Resource for Networks {
     type Children = NetworkLinks;
     type Filter = NetworkFilter;
     const TYPE: &'static str = "networks";
+
+    const SORT_HINT: &'static str = ", name";
+
+    fn sort_column(field: &str) -> Option<network::Column> {
+        (field == "name").then_some(network::Column::Name)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["name", "summary", "description"]
+    }
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::refuse("networks", "parent_network_id", "child networks"),
         Dependent::refuse("practice_examples", "network_id", "practice examples"),
@@ -352,7 +362,7 @@ impl Resource for Networks {
             .collect())
     }
 
-    async fn condition<C: ConnectionTrait>(_conn: &C, filter: &NetworkFilter) -> Result<Condition> {
+    async fn condition<C: ConnectionTrait>(conn: &C, filter: &NetworkFilter) -> Result<Condition> {
         let mut condition = Condition::all()
             .add_option(filter.kind.map(|k| network::Column::Kind.eq(k.as_str())))
             .add_option(
@@ -379,6 +389,15 @@ impl Resource for Networks {
                         .to_owned(),
                 ),
             );
+        }
+        if let Some(root) = &filter.region {
+            let root = refs::region_root(conn, root).await?;
+            condition = condition.add(refs::in_subtree_then(
+                conn.get_database_backend(),
+                r#""networks"."id" IN (SELECT network_id FROM network_regions WHERE region_id"#,
+                root,
+                ")",
+            ));
         }
         if let Some(region) = filter.region_id {
             condition = condition.add(
@@ -495,6 +514,16 @@ impl Resource for Goals {
     type Children = ();
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "goals";
+
+    const SORT_HINT: &'static str = ", title";
+
+    fn sort_column(field: &str) -> Option<goal::Column> {
+        (field == "title").then_some(goal::Column::Title)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["title", "description"]
+    }
     const SCOPE: &'static str = "networks";
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &goal::Model) -> Result<Anchors> {
@@ -714,6 +743,16 @@ impl Resource for Reports {
     type Children = ();
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "reports";
+
+    const SORT_HINT: &'static str = ", title";
+
+    fn sort_column(field: &str) -> Option<report::Column> {
+        (field == "title").then_some(report::Column::Title)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["title"]
+    }
     const SCOPE: &'static str = "networks";
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &report::Model) -> Result<Anchors> {

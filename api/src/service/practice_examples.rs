@@ -53,6 +53,24 @@ impl Resource for PracticeExamples {
     type Filter = PracticeExampleFilter;
     const TYPE: &'static str = "practice-examples";
 
+    const SORT_HINT: &'static str = ", title";
+
+    fn sort_column(field: &str) -> Option<practice_example::Column> {
+        (field == "title").then_some(practice_example::Column::Title)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &[
+            "title",
+            "summary",
+            "context",
+            "approach",
+            "why_it_works",
+            "how_to_apply",
+            "expected_outcome",
+        ]
+    }
+
     async fn anchors<C: ConnectionTrait>(
         _conn: &C,
         row: &practice_example::Model,
@@ -233,7 +251,7 @@ impl Resource for PracticeExamples {
     }
 
     async fn condition<C: ConnectionTrait>(
-        _conn: &C,
+        conn: &C,
         filter: &PracticeExampleFilter,
     ) -> Result<Condition> {
         let mut condition = Condition::all()
@@ -267,6 +285,14 @@ impl Resource for PracticeExamples {
                     "slug",
                     theme.as_str(),
                 ),
+            ));
+        }
+        if let Some(region) = &filter.region {
+            let root = refs::region_root(conn, region).await?;
+            condition = condition.add(refs::in_subtree(
+                conn.get_database_backend(),
+                r#""practice_examples"."region_id""#,
+                root,
             ));
         }
         Ok(condition)

@@ -619,3 +619,49 @@ pub async fn ancestors_or_self<C: ConnectionTrait>(
         .map(|row| row.try_get::<Uuid>("", "id").map_err(map_db_err))
         .collect()
 }
+
+/// The id of the region a list filter names by CBS code or id; a 400 naming `region` when
+/// there is none (a typo must not silently match nothing).
+pub async fn region_root<C: ConnectionTrait>(conn: &C, value: &str) -> Result<Uuid> {
+    // A plain read (no lock): lists run in read-only transactions.
+    let column = match Uuid::try_parse(value) {
+        Ok(id) => entity::region::Column::Id.eq(id),
+        Err(_) if printable(&mut Check::new(), "region", value) => {
+            entity::region::Column::Code.eq(value)
+        }
+        Err(_) => return Err(Error::invalid("region", "is not a CBS code or an id")),
+    };
+    entity::region::Entity::find()
+        .select_only()
+        .column(entity::region::Column::Id)
+        .filter(column)
+        .filter(entity::region::Column::DeletedAt.is_null())
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await
+        .map_err(map_db_err)?
+        .ok_or_else(|| Error::invalid("region", format!("no region with CBS code or id {value}")))
+}
+
+/// SQL for "`lhs` lies in the subtree of region `root`" (the region and everything below
+/// it), as one recursive query.
+pub fn in_subtree(backend: sea_orm::DbBackend, lhs: &str, root: Uuid) -> sea_orm::sea_query::Expr {
+    in_subtree_then(backend, lhs, root, "")
+}
+
+/// [`in_subtree`], with `close` written after it (to close a subquery `lhs` opened).
+pub fn in_subtree_then(
+    backend: sea_orm::DbBackend,
+    lhs: &str,
+    root: Uuid,
+    close: &str,
+) -> sea_orm::sea_query::Expr {
+    let placeholder = if is_postgres(backend) { "$1" } else { "?" };
+    Expr::cust_with_values(
+        format!(
+            "{lhs} IN (WITH RECURSIVE subtree(id) AS (SELECT id FROM regions WHERE id = {placeholder} \
+             UNION ALL SELECT r.id FROM regions r JOIN subtree s ON r.parent_id = s.id) SELECT id FROM subtree){close}"
+        ),
+        [root],
+    )
+}

@@ -45,6 +45,16 @@ impl Resource for Regions {
     type Children = ();
     type Filter = RegionFilter;
     const TYPE: &'static str = "regions";
+
+    const SORT_HINT: &'static str = ", name";
+
+    fn sort_column(field: &str) -> Option<region::Column> {
+        (field == "name").then_some(region::Column::Name)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["name"]
+    }
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::refuse("regions", "parent_id", "child regions"),
         Dependent::refuse("organizations", "region_id", "organizations"),
@@ -194,11 +204,20 @@ impl Resource for Regions {
             .collect())
     }
 
-    async fn condition<C: ConnectionTrait>(_conn: &C, filter: &RegionFilter) -> Result<Condition> {
-        Ok(Condition::all()
+    async fn condition<C: ConnectionTrait>(conn: &C, filter: &RegionFilter) -> Result<Condition> {
+        let mut condition = Condition::all()
             .add_option(filter.kind.map(|k| region::Column::Kind.eq(k.as_str())))
             .add_option(filter.parent_id.map(|p| region::Column::ParentId.eq(p)))
-            .add_option(filter.deprived.map(|d| region::Column::Deprived.eq(d))))
+            .add_option(filter.deprived.map(|d| region::Column::Deprived.eq(d)));
+        if let Some(root) = &filter.region {
+            let root = refs::region_root(conn, root).await?;
+            condition = condition.add(refs::in_subtree(
+                conn.get_database_backend(),
+                r#""regions"."id""#,
+                root,
+            ));
+        }
+        Ok(condition)
     }
 }
 
@@ -215,6 +234,16 @@ impl Resource for Organizations {
     type Children = ();
     type Filter = OrganizationFilter;
     const TYPE: &'static str = "organizations";
+
+    const SORT_HINT: &'static str = ", name";
+
+    fn sort_column(field: &str) -> Option<organization::Column> {
+        (field == "name").then_some(organization::Column::Name)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["name"]
+    }
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::refuse("networks", "lead_organization_id", "networks it leads"),
         Dependent::refuse("networks", "funder_id", "networks it funds"),
@@ -291,7 +320,7 @@ impl Resource for Organizations {
     }
 
     async fn condition<C: ConnectionTrait>(
-        _conn: &C,
+        conn: &C,
         filter: &OrganizationFilter,
     ) -> Result<Condition> {
         Ok(Condition::all()
@@ -304,7 +333,15 @@ impl Resource for Organizations {
                 filter
                     .region_id
                     .map(|r| organization::Column::RegionId.eq(r)),
-            ))
+            )
+            .add_option(match &filter.region {
+                Some(root) => Some(refs::in_subtree(
+                    conn.get_database_backend(),
+                    r#""organizations"."region_id""#,
+                    refs::region_root(conn, root).await?,
+                )),
+                None => None,
+            }))
     }
 }
 
@@ -321,6 +358,16 @@ impl Resource for Themes {
     type Children = ();
     type Filter = ThemeFilter;
     const TYPE: &'static str = "themes";
+
+    const SORT_HINT: &'static str = ", name";
+
+    fn sort_column(field: &str) -> Option<theme::Column> {
+        (field == "name").then_some(theme::Column::Name)
+    }
+
+    fn search_columns() -> &'static [&'static str] {
+        &["name"]
+    }
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::linked(
             "network_themes",

@@ -117,6 +117,19 @@ pub trait Resource: Send + Sync + 'static {
         None
     }
 
+    /// Fields, besides `createdAt` and `updatedAt`, that lists may be sorted by (never null).
+    fn sort_column(_field: &str) -> Option<<Self::Entity as EntityTrait>::Column> {
+        None
+    }
+
+    /// How [`Resource::sort_column`]'s fields are named in a refusal (`, name`).
+    const SORT_HINT: &'static str = "";
+
+    /// The text columns full-text search (`q`) looks in.
+    fn search_columns() -> &'static [&'static str] {
+        &[]
+    }
+
     /// Which rows `actor` may see at all (`auth.md`: drafts are visible to their owner and
     /// admins only). Applied to every read, list and write lookup.
     fn visible(_actor: &Actor) -> Condition {
@@ -551,22 +564,97 @@ pub async fn get_by_key<R: Resource>(
 /// The most items one page may hold.
 pub const MAX_PAGE_SIZE: u64 = 500;
 
-/// A page request: at most `limit` items after the cursor `after` (an id; ids are UUID v7,
-/// so id order is creation order and the keyset needs no OFFSET).
-#[derive(Debug, Clone, Copy)]
+/// How a list is ordered: by a field of the resource, ascending or descending, then by id
+/// (so the order is total and the keyset exact).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sort {
+    /// The field as the API names it: `createdAt` (the default), `updatedAt`, or one the
+    /// resource offers ([`Resource::sort_column`]).
+    pub field: String,
+    /// Descending (`-field`).
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Self {
+            field: "createdAt".to_owned(),
+            descending: false,
+        }
+    }
+}
+
+impl Sort {
+    /// Parses `field` or `-field`.
+    pub fn parse(text: &str) -> Self {
+        match text.strip_prefix('-') {
+            Some(field) => Self {
+                field: field.to_owned(),
+                descending: true,
+            },
+            None => Self {
+                field: text.trim_start_matches('+').to_owned(),
+                descending: false,
+            },
+        }
+    }
+
+    /// As given: `field` or `-field`.
+    pub fn as_param(&self) -> String {
+        if self.descending {
+            format!("-{}", self.field)
+        } else {
+            self.field.clone()
+        }
+    }
+}
+
+/// Where a page starts: after the row with this sort key and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    /// The previous row's sort value as text (`None` when sorting by creation: the id is
+    /// the key).
+    pub key: Option<String>,
+    /// The previous row's id.
+    pub id: Uuid,
+}
+
+/// A page request: at most `limit` items after `after`, in `sort` order, of the rows
+/// changed since `updated_since` that match the full-text query `q`. Keyset paging: no
+/// OFFSET, and a walk sees every row that lives throughout it exactly once.
+#[derive(Debug, Clone)]
 pub struct PageRequest {
-    /// Items per page: 1 to [`MAX_PAGE_SIZE`]. Anything else is refused rather than
-    /// silently clamped, so that a caller asking for 1000 does not believe it got them all.
+    /// Items per page: 1 to [`MAX_PAGE_SIZE`] (default 50). Anything else is refused rather
+    /// than silently clamped, so that a caller asking for 1000 does not believe it got
+    /// them all.
     pub limit: u64,
-    /// Continue after this id.
-    pub after: Option<Uuid>,
+    /// Continue after this row.
+    pub after: Option<After>,
+    /// The order.
+    pub sort: Sort,
+    /// Only rows changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Full-text search over the resource's text fields ([`Resource::search_columns`]):
+    /// Dutch stemming on PostgreSQL (`to_tsvector('dutch', ...)`, GIN-indexed), a
+    /// case-insensitive substring match on SQLite.
+    pub q: Option<String>,
 }
 
 impl Default for PageRequest {
     fn default() -> Self {
+        Self::first(50)
+    }
+}
+
+impl PageRequest {
+    /// The first page of `limit` items in creation order.
+    pub fn first(limit: u64) -> Self {
         Self {
-            limit: 50,
+            limit,
             after: None,
+            sort: Sort::default(),
+            updated_since: None,
+            q: None,
         }
     }
 }
@@ -575,10 +663,77 @@ impl Default for PageRequest {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
-    /// The items, in id (creation) order.
+    /// The items, in the requested order.
     pub items: Vec<T>,
     /// Where the next page starts; `None` on the last page.
-    pub next_cursor: Option<Uuid>,
+    #[serde(skip)]
+    pub next: Option<After>,
+}
+
+/// The column and the text of a sort key, for the keyset.
+fn sort_key<R: Resource>(
+    row: &R::Model,
+    column: <R::Entity as EntityTrait>::Column,
+) -> Option<String> {
+    match row.get(column) {
+        Value::String(Some(s)) => Some(s.to_string()),
+        Value::ChronoDateTimeUtc(Some(t)) => {
+            Some(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }
+        Value::Int(Some(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The key's text as the column's value.
+fn key_value(column_is_time: bool, key: &str) -> Result<Value> {
+    if column_is_time {
+        DateTime::parse_from_rfc3339(key)
+            .map(|t| Value::from(t.with_timezone(&Utc)))
+            .map_err(|_| Error::invalid("cursor", "is not a cursor of this list"))
+    } else {
+        Ok(Value::from(key.to_owned()))
+    }
+}
+
+/// The full-text condition for `q` over `columns` of `table`.
+fn search<R: Resource>(backend: DbBackend, q: &str) -> Result<Condition> {
+    let columns = R::search_columns();
+    if columns.is_empty() {
+        return Err(Error::invalid(
+            "q",
+            format!("{} cannot be searched", R::TYPE),
+        ));
+    }
+    if q.trim().is_empty() || q.chars().count() > 200 || q.chars().any(char::is_control) {
+        return Err(Error::invalid("q", "must be 1 to 200 characters of text"));
+    }
+    let document = search_document(columns);
+    Ok(Condition::all().add(if is_postgres(backend) {
+        Expr::cust_with_values(
+            format!("to_tsvector('dutch', {document}) @@ plainto_tsquery('dutch', $1)"),
+            [q.to_owned()],
+        )
+    } else {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        Expr::cust_with_values(
+            format!("({document}) LIKE ? ESCAPE '\\'"),
+            [format!("%{escaped}%")],
+        )
+    }))
+}
+
+/// The text searched: the columns joined by spaces (the GIN indexes on PostgreSQL are on
+/// exactly this expression).
+pub fn search_document(columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("coalesce({c}, '')"))
+        .collect::<Vec<_>>()
+        .join(" || ' ' || ")
 }
 
 /// A filtered page of live resources.
@@ -596,28 +751,81 @@ pub async fn list<R: Resource>(
             format!("must be between 1 and {MAX_PAGE_SIZE}, got {limit}"),
         ));
     }
+    let id = <R::Entity as Common>::id();
+    let column = match page.sort.field.as_str() {
+        "createdAt" => None,
+        "updatedAt" => Some(<R::Entity as Common>::updated_at()),
+        other => Some(R::sort_column(other).ok_or_else(|| {
+            Error::invalid(
+                "sort",
+                format!(
+                    "{} cannot be sorted by {other}; use createdAt, updatedAt{}",
+                    R::TYPE,
+                    R::SORT_HINT
+                ),
+            )
+        })?),
+    };
+    let is_time = page.sort.field == "updatedAt";
+    let backend = db.get_database_backend();
     read(db, move |txn| async move {
         let mut query = R::Entity::find()
             .filter(<R::Entity as Common>::deleted_at().is_null())
             .filter(R::visible(actor))
             .filter(R::condition(&txn, filter).await?);
-        if let Some(after) = page.after {
-            query = query.filter(<R::Entity as Common>::id().gt(after));
+        if let Some(since) = page.updated_since {
+            query = query.filter(<R::Entity as Common>::updated_at().gte(since));
+        }
+        if let Some(q) = &page.q {
+            query = query.filter(search::<R>(backend, q)?);
+        }
+        let descending = page.sort.descending;
+        if let Some(after) = &page.after {
+            query = query.filter(match (column, &after.key) {
+                (None, None) if descending => Condition::all().add(id.lt(after.id)),
+                (None, None) => Condition::all().add(id.gt(after.id)),
+                (Some(column), Some(key)) => {
+                    let key = key_value(is_time, key)?;
+                    let (beyond, tie) = if descending {
+                        (column.lt(key.clone()), id.lt(after.id))
+                    } else {
+                        (column.gt(key.clone()), id.gt(after.id))
+                    };
+                    Condition::any()
+                        .add(beyond)
+                        .add(Condition::all().add(column.eq(key)).add(tie))
+                }
+                _ => return Err(Error::invalid("cursor", "is not a cursor of this list")),
+            });
+        }
+        let order = if descending {
+            sea_orm::Order::Desc
+        } else {
+            sea_orm::Order::Asc
+        };
+        if let Some(column) = column {
+            query = query.order_by(column, order.clone());
         }
         let mut rows = query
-            .order_by_asc(<R::Entity as Common>::id())
+            .order_by(id, order)
             .limit(limit + 1)
             .all(&txn)
             .await
             .map_err(map_db_err)?;
-        let next_cursor = if rows.len() as u64 > limit {
+        let next = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
-            rows.last().map(id_of::<R>).transpose()?
+            match rows.last() {
+                Some(last) => Some(After {
+                    key: column.and_then(|c| sort_key::<R>(last, c)),
+                    id: id_of::<R>(last)?,
+                }),
+                None => None,
+            }
         } else {
             None
         };
         let items = R::to_dtos(&txn, rows).await?;
-        Ok((txn, Page { items, next_cursor }))
+        Ok((txn, Page { items, next }))
     })
     .await
 }
