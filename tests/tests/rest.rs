@@ -381,7 +381,7 @@ both_backends!(
         let (status, _, problem) = post(r#"{"slug": "x", "#, "application/json").await;
         assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec!["body".to_owned()]));
         let (status, _, problem) = post(r#"{}"#, "application/json").await;
-        assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec!["slug".to_owned(), "name".to_owned()]));
+        assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec!["name".to_owned()]), "a slug left out is derived; the name is required");
         let (status, _, problem) = post("slug=x", "application/x-www-form-urlencoded").await;
         assert_eq!((status, problem["status"].as_u64()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some(415)));
         let big: &'static str = Box::leak(format!(r#"{{"slug": "x", "name": "{}"}}"#, "x".repeat(5_000)).into_boxed_str());
@@ -653,5 +653,112 @@ both_backends!(
         }
         let (_, _, page) = call(&app, &token, Method::GET, "/api/v1/practice-examples?q=leernetwerk", None, &[]).await;
         assert_eq!(slugs(&page), ["legro-gemeentedelers-2023"], "the seeded one's text is searched too");
+    }
+);
+
+/// Every item of a list, walking its pages.
+async fn all(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut next = format!("{path}{separator}limit=500");
+    loop {
+        let (status, _, page) = call(app, token, Method::GET, &next, None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        items.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(cursor) => next = format!("{path}{separator}limit=500&cursor={cursor}"),
+            None => return items,
+        }
+    }
+}
+
+both_backends!(
+    async fn stats_equal_counts_taken_independently_and_come_as_csv_too(backend) {
+        let app = app_or_skip!(backend);
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let token = admin(&app).await;
+        let (_, _, bargeres) = call(&app, &token, Method::GET, "/api/v1/regions?q=Bargeres", None, &[]).await;
+        let bargeres = bargeres["items"][0]["id"].as_str().expect("Bargeres").to_owned();
+        for (i, (region, themes, year)) in [
+            (json!({"regionId": bargeres}), vec!["voeding"], 2022),
+            (json!({"regionId": bargeres}), vec!["voeding", "leefbaarheid"], 2023),
+            (json!({"regionCode": "GM0114"}), vec!["leefbaarheid"], 2023),
+            (json!({"regionCode": "PV20"}), vec!["voeding"], 2021),
+        ].into_iter().enumerate() {
+            let mut body = json!({"slug": format!("telling-{i}"), "title": format!("Telling {i}"), "status": "published", "themes": themes, "year": year});
+            body.as_object_mut().expect("object").extend(region.as_object().expect("object").clone());
+            let (status, _, created) = call(&app, &token, Method::POST, "/api/v1/practice-examples", Some(body), &[]).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+        }
+        for (title, residents) in [("Wandelen", 40), ("Koken", 25)] {
+            let (status, _, _) = call(&app, &token, Method::POST, "/api/v1/initiatives",
+                Some(json!({"title": title, "regionId": bargeres, "residentsReached": residents, "startedOn": "2023-04-01"})), &[]).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+
+        let (status, _, by_municipality) = call(&app, &token, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&level=municipality", None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{by_municipality}");
+        let emmen = by_municipality["groups"].as_array().expect("groups").iter().find(|g| g["key"] == "GM0114").expect("Emmen");
+        assert_eq!(emmen["label"], "Emmen");
+        assert_eq!(emmen["count"].as_u64(), Some(all(&app, &token, "/api/v1/practice-examples?region=GM0114").await.len() as u64));
+        let (_, _, by_province) = call(&app, &token, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&level=province", None, &[]).await;
+        for group in by_province["groups"].as_array().expect("groups") {
+            let code = group["key"].as_str().expect("code");
+            let listed = all(&app, &token, &format!("/api/v1/practice-examples?region={code}")).await.len();
+            assert_eq!(group["count"].as_u64(), Some(listed as u64), "{code}");
+        }
+        let (_, _, by_theme) = call(&app, &token, Method::GET, "/api/v1/stats/practice-examples?groupBy=theme", None, &[]).await;
+        for group in by_theme["groups"].as_array().expect("groups") {
+            let slug = group["key"].as_str().expect("slug");
+            let listed = all(&app, &token, &format!("/api/v1/practice-examples?theme={slug}")).await.len();
+            assert_eq!(group["count"].as_u64(), Some(listed as u64), "{slug}");
+        }
+        let (_, _, by_year) = call(&app, &token, Method::GET, "/api/v1/stats/practice-examples?groupBy=year&status=published", None, &[]).await;
+        let count_2023 = by_year["groups"].as_array().expect("groups").iter().find(|g| g["key"] == "2023").expect("2023")["count"].as_u64();
+        assert_eq!(count_2023, Some(all(&app, &token, "/api/v1/practice-examples?year=2023&status=published").await.len() as u64));
+
+        let (_, _, initiatives) = call(&app, &token, Method::GET, "/api/v1/stats/initiatives?groupBy=region&level=district", None, &[]).await;
+        let group = &initiatives["groups"][0];
+        assert_eq!((group["label"].as_str(), group["count"].as_u64(), group["total"].as_u64()), (Some("Bargeres"), Some(2), Some(65)));
+        assert_eq!(initiatives["totalOf"], "residentsReached");
+
+        let response = app.client.get(app.url("/api/v1/stats/initiatives?groupBy=region&level=district")).bearer_auth(&token)
+            .header("accept", "text/csv").send().await.expect("csv");
+        assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+        let text = response.text().await.expect("text");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(reader.headers().expect("a header").iter().collect::<Vec<_>>(), ["key", "label", "count", "residentsReached"]);
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a record")).collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((&rows[0][1], &rows[0][2], &rows[0][3]), ("Bargeres", "2", "65"));
+
+        for (query, name) in [("", "groupBy"), ("?groupBy=colour", "groupBy"), ("?groupBy=region&level=galaxy", "level"), ("?groupBy=theme&colour=x", "colour")] {
+            let (status, _, problem) = call(&app, &token, Method::GET, &format!("/api/v1/stats/practice-examples{query}"), None, &[]).await;
+            assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec![name.to_owned()]), "{query}");
+        }
+        let (status, _, _) = call(&app, &token, Method::GET, "/api/v1/stats/assignments?groupBy=theme", None, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "assignments have no themes");
+    }
+);
+
+both_backends!(
+    async fn a_slug_left_out_is_derived_from_the_name_and_kept_on_replace(backend) {
+        let app = app_or_skip!(backend);
+        let token = admin(&app).await;
+        let post = |name: &'static str| {
+            let (app, token) = (&app, &token);
+            async move { call(app, token, Method::POST, "/api/v1/themes", Some(json!({"name": name})), &[]).await }
+        };
+        let (status, _, first) = post("Gezonde leefstijl & Één wijk").await;
+        assert_eq!((status, first["slug"].as_str()), (StatusCode::CREATED, Some("gezonde-leefstijl-en-een-wijk")));
+        let (_, _, second) = post("Gezonde leefstijl & één wijk!").await;
+        assert_eq!(second["slug"], "gezonde-leefstijl-en-een-wijk-2", "made unique");
+        let (_, _, reserved) = post("Bulk").await;
+        assert_eq!(reserved["slug"], "bulk-2", "never a reserved word");
+        let path = format!("/api/v1/themes/{}", first["id"].as_str().expect("id"));
+        let (status, _, replaced) = call(&app, &token, Method::PUT, &path, Some(json!({"name": "Anders genoemd"})), &[]).await;
+        assert_eq!((status, replaced["slug"].as_str()), (StatusCode::OK, Some("gezonde-leefstijl-en-een-wijk")), "a replace keeps it");
+        let (_, _, example) = call(&app, &token, Method::POST, "/api/v1/practice-examples", Some(json!({"title": "Café aan de Brink"})), &[]).await;
+        assert_eq!(example["slug"], "cafe-aan-de-brink");
     }
 );

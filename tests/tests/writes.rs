@@ -203,9 +203,9 @@ both_backends!(
 both_backends!(
     async fn errors_render_as_problem_json_without_internals(backend) {
         let app = app_or_skip!(backend);
-        let error = create::<Themes>(&app.db, &Actor::system(), ThemeInput::default())
+        let error = create::<Themes>(&app.db, &Actor::system(), ThemeInput { slug: Some("Geen Slug".into()), ..Default::default() })
             .await
-            .expect_err("empty");
+            .expect_err("invalid");
         let problem = serde_json::to_value(error.problem()).expect("json");
         assert_eq!(problem["status"], 400);
         assert_eq!(problem["code"], "validation_failed");
@@ -215,7 +215,7 @@ both_backends!(
             .iter()
             .map(|p| p["name"].as_str().expect("name"))
             .collect();
-        assert_eq!(names, vec!["slug", "name"]);
+        assert_eq!(names, vec!["name", "slug"]);
         let internal = Error::internal(anyhow::anyhow!("SQLSTATE 42P01 relation \"secret\" does not exist")).problem();
         let text = serde_json::to_string(&internal).expect("json");
         assert!(!text.contains("secret") && !text.contains("SQLSTATE"), "{text}");

@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod ratelimit;
 pub mod resources;
+pub mod stats;
 
 use axum::Router;
 use axum::extract::MatchedPath;

@@ -34,6 +34,7 @@ use crate::state::AppState;
         (name = "lessons", description = "Lessons learned and where they were carried"),
         (name = "programmes", description = "Education programmes"),
         (name = "assignments", description = "Student assignments, as education platforms pull them"),
+        (name = "stats", description = "Counts for dashboards, per region, theme or year (JSON or CSV)"),
     )
 )]
 struct ApiDoc;
@@ -64,6 +65,7 @@ impl Modify for BearerAuth {
 pub fn documented(bulk_body_limit: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(super::resources::routes(bulk_body_limit))
+        .merge(super::stats::routes())
         .split_for_parts()
 }
 

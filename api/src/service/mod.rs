@@ -23,6 +23,7 @@ pub mod refs;
 pub mod regions;
 pub mod resource;
 pub mod seed;
+pub mod stats;
 
 pub use actor::{Actor, Confinement, SYSTEM_PARTNER_ID, SYSTEM_PARTNER_NAME};
 pub use assignments::{Assignments, Programmes};

@@ -17,7 +17,7 @@ use crate::service::changes::Audience;
 use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::refs::{self, LinkTable};
-use crate::service::regions::unique_slug;
+use crate::service::regions::{derived_slug, unique_slug};
 use crate::service::resource::Anchors;
 use crate::service::resource::drafts_hidden;
 use crate::service::{Actor, Resource};
@@ -102,7 +102,20 @@ impl Resource for PracticeExamples {
         current: Option<&practice_example::Model>,
     ) -> Result<PracticeExampleChildren> {
         let mut check = Check::new();
-        let slug = check.slug("slug", &input.slug);
+        let title = check.line("title", &input.title);
+        let slug = match (&input.slug, current) {
+            (Some(_), _) => check.slug("slug", &input.slug),
+            (None, Some(current)) => current.slug.clone(),
+            (None, None) if check.is_ok() => {
+                derived_slug::<practice_example::Entity, _>(
+                    conn,
+                    practice_example::Column::Slug,
+                    &title,
+                )
+                .await?
+            }
+            (None, None) => String::new(),
+        };
         unique_slug::<practice_example::Entity, _>(
             conn,
             &mut check,
@@ -111,7 +124,7 @@ impl Resource for PracticeExamples {
             current.map(|c| c.id),
         )
         .await?;
-        let title = check.line("title", &input.title);
+
         let year = check.opt_range("year", input.year, 1900, 2200);
         let region_id = refs::region(
             conn,

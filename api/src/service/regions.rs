@@ -415,8 +415,15 @@ impl Resource for Themes {
         current: Option<&theme::Model>,
     ) -> Result<()> {
         let mut check = Check::new();
-        let slug = check.slug("slug", &input.slug);
         let name = check.line("name", &input.name);
+        let slug = match (&input.slug, current) {
+            (Some(_), _) => check.slug("slug", &input.slug),
+            (None, Some(current)) => current.slug.clone(),
+            (None, None) if check.is_ok() => {
+                derived_slug::<theme::Entity, _>(conn, theme::Column::Slug, &name).await?
+            }
+            (None, None) => String::new(),
+        };
         unique_slug::<theme::Entity, _>(
             conn,
             &mut check,
@@ -494,4 +501,79 @@ pub async fn unique_key<E: EntityTrait + entity::Common, C: ConnectionTrait>(
         check.fail(field, format!("{value} is already taken"));
     }
     Ok(())
+}
+
+/// `text` as a slug: lowercase, diacritics folded (`Één` → `een`), every other run of
+/// characters a single hyphen, at most 80 characters.
+pub fn slugify(text: &str) -> String {
+    let mut slug = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        let folded = match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
+            'è' | 'é' | 'ê' | 'ë' => "e",
+            'ì' | 'í' | 'î' | 'ï' => "i",
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
+            'ù' | 'ú' | 'û' | 'ü' => "u",
+            'ý' | 'ÿ' => "y",
+            'ç' => "c",
+            'ñ' => "n",
+            'ĳ' => "ij",
+            'ß' => "ss",
+            '&' => "-en-",
+            c if c.is_ascii_alphanumeric() => {
+                slug.push(c);
+                continue;
+            }
+            _ => "-",
+        };
+        slug.push_str(folded);
+    }
+    let mut collapsed = String::with_capacity(slug.len());
+    for part in slug.split('-').filter(|p| !p.is_empty()) {
+        if !collapsed.is_empty() {
+            collapsed.push('-');
+        }
+        collapsed.push_str(part);
+        if collapsed.len() >= 80 {
+            break;
+        }
+    }
+    collapsed.truncate(80);
+    let trimmed = collapsed.trim_end_matches('-').to_owned();
+    if trimmed.is_empty() {
+        "item".to_owned()
+    } else {
+        trimmed
+    }
+}
+
+/// A slug for a row that was sent without one: derived from `text` ([`slugify`]) and made
+/// unique among the live rows of `E` with a numeric suffix (`gezonde-school-2`).
+pub async fn derived_slug<E: EntityTrait + entity::Common, C: ConnectionTrait>(
+    conn: &C,
+    column: E::Column,
+    text: &str,
+) -> Result<String> {
+    let base = slugify(text);
+    let taken: Vec<String> = E::find()
+        .select_only()
+        .column(column)
+        .filter(column.like(format!("{base}%")))
+        .filter(E::deleted_at().is_null())
+        .into_tuple::<String>()
+        .all(conn)
+        .await
+        .map_err(map_db_err)?;
+    let free = |candidate: &str| {
+        !taken.iter().any(|t| t == candidate)
+            && !crate::service::check::RESERVED_SLUGS.contains(&candidate)
+            && uuid::Uuid::try_parse(candidate).is_err()
+    };
+    if free(&base) {
+        return Ok(base);
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|candidate| free(candidate))
+        .ok_or_else(|| crate::error::Error::internal(anyhow::anyhow!("no free slug")))
 }

@@ -696,8 +696,8 @@ fn key_value(column_is_time: bool, key: &str) -> Result<Value> {
     }
 }
 
-/// The full-text condition for `q` over `columns` of `table`.
-fn search<R: Resource>(backend: DbBackend, q: &str) -> Result<Condition> {
+/// The full-text condition for `q` over the resource's search columns.
+pub fn search_condition<R: Resource>(backend: DbBackend, q: &str) -> Result<Condition> {
     let columns = R::search_columns();
     if columns.is_empty() {
         return Err(Error::invalid(
@@ -777,7 +777,7 @@ pub async fn list<R: Resource>(
             query = query.filter(<R::Entity as Common>::updated_at().gte(since));
         }
         if let Some(q) = &page.q {
-            query = query.filter(search::<R>(backend, q)?);
+            query = query.filter(search_condition::<R>(backend, q)?);
         }
         let descending = page.sort.descending;
         if let Some(after) = &page.after {

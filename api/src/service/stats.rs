@@ -1,0 +1,266 @@
+//! Aggregates for provincial dashboards: how many networks, practice examples,
+//! initiatives (and residents reached), assignments and lessons there are per region at a
+//! chosen level of the tree, per theme, or per year, under the same filters as lists.
+//!
+//! SQL does the counting: the rows a list would return are a subquery (the very filters,
+//! visibility and search of [`crate::service::resource::list`]), and one `GROUP BY` over a
+//! recursive walk of the region tree (or the theme links, or the year) counts them. No row
+//! is loaded into memory. A row counts in the group of the region at the chosen level that
+//! its own region lies in; a row whose region lies above that level (a practice example of
+//! the whole province, grouped by municipality) is in no group.
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityName, EntityTrait,
+    QueryFilter, QuerySelect, QueryTrait, Statement,
+};
+use serde::Serialize;
+
+use crate::dto::RegionKind;
+use crate::error::{Error, Result};
+use crate::service::db::{is_postgres, map_db_err, read};
+use crate::service::refs::LinkTable;
+use crate::service::resource::{PageRequest, search_condition};
+use crate::service::{Actor, Resource};
+use entity::Common;
+
+/// What to group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// The region at a level of the tree (`level`).
+    Region(RegionKind),
+    /// The theme.
+    Theme,
+    /// The year.
+    Year,
+}
+
+/// Where a resource lies, for grouping by region.
+#[derive(Debug, Clone, Copy)]
+pub enum RegionOf {
+    /// A column of its own table.
+    Column(&'static str),
+    /// Through a link table: (table, column naming the resource, column naming the region).
+    Link(&'static str, &'static str, &'static str),
+}
+
+/// A resource that dashboards count.
+pub trait Counted: Resource {
+    /// Its region.
+    const REGION: RegionOf;
+    /// Its theme links, if it has themes.
+    const THEMES: Option<LinkTable>;
+    /// A numeric column summed per group besides the count (`residents_reached`).
+    const SUM: Option<(&'static str, &'static str)> = None;
+    /// The SQL expression of its year on the alias `x`, per backend.
+    fn year(backend: DbBackend) -> String;
+}
+
+/// One group.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// The region's CBS code (or id, for an area without one), the theme's slug, or the year.
+    pub key: Option<String>,
+    /// The region's or the theme's name.
+    pub label: Option<String>,
+    /// How many rows.
+    pub count: i64,
+    /// The sum of the counted resource's total column, where it has one
+    /// (`residentsReached` for initiatives).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+/// Counts per group.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// The collection counted.
+    pub collection: String,
+    /// `region`, `theme` or `year`.
+    pub group_by: String,
+    /// For `region`: the level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// What `total` sums, if anything (`residentsReached`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_of: Option<String>,
+    /// The groups, largest first.
+    pub groups: Vec<Group>,
+}
+
+/// Counts the rows of `R` that a list with `filter` (and `page`'s `updatedSince` and `q`)
+/// would return, per group.
+pub async fn stats<R: Counted>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filter: &R::Filter,
+    page: &PageRequest,
+    group_by: GroupBy,
+) -> Result<Stats> {
+    actor.require_read()?;
+    let backend = db.get_database_backend();
+    read(db, move |txn| async move {
+        let mut rows = R::Entity::find()
+            .select_only()
+            .column(<R::Entity as Common>::id())
+            .filter(<R::Entity as Common>::deleted_at().is_null())
+            .filter(R::visible(actor))
+            .filter(R::condition(&txn, filter).await?);
+        if let Some(since) = page.updated_since {
+            rows = rows.filter(<R::Entity as Common>::updated_at().gte(since));
+        }
+        if let Some(q) = &page.q {
+            rows = rows.filter(search_condition::<R>(backend, q)?);
+        }
+        let subquery = backend.build(&rows.into_query());
+        let table = R::Entity::default().table_name().to_owned();
+        let total = R::SUM
+            .map(|(column, _)| format!(", SUM(x.{column}) AS total"))
+            .unwrap_or_else(|| ", NULL AS total".to_owned());
+        let cast = if is_postgres(backend) { "::bigint" } else { "" };
+        let sql = match group_by {
+            GroupBy::Region(level) => {
+                let join = match R::REGION {
+                    RegionOf::Column(column) => format!("JOIN tree t ON x.{column} = t.id"),
+                    RegionOf::Link(link, parent, region) => format!(
+                        "JOIN {link} l ON l.{parent} = x.id JOIN tree t ON l.{region} = t.id"
+                    ),
+                };
+                format!(
+                    "WITH RECURSIVE tree(root, id) AS ( \
+                       SELECT id, id FROM regions WHERE kind = '{}' AND deleted_at IS NULL \
+                       UNION ALL SELECT t.root, r.id FROM regions r JOIN tree t ON r.parent_id = t.id) \
+                     SELECT g.code AS key, g.id AS region_id, g.name AS label, COUNT(DISTINCT x.id){cast} AS n{total} \
+                     FROM {table} x {join} JOIN regions g ON g.id = t.root \
+                     WHERE x.id IN ({}) GROUP BY g.id, g.code, g.name ORDER BY n DESC, label",
+                    level.as_str(),
+                    subquery.sql
+                )
+            }
+            GroupBy::Theme => {
+                let link = R::THEMES.ok_or_else(|| {
+                    Error::invalid("groupBy", format!("{} have no themes", R::TYPE))
+                })?;
+                format!(
+                    "SELECT th.slug AS key, th.name AS label, COUNT(DISTINCT x.id){cast} AS n{total} \
+                     FROM {table} x JOIN {} l ON l.{} = x.id JOIN themes th ON th.id = l.{} \
+                     WHERE x.id IN ({}) GROUP BY th.slug, th.name ORDER BY n DESC, label",
+                    link.table, link.parent, link.child, subquery.sql
+                )
+            }
+            GroupBy::Year => format!(
+                "SELECT CAST({} AS TEXT) AS key, NULL AS label, COUNT(*){cast} AS n{total} \
+                 FROM {table} x WHERE x.id IN ({}) GROUP BY 1 ORDER BY 1",
+                R::year(backend),
+                subquery.sql
+            ),
+        };
+        let statement = match subquery.values {
+            Some(values) => Statement::from_sql_and_values(backend, sql, values.0),
+            None => Statement::from_string(backend, sql),
+        };
+        let groups = txn
+            .query_all_raw(statement)
+            .await
+            .map_err(map_db_err)?
+            .iter()
+            .map(|row| {
+                let mut key: Option<String> = row.try_get("", "key").map_err(map_db_err)?;
+                if key.is_none() && matches!(group_by, GroupBy::Region(_)) {
+                    // An area has no CBS code: its id names it.
+                    let id: uuid::Uuid = row.try_get("", "region_id").map_err(map_db_err)?;
+                    key = Some(id.to_string());
+                }
+                Ok(Group {
+                    key,
+                    label: row.try_get("", "label").map_err(map_db_err)?,
+                    count: row.try_get("", "n").map_err(map_db_err)?,
+                    total: match R::SUM {
+                        Some(_) => row
+                            .try_get::<Option<i64>>("", "total")
+                            .map_err(map_db_err)?
+                            .or(Some(0)),
+                        None => None,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let stats = Stats {
+            collection: R::TYPE.to_owned(),
+            group_by: match group_by {
+                GroupBy::Region(_) => "region",
+                GroupBy::Theme => "theme",
+                GroupBy::Year => "year",
+            }
+            .to_owned(),
+            level: match group_by {
+                GroupBy::Region(level) => Some(level.as_str().to_owned()),
+                _ => None,
+            },
+            total_of: R::SUM.map(|(_, name)| name.to_owned()),
+            groups,
+        };
+        Ok((txn, stats))
+    })
+    .await
+}
+
+/// The year of a date column on the alias `x`.
+pub fn year_of_date(backend: DbBackend, column: &str) -> String {
+    if is_postgres(backend) {
+        format!("EXTRACT(YEAR FROM x.{column})::int")
+    } else {
+        format!("CAST(strftime('%Y', x.{column}) AS INTEGER)")
+    }
+}
+
+const fn themes_of(table: &'static str, parent: &'static str) -> Option<LinkTable> {
+    Some(LinkTable {
+        table,
+        parent,
+        child: "theme_id",
+    })
+}
+
+impl Counted for crate::service::Networks {
+    const REGION: RegionOf = RegionOf::Link("network_regions", "network_id", "region_id");
+    const THEMES: Option<LinkTable> = themes_of("network_themes", "network_id");
+    fn year(_backend: DbBackend) -> String {
+        "x.start_year".to_owned()
+    }
+}
+
+impl Counted for crate::service::PracticeExamples {
+    const REGION: RegionOf = RegionOf::Column("region_id");
+    const THEMES: Option<LinkTable> = themes_of("practice_example_themes", "practice_example_id");
+    fn year(_backend: DbBackend) -> String {
+        "x.year".to_owned()
+    }
+}
+
+impl Counted for crate::service::Initiatives {
+    const REGION: RegionOf = RegionOf::Column("region_id");
+    const THEMES: Option<LinkTable> = themes_of("initiative_themes", "initiative_id");
+    const SUM: Option<(&'static str, &'static str)> =
+        Some(("residents_reached", "residentsReached"));
+    fn year(backend: DbBackend) -> String {
+        year_of_date(backend, "started_on")
+    }
+}
+
+impl Counted for crate::service::Assignments {
+    const REGION: RegionOf = RegionOf::Column("region_id");
+    const THEMES: Option<LinkTable> = None;
+    fn year(backend: DbBackend) -> String {
+        year_of_date(backend, "starts_on")
+    }
+}
+
+impl Counted for crate::service::Lessons {
+    const REGION: RegionOf = RegionOf::Column("origin_region_id");
+    const THEMES: Option<LinkTable> = themes_of("lesson_themes", "lesson_id");
+    fn year(backend: DbBackend) -> String {
+        year_of_date(backend, "created_at")
+    }
+}
