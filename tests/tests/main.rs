@@ -10,6 +10,7 @@ mod deletes;
 mod feed;
 mod hardening;
 mod health;
+mod http_fuzz;
 mod migrations;
 mod openapi;
 mod process;
