@@ -762,3 +762,31 @@ both_backends!(
         assert_eq!(example["slug"], "cafe-aan-de-brink");
     }
 );
+
+both_backends!(
+    async fn a_list_exports_as_csv_with_every_row_streamed_page_by_page(backend) {
+        let app = app_or_skip!(backend);
+        seed(&app.db, &Actor::system()).await.expect("seed");
+        let token = admin(&app).await;
+        let items: Vec<Value> = (0..620)
+            .map(|i| json!({"externalId": format!("e-{i}"), "slug": format!("export-{i}"), "title": format!("Export, \"nummer\" {i}"), "regionCode": "GM0114", "themes": ["voeding", "leefbaarheid"], "status": "published"}))
+            .collect();
+        let (status, _, _) = call(&app, &token, Method::POST, "/api/v1/practice-examples/bulk", Some(json!({"items": items})), &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let response = app.client.get(app.url("/api/v1/practice-examples?region=GM0114")).bearer_auth(&token).header("accept", "text/csv").send().await.expect("csv");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+        let text = response.text().await.expect("text");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = reader.headers().expect("a header").iter().map(str::to_owned).collect();
+        for column in ["id", "slug", "title", "themes", "regionCode", "version"] {
+            assert!(header.contains(&column.to_owned()), "{column} in {header:?}");
+        }
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a record")).collect();
+        assert_eq!(rows.len(), 620, "every row under the filter, across pages of 500");
+        let title = header.iter().position(|h| h == "title").expect("title");
+        let themes = header.iter().position(|h| h == "themes").expect("themes");
+        let first = rows.iter().find(|r| &r[title] == "Export, \"nummer\" 0").expect("quoted fields read back");
+        assert_eq!(&first[themes], "leefbaarheid;voeding");
+    }
+);

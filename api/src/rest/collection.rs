@@ -16,6 +16,7 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -298,11 +299,124 @@ fn next_link(base: &str, query: &str, cursor: &str) -> String {
     format!("<{base}?{}>; rel=\"next\"", next.finish())
 }
 
-/// `GET` a collection.
+/// One value as a CSV cell: text as it is, lists joined with `;` (objects in a list as
+/// their values joined with `:`), nothing for null; RFC 4180 quoting.
+fn csv_cell(value: &Value) -> String {
+    let text = match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::Object(fields) => {
+                    fields.values().map(csv_cell).collect::<Vec<_>>().join(":")
+                }
+                other => csv_cell(other),
+            })
+            .collect::<Vec<_>>()
+            .join(";"),
+        other => other.to_string(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// Rows of `items` as CSV lines (with the header row of `columns` when `header`).
+fn csv_rows(columns: &[String], items: &[Value], header: bool) -> String {
+    let mut out = String::new();
+    if header {
+        out.push_str(&columns.join(","));
+        out.push_str("\r\n");
+    }
+    for item in items {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| csv_cell(&item[c.as_str()]))
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// The whole list as CSV, streamed page by page (500 rows a page): a dashboard or a
+/// spreadsheet gets every row under the filters without holding them all in memory.
+async fn list_csv<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    filter: R::Filter,
+    mut request: PageRequest,
+) -> Result<Response>
+where
+    R::Filter: Send + Sync + 'static,
+{
+    request.limit = service::resource::MAX_PAGE_SIZE;
+    let first = service::list::<R>(&state.db, actor, &filter, request.clone()).await?;
+    let items: Vec<Value> = first.items.iter().map(to_value).collect::<Result<_>>()?;
+    let columns: Vec<String> = items
+        .first()
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let head = csv_rows(&columns, &items, !columns.is_empty());
+    request.after = first.next;
+    let rest = futures_util::stream::unfold(
+        request
+            .after
+            .is_some()
+            .then(|| (state.clone(), actor.clone(), filter, request, columns)),
+        |next| async move {
+            let (state, actor, filter, mut request, columns) = next?;
+            let page = match service::list::<R>(&state.db, &actor, &filter, request.clone()).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::warn!(%error, "a CSV export stopped midway");
+                    return Some((Err(std::io::Error::other("the export stopped")), None));
+                }
+            };
+            let items: Vec<Value> = page
+                .items
+                .iter()
+                .filter_map(|d| serde_json::to_value(d).ok())
+                .collect();
+            let chunk = csv_rows(&columns, &items, false);
+            request.after = page.next;
+            let next = request
+                .after
+                .is_some()
+                .then_some((state, actor, filter, request, columns));
+            Some((
+                Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk)),
+                next,
+            ))
+        },
+    );
+    let stream = futures_util::stream::once(async move {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from(head))
+    })
+    .chain(rest);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// `GET` a collection: JSON pages, or the whole list as CSV with `Accept: text/csv`.
 pub async fn list<R: Resource>(
     state: &AppState,
     actor: &Actor,
     uri: &Uri,
+    headers: &HeaderMap,
     scope: &Scope,
 ) -> Result<Response>
 where
@@ -310,6 +424,13 @@ where
 {
     let query = uri.query().unwrap_or_default();
     let (filter, request) = list_params::<R>(query, scope)?;
+    if headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"))
+    {
+        return list_csv::<R>(state, actor, filter, request).await;
+    }
     let sort = request.sort.clone();
     let result = service::list::<R>(&state.db, actor, &filter, request).await?;
     let next_cursor = result.next.map(|after| cursor_of(R::TYPE, &sort, &after));

@@ -54,14 +54,14 @@ macro_rules! top_level {
             description = "A page of live rows, oldest first, with the filters below; follow `nextCursor` (or the `Link: rel=\"next\"` header) for the next page. Unknown parameters are refused.",
             params(PageParams, $Filter),
             responses(
-                (status = 200, description = "A page", body = Page<$Dto>),
+                (status = 200, description = "A page; with `Accept: text/csv`, every row under the filters as CSV (a header row, RFC 4180 quoting, lists joined with `;`), streamed", body = Page<$Dto>),
                 (status = 400, description = "An invalid parameter", body = Problem, content_type = "application/problem+json"),
                 (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "The token lacks the scope read", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $list(State(state): State<AppState>, actor: Actor, uri: Uri) -> Result<Response> {
-            collection::list::<$R>(&state, &actor, &uri, &Scope::top($coll)).await
+        pub async fn $list(State(state): State<AppState>, actor: Actor, uri: Uri, headers: HeaderMap) -> Result<Response> {
+            collection::list::<$R>(&state, &actor, &uri, &headers, &Scope::top($coll)).await
         }
 
         #[doc = concat!("Create one of the ", $coll, ".")]
@@ -197,9 +197,9 @@ macro_rules! nested {
                 (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $list(State(state): State<AppState>, actor: Actor, Path(parent): Path<String>, uri: Uri) -> Result<Response> {
+        pub async fn $list(State(state): State<AppState>, actor: Actor, Path(parent): Path<String>, uri: Uri, headers: HeaderMap) -> Result<Response> {
             let scope = Scope::under($parent, &parent, $coll, $field)?;
-            collection::list::<$R>(&state, &actor, &uri, &scope).await
+            collection::list::<$R>(&state, &actor, &uri, &headers, &scope).await
         }
 
         #[doc = concat!("Add one of the ", $coll, ".")]

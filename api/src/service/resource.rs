@@ -34,6 +34,7 @@ pub trait Resource: Send + Sync + 'static {
     type Entity: EntityTrait<Model = Self::Model, ActiveModel = Self::ActiveModel> + Common;
     /// A row.
     type Model: ModelTrait<Entity = Self::Entity>
+        + sea_orm::FromQueryResult
         + IntoActiveModel<Self::ActiveModel>
         + Clone
         + Send
