@@ -55,6 +55,41 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the OpenAPI document (as served at /api/v1/openapi.json).
     Openapi,
+    /// Manage the change feed.
+    #[command(subcommand)]
+    Changes(ChangesCommand),
+}
+
+/// `leernet changes ...`
+#[derive(Debug, Subcommand)]
+pub enum ChangesCommand {
+    /// Delete change-log entries older than a duration (retention); readers whose cursor
+    /// lies before them are told to resync (410).
+    Prune {
+        /// How old an entry must be to go, e.g. `90d`.
+        #[arg(long)]
+        older_than: humantime::Duration,
+        /// Where the data lives.
+        #[command(flatten)]
+        db: DbConfig,
+    },
+}
+
+/// Runs `leernet changes ...`.
+pub async fn changes(command: ChangesCommand) -> anyhow::Result<()> {
+    match command {
+        ChangesCommand::Prune { older_than, db } => {
+            let db = crate::connect(&db).await?;
+            let age: std::time::Duration = older_than.into();
+            let cutoff = chrono::Utc::now() - chrono::Duration::from_std(age)?;
+            let deleted = crate::service::changes::prune(&db, cutoff)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("pruned {deleted} change-log entries from before {cutoff}");
+            db.close().await.ok();
+        }
+    }
+    Ok(())
 }
 
 /// `leernet partner ...`

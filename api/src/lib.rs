@@ -84,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Partner(command) => cli::partner(command).await,
         Command::Keys(command) => cli::keys(command).await,
         Command::Token(command) => cli::token(command).await,
+        Command::Changes(command) => cli::changes(command).await,
         Command::Openapi => {
             println!("{}", rest::openapi::document());
             Ok(())

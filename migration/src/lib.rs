@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_initial;
 mod m20261126_000001_feed_position;
 mod m20261126_000002_search_indexes;
+mod m20261126_000003_feed_retention;
 pub mod rebuild;
 
 /// Applies Leernet's migrations in order (`leernet migrate`, and `leernet serve` on start).
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261126_000001_feed_position::Migration),
             Box::new(m20261126_000002_search_indexes::Migration),
+            Box::new(m20261126_000003_feed_retention::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 
 mod arbitrary_input;
 mod auth;
+mod changes;
 mod cli;
 mod confinement;
 mod deletes;

@@ -2,6 +2,7 @@
 //! request ids, security headers).
 
 mod audit;
+pub mod changes;
 pub mod collection;
 pub mod extract;
 mod health;

@@ -34,6 +34,7 @@ use crate::state::AppState;
         (name = "lessons", description = "Lessons learned and where they were carried"),
         (name = "programmes", description = "Education programmes"),
         (name = "assignments", description = "Student assignments, as education platforms pull them"),
+        (name = "changes", description = "The change feed, in commit order, for partners that stay in step"),
         (name = "stats", description = "Counts for dashboards, per region, theme or year (JSON or CSV)"),
     )
 )]
@@ -66,6 +67,7 @@ pub fn documented(bulk_body_limit: usize) -> (Router<AppState>, utoipa::openapi:
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(super::resources::routes(bulk_body_limit))
         .merge(super::stats::routes())
+        .merge(super::changes::routes())
         .split_for_parts()
 }
 

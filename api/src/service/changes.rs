@@ -26,7 +26,7 @@
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
 
@@ -340,6 +340,14 @@ pub async fn read_feed(
     if !types.is_empty() {
         query = query.filter(Column::ResourceType.is_in(types.iter().copied()));
     }
+    if let Some(after) = after {
+        let (position, seq) = pruned_through(db).await?;
+        if (after.position, after.seq) < (position, seq) {
+            return Err(Error::Gone(
+                "entries after this cursor were pruned (retention); read the collections again (a full resync), then follow the feed from its newest cursor".to_owned(),
+            ));
+        }
+    }
     let mut rows = query
         .order_by_asc(Column::Position)
         .order_by_asc(Column::Seq)
@@ -367,4 +375,118 @@ pub async fn read_feed(
             .collect(),
         has_more,
     })
+}
+
+/// The collections whose changes the feed carries.
+pub const FEED_TYPES: &[&str] = &[
+    "regions",
+    "organizations",
+    "themes",
+    "networks",
+    "goals",
+    "memberships",
+    "reports",
+    "practice-examples",
+    "initiatives",
+    "lessons",
+    "transfers",
+    "programmes",
+    "assignments",
+];
+
+/// The last entry pruned: `(position, seq)`, `(0, 0)` when nothing was.
+async fn pruned_through(db: &sea_orm::DatabaseConnection) -> Result<(i64, i64)> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT pruned_position, pruned_seq FROM feed_clock WHERE id = 1",
+        ))
+        .await
+        .map_err(map_db_err)?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("the feed clock row is missing")))?;
+    Ok((
+        row.try_get("", "pruned_position").map_err(map_db_err)?,
+        row.try_get("", "pruned_seq").map_err(map_db_err)?,
+    ))
+}
+
+/// The newest position of the feed: a cursor from which only changes committed later
+/// follow (for a client that has just read the collections in full).
+pub async fn newest(db: &sea_orm::DatabaseConnection) -> Result<FeedCursor> {
+    // The last position handed out by a committed transaction; every entry of it is
+    // behind the cursor (seq at its maximum), every later commit after it.
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT n FROM feed_clock WHERE id = 1",
+        ))
+        .await
+        .map_err(map_db_err)?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("the feed clock row is missing")))?;
+    Ok(FeedCursor {
+        position: row.try_get("", "n").map_err(map_db_err)?,
+        seq: i64::MAX,
+    })
+}
+
+/// Deletes the entries of every transaction that committed before `cutoff` (whole
+/// positions, so that no transaction is half kept), with their webhook deliveries, and
+/// remembers the last one so that older cursors are answered 410. Answers how many.
+pub async fn prune(db: &sea_orm::DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await.map_err(map_db_err)?;
+    let backend = txn.get_database_backend();
+    let last = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            if crate::service::db::is_postgres(backend) {
+                "SELECT MAX(position) AS position FROM change_log WHERE changed_at < $1"
+            } else {
+                "SELECT MAX(position) AS position FROM change_log WHERE changed_at < ?"
+            },
+            [cutoff.into()],
+        ))
+        .await
+        .map_err(map_db_err)?
+        .and_then(|row| row.try_get::<Option<i64>>("", "position").ok().flatten());
+    let Some(position) = last else {
+        return Ok(0);
+    };
+    let ph = if crate::service::db::is_postgres(backend) {
+        "$1"
+    } else {
+        "?"
+    };
+    let seq: i64 = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!("SELECT MAX(seq) AS seq FROM change_log WHERE position = {ph}"),
+            [position.into()],
+        ))
+        .await
+        .map_err(map_db_err)?
+        .and_then(|row| row.try_get::<Option<i64>>("", "seq").ok().flatten())
+        .unwrap_or_default();
+    let deleted = txn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!("DELETE FROM change_log WHERE position <= {ph}"),
+            [position.into()],
+        ))
+        .await
+        .map_err(map_db_err)?
+        .rows_affected();
+    txn.execute(
+        &Query::update()
+            .table("feed_clock")
+            .value("pruned_position", position)
+            .value("pruned_seq", seq)
+            .and_where(Expr::col("id").eq(1))
+            .and_where(Expr::col("pruned_position").lte(position))
+            .to_owned(),
+    )
+    .await
+    .map_err(map_db_err)?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(deleted)
 }
