@@ -282,6 +282,7 @@ pub async fn partner(db: &DatabaseConnection, name: &str, scopes: &[&str]) -> ap
     .expect("insert a partner");
     api::service::Actor {
         partner_id: row.id,
+        kind: "municipality".to_owned(),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         confinement: api::service::Confinement::Unconfined,
         require_if_match: false,

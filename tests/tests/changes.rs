@@ -240,3 +240,59 @@ both_backends!(
         assert_eq!(last.len(), 12);
     }
 );
+
+both_backends!(
+    async fn an_lms_pulls_open_assignments_by_default_and_follows_their_changes(backend) {
+        let app = app_or_skip!(backend);
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let school = token(&app, "hanze", "read write:assignments write:programmes").await;
+        let lms = {
+            let credentials = partners::create(&app.db, NewPartner {
+                name: "lms".into(), kind: "education_platform".into(), scopes: vec!["read".into(), "changes:read".into()], ..Default::default()
+            }).await.expect("lms");
+            let response: Value = app.client.post(app.url("/oauth/token"))
+                .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials").send().await.expect("token").json().await.expect("json");
+            response["access_token"].as_str().expect("token").to_owned()
+        };
+        let (_, organizations) = get(&app, &school, "/api/v1/organizations?limit=1").await;
+        let organization = organizations["items"][0]["id"].clone();
+        let nutrition = send(&app, &school, reqwest::Method::POST, "/api/v1/programmes",
+            Some(json!({"organizationId": organization, "name": "Voeding en diëtetiek", "level": "bachelor", "field": "nutrition"}))).await;
+        let (_, newest) = get(&app, &lms, "/api/v1/changes/newest").await;
+        for (title, status, levels, starts, ends) in [
+            ("Concept", "draft", vec!["mbo"], "2024-02-01", "2024-06-30"),
+            ("Open voor mbo", "open", vec!["mbo"], "2024-02-01", "2024-06-30"),
+            ("Loopt al", "in_progress", vec!["bachelor"], "2023-09-01", "2024-01-31"),
+            ("Afgesloten", "closed", vec!["master"], "2022-09-01", "2023-01-31"),
+        ] {
+            send(&app, &school, reqwest::Method::POST, "/api/v1/assignments", Some(json!({
+                "title": title, "status": status, "levels": levels, "networkSlug": "legro", "regionCode": "PV20",
+                "programmeIds": if title == "Open voor mbo" { vec![nutrition["id"].clone()] } else { vec![] },
+                "startsOn": starts, "endsOn": ends,
+            }))).await;
+        }
+        let titles = |page: &Value| -> Vec<String> {
+            let mut t: Vec<String> = page["items"].as_array().expect("items").iter().map(|a| a["title"].as_str().expect("title").to_owned()).collect();
+            t.sort();
+            t
+        };
+        let (status, page) = get(&app, &lms, "/api/v1/assignments").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(titles(&page), ["Loopt al", "Open voor mbo"], "open and in progress by default");
+        assert_eq!(titles(&get(&app, &lms, "/api/v1/assignments?status=closed").await.1), ["Afgesloten"]);
+        assert_eq!(titles(&get(&app, &lms, "/api/v1/assignments?level=mbo").await.1), ["Open voor mbo"]);
+        assert_eq!(titles(&get(&app, &lms, "/api/v1/assignments?field=nutrition").await.1), ["Open voor mbo"]);
+        assert_eq!(titles(&get(&app, &lms, "/api/v1/assignments?startsAfter=2024-01-01").await.1), ["Open voor mbo"]);
+        assert_eq!(titles(&get(&app, &lms, "/api/v1/assignments?endsBefore=2024-02-15&status=in_progress").await.1), ["Loopt al"]);
+        assert_eq!(titles(&get(&app, &lms, "/api/v1/assignments?region=PV20").await.1), ["Loopt al", "Open voor mbo"]);
+        // The school (not an education platform) sees every status it asks for, its draft too.
+        assert_eq!(titles(&get(&app, &school, "/api/v1/assignments").await.1).len(), 4);
+        // The delta: the LMS's feed shows the three published ones, never the draft.
+        let (_, delta) = get(&app, &lms, &format!("/api/v1/changes?types=assignments&after={}", newest["cursor"].as_str().expect("cursor"))).await;
+        let mut seen: Vec<String> = delta["items"].as_array().expect("items").iter().map(|e| e["data"]["title"].as_str().expect("title").to_owned()).collect();
+        seen.sort();
+        assert_eq!(seen, ["Afgesloten", "Loopt al", "Open voor mbo"]);
+    }
+);

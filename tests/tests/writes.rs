@@ -181,6 +181,7 @@ both_backends!(
         let created = create::<Themes>(&app.db, &system, theme("zorg", "zorg")).await.expect("create");
         let reader = Actor {
             partner_id: Uuid::now_v7(),
+            kind: "dashboard".into(),
             scopes: vec!["read".into()],
             confinement: api::service::Confinement::Unconfined,
             require_if_match: false,

@@ -170,4 +170,10 @@ pub struct AssignmentFilter {
     pub programme_id: Option<Uuid>,
     /// Only those hosted by this organization.
     pub host_organization_id: Option<Uuid>,
+    /// Only those meant for a programme in this field.
+    pub field: Option<Field>,
+    /// Only those starting on or after this date.
+    pub starts_after: Option<NaiveDate>,
+    /// Only those ending on or before this date.
+    pub ends_before: Option<NaiveDate>,
 }

@@ -35,6 +35,10 @@ pub enum Confinement {
 pub struct Actor {
     /// The partner acting.
     pub partner_id: Uuid,
+    /// Its kind (`municipality`, `provincial_network`, `education_platform`, `dashboard`,
+    /// `admin`): some defaults follow it (an education platform sees open and in-progress
+    /// assignments unless it asks for a status).
+    pub kind: String,
     /// Granted scopes (`read`, `write:<collection>`, `changes:read`, `webhooks:manage`, `admin`).
     pub scopes: Vec<String>,
     /// Where the partner may write.
@@ -51,6 +55,7 @@ impl Actor {
     pub fn system() -> Self {
         Self {
             partner_id: SYSTEM_PARTNER_ID,
+            kind: "admin".to_owned(),
             scopes: vec!["admin".to_owned()],
             confinement: Confinement::Unconfined,
             require_if_match: false,

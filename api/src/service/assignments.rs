@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use entity::{assignment, assignment_programme, programme};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -362,6 +363,17 @@ impl Resource for Assignments {
         drafts_hidden::<assignment::Entity>(actor, assignment::Column::Status)
     }
 
+    fn default_condition(actor: &Actor, filter: &AssignmentFilter) -> Condition {
+        if actor.kind == "education_platform" && filter.status.is_none() {
+            Condition::all().add(assignment::Column::Status.is_in([
+                AssignmentStatus::Open.as_str(),
+                AssignmentStatus::InProgress.as_str(),
+            ]))
+        } else {
+            Condition::all()
+        }
+    }
+
     fn audience(row: &assignment::Model) -> Audience {
         if row.status == AssignmentStatus::Draft.as_str() {
             Audience::Owner
@@ -397,6 +409,34 @@ impl Resource for Assignments {
                 "level",
                 level.as_str(),
             )));
+        }
+        if let Some(field) = filter.field {
+            condition = condition.add(
+                assignment::Column::Id.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(("assignment_programmes", "assignment_id"))
+                        .from("assignment_programmes")
+                        .inner_join(
+                            "programmes",
+                            sea_orm::sea_query::Expr::col(("programmes", "id"))
+                                .equals(("assignment_programmes", "programme_id")),
+                        )
+                        .and_where(
+                            sea_orm::sea_query::Expr::col(("programmes", "field"))
+                                .eq(field.as_str()),
+                        )
+                        .and_where(
+                            sea_orm::sea_query::Expr::col(("programmes", "deleted_at")).is_null(),
+                        )
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(date) = filter.starts_after {
+            condition = condition.add(assignment::Column::StartsOn.gte(date));
+        }
+        if let Some(date) = filter.ends_before {
+            condition = condition.add(assignment::Column::EndsOn.lte(date));
         }
         if let Some(programme) = filter.programme_id {
             condition = condition.add(assignment::Column::Id.in_subquery(refs::parents_with(

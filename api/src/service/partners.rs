@@ -527,6 +527,7 @@ pub async fn actor(
     };
     Ok(Some(Actor {
         partner_id: partner.id,
+        kind: partner.kind.clone(),
         scopes,
         confinement,
         require_if_match: partner.require_if_match,

@@ -131,6 +131,12 @@ pub trait Resource: Send + Sync + 'static {
         &[]
     }
 
+    /// What `actor` gets by default for what `filter` leaves open (an education platform
+    /// sees open and in-progress assignments unless it asks for a status).
+    fn default_condition(_actor: &Actor, _filter: &Self::Filter) -> Condition {
+        Condition::all()
+    }
+
     /// Which rows `actor` may see at all (`auth.md`: drafts are visible to their owner and
     /// admins only). Applied to every read, list and write lookup.
     fn visible(_actor: &Actor) -> Condition {
@@ -773,6 +779,7 @@ pub async fn list<R: Resource>(
         let mut query = R::Entity::find()
             .filter(<R::Entity as Common>::deleted_at().is_null())
             .filter(R::visible(actor))
+            .filter(R::default_condition(actor, filter))
             .filter(R::condition(&txn, filter).await?);
         if let Some(since) = page.updated_since {
             query = query.filter(<R::Entity as Common>::updated_at().gte(since));

@@ -106,6 +106,7 @@ pub async fn stats<R: Counted>(
             .column(<R::Entity as Common>::id())
             .filter(<R::Entity as Common>::deleted_at().is_null())
             .filter(R::visible(actor))
+            .filter(R::default_condition(actor, filter))
             .filter(R::condition(&txn, filter).await?);
         if let Some(since) = page.updated_since {
             rows = rows.filter(<R::Entity as Common>::updated_at().gte(since));
