@@ -160,6 +160,22 @@ pub struct Config {
     #[arg(long, env = "LEERNET_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
     pub cors_allow_origins: Vec<String>,
 
+    /// Let webhooks reach loopback and private addresses (tests, local development only).
+    #[arg(long, env = "LEERNET_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
+    /// How long a webhook receiver may take to answer.
+    #[arg(long, env = "LEERNET_WEBHOOK_TIMEOUT", default_value = "10s")]
+    pub webhook_timeout: humantime::Duration,
+
+    /// Failures in a row after which a webhook is disabled.
+    #[arg(long, env = "LEERNET_WEBHOOK_MAX_FAILURES", default_value_t = 10)]
+    pub webhook_max_failures: i32,
+
+    /// How often the webhook worker looks for due deliveries when idle.
+    #[arg(long, env = "LEERNET_WEBHOOK_POLL_INTERVAL", default_value = "1s")]
+    pub webhook_poll_interval: humantime::Duration,
+
     /// Send `Strict-Transport-Security` (set it when the service is reached over TLS).
     #[arg(long, env = "LEERNET_HSTS", default_value_t = false, action = clap::ArgAction::Set)]
     pub hsts: bool,
@@ -215,6 +231,10 @@ impl Config {
             max_body_size: 1024 * 1024,
             cors_allow_origins: Vec::new(),
             hsts: false,
+            webhook_allow_private: true,
+            webhook_timeout: Duration::from_secs(2).into(),
+            webhook_max_failures: 10,
+            webhook_poll_interval: Duration::from_millis(100).into(),
         }
     }
 }

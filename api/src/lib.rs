@@ -14,6 +14,7 @@ pub mod error;
 pub mod rest;
 pub mod service;
 pub mod state;
+pub mod sync;
 pub mod telemetry;
 
 use std::future::Future;
@@ -207,6 +208,8 @@ impl Server {
     ) -> anyhow::Result<()> {
         let grace: std::time::Duration = self.state.config.shutdown_timeout.into();
         let db = self.state.db.clone();
+        let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(sync::run(self.state.clone(), worker_stop));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(
             self.listener,
@@ -225,6 +228,11 @@ impl Server {
                 let _ = stopping_rx.await;
                 tokio::time::sleep(grace).await;
             } => tracing::warn!("requests still running after the shutdown timeout; stopping anyway"),
+        }
+        // The webhook worker finishes the delivery it is making (bounded by its timeout).
+        let _ = stop_worker.send(true);
+        if tokio::time::timeout(grace, worker).await.is_err() {
+            tracing::warn!("the webhook worker did not stop in time");
         }
         db.close().await.ok();
         tracing::info!("stopped");

@@ -19,6 +19,8 @@ pub struct Model {
     pub error: Option<String>,
     pub created_at: DateTimeUtc,
     pub delivered_at: Option<DateTimeUtc>,
+    /// Claimed by an instance until then.
+    pub lease_until: Option<DateTimeUtc>,
 }
 
 /// Relations are resolved by the service layer with explicit, batched queries.

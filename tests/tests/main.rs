@@ -19,4 +19,5 @@ mod resources;
 mod rest;
 mod seed;
 mod startup;
+mod webhooks;
 mod writes;

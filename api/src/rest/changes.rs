@@ -6,7 +6,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -75,30 +74,16 @@ pub struct NewestCursor {
 }
 
 fn encode(cursor: FeedCursor) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("feed:{}:{}", cursor.position, cursor.seq))
+    cursor.token()
 }
 
 fn decode(text: &str) -> Result<FeedCursor> {
-    let invalid = || {
+    FeedCursor::from_token(text).ok_or_else(|| {
         Error::invalid(
             "after",
             "is not a cursor of the change feed; pass nextCursor as it is",
         )
-    };
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(invalid)?;
-    let mut parts = raw.split(':');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("feed"), Some(position), Some(seq), None) => Ok(FeedCursor {
-            position: position.parse().map_err(|_| invalid())?,
-            seq: seq.parse().map_err(|_| invalid())?,
-        }),
-        _ => Err(invalid()),
-    }
+    })
 }
 
 /// Read the change feed.

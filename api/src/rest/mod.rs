@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod resources;
 pub mod stats;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::MatchedPath;

@@ -35,6 +35,7 @@ use crate::state::AppState;
         (name = "programmes", description = "Education programmes"),
         (name = "assignments", description = "Student assignments, as education platforms pull them"),
         (name = "changes", description = "The change feed, in commit order, for partners that stay in step"),
+        (name = "webhooks", description = "Change notifications pushed to partners (CloudEvents, signed)"),
         (name = "stats", description = "Counts for dashboards, per region, theme or year (JSON or CSV)"),
     )
 )]
@@ -68,6 +69,7 @@ pub fn documented(bulk_body_limit: usize) -> (Router<AppState>, utoipa::openapi:
         .merge(super::resources::routes(bulk_body_limit))
         .merge(super::stats::routes())
         .merge(super::changes::routes())
+        .merge(super::webhooks::routes())
         .split_for_parts()
 }
 

@@ -237,8 +237,40 @@ impl Journal {
             }
             txn.execute(&insert).await.map_err(map_db_err)?;
         }
+        enqueue_deliveries(txn, position).await?;
         Ok(Some(position))
     }
+}
+
+/// The webhook outbox: a delivery for every entry at `position` and every live webhook
+/// that subscribes to its type and may see it, in the entry's own transaction, so that a
+/// committed change always has its deliveries and a crash loses none. One statement,
+/// which inserts nothing when there are no webhooks.
+async fn enqueue_deliveries(txn: &DatabaseTransaction, position: i64) -> Result<()> {
+    let backend = txn.get_database_backend();
+    let (p1, p2) = if crate::service::db::is_postgres(backend) {
+        ("$1", "$2")
+    } else {
+        ("?", "?")
+    };
+    let sql = format!(
+        "INSERT INTO webhook_deliveries (webhook_id, change_seq, status, attempts, next_attempt_at, created_at) \
+         SELECT w.id, c.seq, 'pending', 0, {p1}, {p1} FROM change_log c \
+         JOIN webhooks w ON w.active = TRUE AND w.deleted_at IS NULL \
+           AND (w.types = '' OR (' ' || w.types || ' ') LIKE ('% ' || c.resource_type || ' %')) \
+           AND (c.audience = 'public' OR c.owner_partner_id = w.partner_id) \
+         WHERE c.position = {p2}"
+    );
+    let at = crate::service::resource::now();
+    let values: Vec<sea_orm::Value> = if crate::service::db::is_postgres(backend) {
+        vec![at.into(), position.into()]
+    } else {
+        vec![at.into(), at.into(), position.into()]
+    };
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .map_err(map_db_err)?;
+    Ok(())
 }
 
 /// Takes the next feed position; the clock row stays locked until the transaction ends.
@@ -262,6 +294,32 @@ pub struct FeedCursor {
     pub position: i64,
     /// The entry's order within its transaction.
     pub seq: i64,
+}
+
+impl FeedCursor {
+    /// The cursor as clients pass it: opaque, URL-safe.
+    pub fn token(self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("feed:{}:{}", self.position, self.seq))
+    }
+
+    /// A cursor from its token; `None` when it is not one.
+    pub fn from_token(text: &str) -> Option<Self> {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())?;
+        let mut parts = raw.split(':');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("feed"), Some(position), Some(seq), None) => Some(FeedCursor {
+                position: position.parse().ok()?,
+                seq: seq.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// One entry of the change feed, as a reader sees it.

@@ -24,6 +24,7 @@ pub mod regions;
 pub mod resource;
 pub mod seed;
 pub mod stats;
+pub mod webhooks;
 
 pub use actor::{Actor, Confinement, SYSTEM_PARTNER_ID, SYSTEM_PARTNER_NAME};
 pub use assignments::{Assignments, Programmes};

@@ -1,0 +1,517 @@
+//! Webhook subscriptions and their deliveries (`sync.md`).
+//!
+//! A partner with `webhooks:manage` registers `{url, types, secret}`. Every committed
+//! change gets a delivery row per matching subscription in its own transaction (the
+//! outbox, see [`crate::service::changes`]). A worker on each instance claims due
+//! deliveries — the oldest pending one of each subscription, so that a subscription gets
+//! its changes in feed order — by setting a lease in a short transaction (`FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, so two instances never take the same one), sends them with no
+//! transaction open, and records the outcome: delivered, or retried with exponential
+//! backoff and jitter, the subscription disabled after too many consecutive failures.
+//!
+//! Targets are checked against SSRF when registered and again before every delivery: http
+//! or https only, and no loopback, private, link-local, unspecified or metadata address,
+//! after DNS resolution, unless private targets are allowed (tests, local development).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::{webhook, webhook_delivery};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::service::Actor;
+use crate::service::changes::FEED_TYPES;
+use crate::service::check::Check;
+use crate::service::db::{is_postgres, map_db_err};
+use crate::service::resource::now;
+
+/// What a partner registers.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookInput {
+    /// Where to POST the events: an http(s) URL.
+    pub url: Option<String>,
+    /// The collections to be told about (all when left out).
+    pub types: Option<Vec<String>>,
+    /// The shared secret that signs every delivery (16 to 200 characters).
+    pub secret: Option<String>,
+}
+
+/// A subscription, as shown (never its secret).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    /// Its id.
+    pub id: Uuid,
+    /// The target.
+    pub url: String,
+    /// The collections it gets (empty: all).
+    pub types: Vec<String>,
+    /// Whether deliveries are being made.
+    pub active: bool,
+    /// Failures in a row so far.
+    pub consecutive_failures: i32,
+    /// When it was disabled after too many failures.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One delivery attempt record.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// Its id.
+    pub id: i64,
+    /// The change-log entry it carries.
+    pub change_seq: i64,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When the next attempt is due (while pending).
+    pub next_attempt_at: DateTime<Utc>,
+    /// The last attempt.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The receiver's last HTTP status.
+    pub response_status: Option<i32>,
+    /// The last failure.
+    pub error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+fn to_webhook(row: webhook::Model) -> Webhook {
+    Webhook {
+        id: row.id,
+        url: row.url,
+        types: row.types.split_whitespace().map(str::to_owned).collect(),
+        active: row.active,
+        consecutive_failures: row.consecutive_failures,
+        disabled_at: row.disabled_at,
+        created_at: row.created_at,
+    }
+}
+
+fn to_delivery(row: webhook_delivery::Model) -> Delivery {
+    Delivery {
+        id: row.id,
+        change_seq: row.change_seq,
+        status: row.status,
+        attempts: row.attempts,
+        next_attempt_at: row.next_attempt_at,
+        last_attempt_at: row.last_attempt_at,
+        response_status: row.response_status,
+        error: row.error,
+        delivered_at: row.delivered_at,
+    }
+}
+
+/// Whether `ip` is one a webhook may not reach: loopback, private (RFC 1918, unique
+/// local), link-local (cloud metadata lives at 169.254.169.254), unspecified, broadcast,
+/// shared address space, or the IPv4 forms of these inside IPv6.
+pub fn forbidden_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..=127).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return forbidden_address(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Checks a target URL: http(s) with a host whose every address (after DNS) is allowed.
+pub async fn check_target(url: &str, allow_private: bool) -> std::result::Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|_| "is not a URL".to_owned())?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("must be an http:// or https:// URL".to_owned());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not carry credentials".to_owned());
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| "must have a host".to_owned())?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    if allow_private {
+        return Ok(());
+    }
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::lookup_host((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| "its host does not resolve in time".to_owned())?
+        .map_err(|_| "its host does not resolve".to_owned())?
+        .map(|a| a.ip())
+        .collect(),
+    };
+    if addresses.is_empty() {
+        return Err("its host does not resolve".to_owned());
+    }
+    if addresses.iter().any(|ip| forbidden_address(*ip)) {
+        return Err(
+            "points at a loopback, private, link-local or metadata address, which webhooks may not reach"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn require_manage(actor: &Actor) -> Result<()> {
+    if actor.has_scope("webhooks:manage") {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "the scope webhooks:manage is required".to_owned(),
+        ))
+    }
+}
+
+/// Registers a subscription for `actor`.
+pub async fn register(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: WebhookInput,
+    allow_private: bool,
+) -> Result<Webhook> {
+    require_manage(actor)?;
+    let mut check = Check::new();
+    let url = check.url("url", &input.url);
+    let types = input.types.clone().unwrap_or_default();
+    check.list_len("types", &input.types);
+    for (i, t) in types.iter().enumerate() {
+        if !FEED_TYPES.contains(&t.as_str()) {
+            check.fail(
+                format!("types[{i}]"),
+                format!("must be one of {}", FEED_TYPES.join(", ")),
+            );
+        }
+    }
+    match &input.secret {
+        None => check.fail("secret", "is required: 16 to 200 characters"),
+        Some(secret) if !(16..=200).contains(&secret.chars().count()) => {
+            check.fail("secret", "must be 16 to 200 characters")
+        }
+        Some(secret) if secret.chars().any(char::is_control) => {
+            check.fail("secret", "must not contain control characters")
+        }
+        Some(_) => {}
+    }
+    if check.is_ok_at("url")
+        && let Err(reason) = check_target(&url, allow_private).await
+    {
+        check.fail("url", reason);
+    }
+    check.finish()?;
+    let at = now();
+    let row = webhook::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        partner_id: Set(actor.partner_id),
+        url: Set(url),
+        types: Set(types.join(" ")),
+        secret: Set(input.secret.unwrap_or_default()),
+        active: Set(true),
+        consecutive_failures: Set(0),
+        disabled_at: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        deleted_at: Set(None),
+    }
+    .insert(db)
+    .await
+    .map_err(map_db_err)?;
+    Ok(to_webhook(row))
+}
+
+async fn own(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<webhook::Model> {
+    require_manage(actor)?;
+    webhook::Entity::find_by_id(id)
+        .filter(webhook::Column::DeletedAt.is_null())
+        .one(db)
+        .await
+        .map_err(map_db_err)?
+        .filter(|w| w.partner_id == actor.partner_id || actor.is_admin())
+        .ok_or_else(|| Error::NotFound {
+            resource: "webhooks",
+            key: id.to_string(),
+        })
+}
+
+/// The actor's subscriptions.
+pub async fn list(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<Webhook>> {
+    require_manage(actor)?;
+    Ok(webhook::Entity::find()
+        .filter(webhook::Column::PartnerId.eq(actor.partner_id))
+        .filter(webhook::Column::DeletedAt.is_null())
+        .order_by_asc(webhook::Column::CreatedAt)
+        .all(db)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .map(to_webhook)
+        .collect())
+}
+
+/// Deletes a subscription: no further deliveries.
+pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<()> {
+    let hook = own(db, actor, id).await?;
+    let at = now();
+    webhook::Entity::update_many()
+        .col_expr(webhook::Column::DeletedAt, at.into())
+        .col_expr(webhook::Column::Active, false.into())
+        .col_expr(webhook::Column::UpdatedAt, at.into())
+        .filter(webhook::Column::Id.eq(hook.id))
+        .exec(db)
+        .await
+        .map_err(map_db_err)?;
+    Ok(())
+}
+
+/// The latest deliveries of a subscription, newest first.
+pub async fn deliveries(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    limit: u64,
+) -> Result<Vec<Delivery>> {
+    let hook = own(db, actor, id).await?;
+    Ok(webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::WebhookId.eq(hook.id))
+        .order_by_desc(webhook_delivery::Column::Id)
+        .limit(limit.clamp(1, 500))
+        .all(db)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .map(to_delivery)
+        .collect())
+}
+
+/// Sends a delivery again (and re-enables its subscription): it becomes due now.
+pub async fn redeliver(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    delivery: i64,
+) -> Result<Delivery> {
+    let hook = own(db, actor, id).await?;
+    let row = webhook_delivery::Entity::find_by_id(delivery)
+        .filter(webhook_delivery::Column::WebhookId.eq(hook.id))
+        .one(db)
+        .await
+        .map_err(map_db_err)?
+        .ok_or_else(|| Error::NotFound {
+            resource: "deliveries",
+            key: delivery.to_string(),
+        })?;
+    let mut active: webhook_delivery::ActiveModel = row.into();
+    active.status = Set("pending".to_owned());
+    active.next_attempt_at = Set(now());
+    active.lease_until = Set(None);
+    let row = active.update(db).await.map_err(map_db_err)?;
+    webhook::Entity::update_many()
+        .col_expr(webhook::Column::Active, true.into())
+        .col_expr(
+            webhook::Column::DisabledAt,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(webhook::Column::ConsecutiveFailures, 0.into())
+        .filter(webhook::Column::Id.eq(hook.id))
+        .exec(db)
+        .await
+        .map_err(map_db_err)?;
+    Ok(to_delivery(row))
+}
+
+/// A delivery claimed for sending, with what it needs.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The delivery.
+    pub id: i64,
+    /// Attempts before this one.
+    pub attempts: i32,
+    /// The subscription.
+    pub webhook_id: Uuid,
+    /// Its target.
+    pub url: String,
+    /// Its secret.
+    pub secret: String,
+    /// The entry.
+    pub entry: entity::change::Model,
+}
+
+/// Claims up to `limit` due deliveries, each the oldest pending one of its subscription
+/// (so that a subscription gets its changes in order), for `lease`.
+pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Result<Vec<Claimed>> {
+    let backend = db.get_database_backend();
+    let at = now();
+    let until = at + chrono::Duration::from_std(lease).map_err(Error::internal)?;
+    let txn = db.begin().await.map_err(map_db_err)?;
+    let (lock, p) = if is_postgres(backend) {
+        (" FOR UPDATE OF d SKIP LOCKED", ["$1", "$2", "$3"])
+    } else {
+        ("", ["?", "?", "?"])
+    };
+    let select = format!(
+        "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+         WHERE d.status = 'pending' AND d.next_attempt_at <= {} \
+           AND (d.lease_until IS NULL OR d.lease_until < {}) \
+           AND w.active = TRUE AND w.deleted_at IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
+                           AND e.status = 'pending' AND e.id < d.id) \
+         ORDER BY d.id LIMIT {}{lock}",
+        p[0], p[1], p[2]
+    );
+    let ids: Vec<i64> = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            select,
+            [at.into(), at.into(), (limit as i64).into()],
+        ))
+        .await
+        .map_err(map_db_err)?
+        .iter()
+        .filter_map(|r| r.try_get::<i64>("", "id").ok())
+        .collect();
+    if ids.is_empty() {
+        txn.commit().await.map_err(map_db_err)?;
+        return Ok(Vec::new());
+    }
+    webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::LeaseUntil, until.into())
+        .filter(webhook_delivery::Column::Id.is_in(ids.clone()))
+        .exec(&txn)
+        .await
+        .map_err(map_db_err)?;
+    let rows = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::Id.is_in(ids))
+        .order_by_asc(webhook_delivery::Column::Id)
+        .all(&txn)
+        .await
+        .map_err(map_db_err)?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let hook = webhook::Entity::find_by_id(row.webhook_id)
+            .one(&txn)
+            .await
+            .map_err(map_db_err)?;
+        let entry = entity::change::Entity::find_by_id(row.change_seq)
+            .one(&txn)
+            .await
+            .map_err(map_db_err)?;
+        if let (Some(hook), Some(entry)) = (hook, entry) {
+            claimed.push(Claimed {
+                id: row.id,
+                attempts: row.attempts,
+                webhook_id: hook.id,
+                url: hook.url,
+                secret: hook.secret,
+                entry,
+            });
+        }
+    }
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(claimed)
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The receiver answered 2xx.
+    Delivered(u16),
+    /// It did not (its status, if it answered) and why.
+    Failed(Option<u16>, String),
+}
+
+/// Records an attempt: delivered; or due again after a backoff that doubles per attempt
+/// (1 s, 2 s, 4 s, ... up to an hour, with jitter), the subscription disabled once it has
+/// failed `max_failures` times in a row.
+pub async fn record(
+    db: &DatabaseConnection,
+    claimed: &Claimed,
+    outcome: Outcome,
+    max_failures: i32,
+) -> Result<()> {
+    let txn = db.begin().await.map_err(map_db_err)?;
+    let at = now();
+    let mut delivery: webhook_delivery::ActiveModel =
+        webhook_delivery::Entity::find_by_id(claimed.id)
+            .one(&txn)
+            .await
+            .map_err(map_db_err)?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("delivery {} vanished", claimed.id)))?
+            .into();
+    delivery.attempts = Set(claimed.attempts + 1);
+    delivery.last_attempt_at = Set(Some(at));
+    delivery.lease_until = Set(None);
+    match &outcome {
+        Outcome::Delivered(status) => {
+            delivery.status = Set("delivered".to_owned());
+            delivery.response_status = Set(Some(i32::from(*status)));
+            delivery.error = Set(None);
+            delivery.delivered_at = Set(Some(at));
+            webhook::Entity::update_many()
+                .col_expr(webhook::Column::ConsecutiveFailures, 0.into())
+                .filter(webhook::Column::Id.eq(claimed.webhook_id))
+                .exec(&txn)
+                .await
+                .map_err(map_db_err)?;
+        }
+        Outcome::Failed(status, error) => {
+            let exponent = claimed.attempts.clamp(0, 12) as u32;
+            let base = 2u64.pow(exponent).min(3600);
+            let jitter = u64::from(Uuid::now_v7().as_bytes()[15] % 100) * base / 400;
+            delivery.next_attempt_at = Set(at + chrono::Duration::seconds((base + jitter) as i64));
+            delivery.response_status = Set(status.map(i32::from));
+            delivery.error = Set(Some(error.chars().take(500).collect()));
+            let hook = webhook::Entity::find_by_id(claimed.webhook_id)
+                .one(&txn)
+                .await
+                .map_err(map_db_err)?;
+            if let Some(hook) = hook {
+                let failures = hook.consecutive_failures + 1;
+                let mut hook: webhook::ActiveModel = hook.into();
+                hook.consecutive_failures = Set(failures);
+                if failures >= max_failures {
+                    hook.active = Set(false);
+                    hook.disabled_at = Set(Some(at));
+                    delivery.status = Set("failed".to_owned());
+                }
+                hook.update(&txn).await.map_err(map_db_err)?;
+            }
+        }
+    }
+    delivery.update(&txn).await.map_err(map_db_err)?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(())
+}

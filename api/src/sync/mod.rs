@@ -1,0 +1,134 @@
+//! Webhook delivery: the worker every instance runs. It claims due deliveries (a lease, no
+//! transaction held across the HTTP call), checks the target against SSRF again, POSTs the
+//! change as a CloudEvents 1.0 structured JSON event signed with HMAC-SHA256
+//! (`Leernet-Signature: t=<unix seconds>,v1=<hex>` over `"<t>." + body`), and records the
+//! outcome. It polls (`--webhook-poll-interval`); a crash between sending and recording
+//! delivers again after the lease: at least once, and the event `id` lets receivers
+//! de-duplicate.
+
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use serde_json::json;
+
+use crate::service::changes::FeedCursor;
+use crate::service::webhooks::{self, Claimed, Outcome, check_target};
+use crate::state::AppState;
+
+/// How long a claimed delivery is held before another instance may take it.
+const LEASE: Duration = Duration::from_secs(60);
+
+/// The CloudEvents 1.0 event for a change-log entry.
+pub fn event(issuer: &str, entry: &entity::change::Model) -> serde_json::Value {
+    let verb = if entry.op == "delete" {
+        "deleted"
+    } else {
+        "upserted"
+    };
+    let cursor = FeedCursor {
+        position: entry.position,
+        seq: entry.seq,
+    };
+    json!({
+        "specversion": "1.0",
+        "id": format!("change-{}", entry.seq),
+        "source": format!("{issuer}/api/v1/changes"),
+        "type": format!("nl.leernet.{}.{verb}", entry.resource_type),
+        "subject": entry.resource_id,
+        "time": entry.changed_at,
+        "datacontenttype": "application/json",
+        "data": {
+            "cursor": cursor.token(),
+            "type": entry.resource_type,
+            "id": entry.resource_id,
+            "op": entry.op,
+            "version": entry.version,
+            "changedAt": entry.changed_at,
+            "data": entry.data,
+        },
+    })
+}
+
+/// `t=<t>,v1=<hex HMAC-SHA256 of "<t>." + body>`.
+pub fn signature(secret: &str, t: i64, body: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = hmac::sign(&key, format!("{t}.{body}").as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={t},v1={hex}")
+}
+
+async fn attempt(state: &AppState, client: &reqwest::Client, claimed: &Claimed) -> Outcome {
+    if let Err(reason) = check_target(&claimed.url, state.config.webhook_allow_private).await {
+        return Outcome::Failed(None, format!("target refused: it {reason}"));
+    }
+    let body = event(&state.issuer, &claimed.entry).to_string();
+    let t = chrono::Utc::now().timestamp();
+    let sent = client
+        .post(&claimed.url)
+        .header("content-type", "application/cloudevents+json")
+        .header("leernet-signature", signature(&claimed.secret, t, &body))
+        .header("leernet-delivery", claimed.id.to_string())
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => {
+            Outcome::Delivered(response.status().as_u16())
+        }
+        Ok(response) => Outcome::Failed(
+            Some(response.status().as_u16()),
+            format!("the receiver answered {}", response.status()),
+        ),
+        Err(error) if error.is_timeout() => {
+            Outcome::Failed(None, "the receiver did not answer in time".to_owned())
+        }
+        Err(_) => Outcome::Failed(None, "the receiver could not be reached".to_owned()),
+    }
+}
+
+/// Delivers what is due, until told to stop.
+pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let timeout: Duration = state.config.webhook_timeout.into();
+    let poll: Duration = state.config.webhook_poll_interval.into();
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let claimed = match webhooks::claim(&state.db, 20, LEASE).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "cannot claim webhook deliveries");
+                Vec::new()
+            }
+        };
+        let busy = !claimed.is_empty();
+        for delivery in claimed {
+            let outcome = attempt(&state, &client, &delivery).await;
+            if let Outcome::Failed(_, reason) = &outcome {
+                tracing::info!(delivery = delivery.id, webhook = %delivery.webhook_id, %reason, "webhook delivery failed");
+            }
+            if let Err(error) = webhooks::record(
+                &state.db,
+                &delivery,
+                outcome,
+                state.config.webhook_max_failures,
+            )
+            .await
+            {
+                tracing::warn!(%error, delivery = delivery.id, "cannot record a webhook delivery");
+            }
+        }
+        if !busy {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Webhooks through the real server and a receiver on loopback: signed CloudEvents, retried
+//! with backoff after a failure and a timeout, delivered in order, logged; SSRF targets
+//! refused; a webhook that keeps failing is disabled, and a redelivery revives it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use api::service::partners::{self, NewPartner};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::{TestApp, both_backends};
+
+/// How a receiver answers its n-th request.
+#[derive(Clone, Copy)]
+enum Script {
+    /// 500, then a hang past the timeout, then 200 for good.
+    FailThenHangThenOk,
+    /// Always 500.
+    AlwaysFail,
+}
+
+/// What a receiver got: (the status it answered, the signature, the body) per answered
+/// request, and how many requests arrived (a timed-out one is cut off before it answers).
+#[derive(Clone, Default)]
+struct Received(
+    Arc<Mutex<Vec<(u16, String, String)>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+);
+
+async fn receiver(script: Script) -> (String, Received) {
+    let received = Received::default();
+    let log = received.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let log = log.clone();
+            async move {
+                let n = log.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let status = match (script, n) {
+                    (Script::AlwaysFail, _) | (Script::FailThenHangThenOk, 0) => 500,
+                    (Script::FailThenHangThenOk, 1) => {
+                        tokio::time::sleep(Duration::from_millis(1500)).await;
+                        200
+                    }
+                    _ => 200,
+                };
+                let signature = headers
+                    .get("leernet-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                log.0.lock().expect("lock").push((status, signature, body));
+                axum::http::StatusCode::from_u16(status).expect("status")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}/hook"), received)
+}
+
+/// How a receiver checks a delivery (the README shows the same steps): the HMAC-SHA256 of
+/// `"<t>." + body` with the shared secret must equal `v1`, and `t` must be recent.
+fn verify(secret: &str, header: &str, body: &str, now: i64) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = value.parse::<i64>().ok(),
+            Some(("v1", value)) => v1 = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    if (now - t).abs() > 300 {
+        return false;
+    }
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let expected: String = aws_lc_rs::hmac::sign(&key, format!("{t}.{body}").as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    expected == v1
+}
+
+async fn token(app: &TestApp, name: &str, scopes: &str) -> String {
+    let credentials = partners::create(
+        &app.db,
+        NewPartner {
+            name: name.into(),
+            kind: "provincial_network".into(),
+            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+            unconfined: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("partner");
+    let response: Value = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    response["access_token"].as_str().expect("token").to_owned()
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    (
+        response.status(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+both_backends!(
+    async fn changes_arrive_signed_in_order_after_a_failure_and_a_timeout(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_timeout = Duration::from_millis(500).into()).await else { return };
+        let (url, received) = receiver(Script::FailThenHangThenOk).await;
+        let province = token(&app, "provincie", "read webhooks:manage write:themes").await;
+        let secret = "een-lang-gedeeld-geheim";
+        let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "types": ["themes"], "secret": secret})).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        assert!(hook.get("secret").is_none(), "the secret is never shown");
+        for slug in ["voeding", "rookvrij", "bewegen"] {
+            post(&app, &province, "/api/v1/themes", json!({"slug": slug, "name": slug})).await;
+        }
+        post(&app, &province, "/api/v1/practice-examples", json!({"slug": "niet-geabonneerd", "title": "x"})).await;
+        wait_for(|| received.0.lock().expect("lock").iter().filter(|r| r.0 == 200).count() >= 3, "three good deliveries").await;
+        let log = received.0.lock().expect("lock").clone();
+        let now = chrono::Utc::now().timestamp();
+        let delivered: Vec<Value> = log.iter().filter(|r| r.0 == 200).map(|r| serde_json::from_str(&r.2).expect("JSON")).collect();
+        // The first event failed, then timed out, then arrived; the rest followed in order.
+        let slugs: Vec<&str> = delivered.iter().map(|e| e["data"]["data"]["slug"].as_str().expect("slug")).collect();
+        assert_eq!(slugs, ["voeding", "rookvrij", "bewegen"], "{slugs:?}");
+        assert_eq!(received.1.load(std::sync::atomic::Ordering::SeqCst), 5, "a failure, a timeout, three deliveries");
+        let event = &delivered[0];
+        assert_eq!((event["specversion"].as_str(), event["type"].as_str()), (Some("1.0"), Some("nl.leernet.themes.upserted")));
+        assert_eq!(event["subject"], event["data"]["id"]);
+        assert!(event["id"].as_str().expect("id").starts_with("change-"));
+        for (status, signature, body) in &log {
+            assert!(verify(secret, signature, body, now), "a valid signature ({status})");
+            assert!(!verify("een-ander-geheim-van-lengte", signature, body, now));
+        }
+        let deliveries: Value = app.client.get(app.url(&format!("/api/v1/webhooks/{}/deliveries", hook["id"].as_str().expect("id"))))
+            .bearer_auth(&province).send().await.expect("get").json().await.expect("json");
+        let first = deliveries.as_array().expect("deliveries").last().expect("the oldest").clone();
+        assert_eq!((first["status"].as_str(), first["attempts"].as_i64()), (Some("delivered"), Some(3)), "{first}");
+        assert_eq!(deliveries.as_array().expect("deliveries").len(), 3, "only themes");
+    }
+);
+
+both_backends!(
+    async fn targets_that_reach_inside_are_refused(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_allow_private = false).await else { return };
+        let province = token(&app, "provincie", "read webhooks:manage").await;
+        for url in ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://10.0.0.8/", "http://[::1]/", "http://localhost/", "ftp://example.org/", "https://user:pw@example.org/"] {
+            let (status, problem) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "secret": "een-lang-gedeeld-geheim"})).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {problem}");
+            assert_eq!(problem["invalidParams"][0]["name"], "url", "{url}");
+        }
+        let (status, problem) = post(&app, &province, "/api/v1/webhooks", json!({"url": "https://example.org/hook", "secret": "kort", "types": ["kleuren"]})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let names: Vec<&str> = problem["invalidParams"].as_array().expect("params").iter().map(|p| p["name"].as_str().expect("name")).collect();
+        assert!(names.contains(&"secret") && names.contains(&"types[0]"), "{names:?}");
+        let reader = token(&app, "dashboard", "read").await;
+        let (status, _) = post(&app, &reader, "/api/v1/webhooks", json!({"url": "https://example.org/hook", "secret": "een-lang-gedeeld-geheim"})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+);
+
+both_backends!(
+    async fn a_webhook_that_keeps_failing_is_disabled_and_a_redelivery_revives_it(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_max_failures = 2).await else { return };
+        let (url, received) = receiver(Script::AlwaysFail).await;
+        let province = token(&app, "provincie", "read webhooks:manage write:themes").await;
+        let (_, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "secret": "een-lang-gedeeld-geheim"})).await;
+        let id = hook["id"].as_str().expect("id").to_owned();
+        post(&app, &province, "/api/v1/themes", json!({"slug": "voeding", "name": "voeding"})).await;
+        let list = || {
+            let (client, url, token) = (app.client.clone(), app.url("/api/v1/webhooks"), province.clone());
+            async move { client.get(url).bearer_auth(token).send().await.expect("get").json::<Value>().await.expect("json") }
+        };
+        for _ in 0..200 {
+            if list().await[0]["active"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let hooks = list().await;
+        assert_eq!((hooks[0]["active"].as_bool(), hooks[0]["consecutiveFailures"].as_i64()), (Some(false), Some(2)), "{hooks}");
+        assert!(hooks[0]["disabledAt"].is_string());
+        assert_eq!(received.0.lock().expect("lock").len(), 2);
+        let deliveries: Value = app.client.get(app.url(&format!("/api/v1/webhooks/{id}/deliveries"))).bearer_auth(&province).send().await.expect("get").json().await.expect("json");
+        assert_eq!(deliveries[0]["status"], "failed");
+        assert_eq!(deliveries[0]["responseStatus"], 500);
+        let delivery = deliveries[0]["id"].as_i64().expect("id");
+        let (status, again) = post(&app, &province, &format!("/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver"), json!({})).await;
+        assert_eq!((status, again["status"].as_str()), (StatusCode::OK, Some("pending")), "{again}");
+        assert_eq!(list().await[0]["active"], true);
+        wait_for(|| received.0.lock().expect("lock").len() >= 3, "another attempt").await;
+        let response = app.client.delete(app.url(&format!("/api/v1/webhooks/{id}"))).bearer_auth(&province).send().await.expect("delete");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert_eq!(list().await.as_array().map(Vec::len), Some(0));
+    }
+);
