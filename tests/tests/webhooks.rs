@@ -133,7 +133,8 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (StatusCod
 }
 
 async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
-    for _ in 0..200 {
+    // Generous: under a loaded CI machine the retries' backoff and the polls stretch.
+    for _ in 0..1200 {
         if done() {
             return;
         }
@@ -210,7 +211,7 @@ both_backends!(
             let (client, url, token) = (app.client.clone(), app.url("/api/v1/webhooks"), province.clone());
             async move { client.get(url).bearer_auth(token).send().await.expect("get").json::<Value>().await.expect("json") }
         };
-        for _ in 0..200 {
+        for _ in 0..1200 {
             if list().await[0]["active"] == false {
                 break;
             }
@@ -231,5 +232,61 @@ both_backends!(
         let response = app.client.delete(app.url(&format!("/api/v1/webhooks/{id}"))).bearer_auth(&province).send().await.expect("delete");
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         assert_eq!(list().await.as_array().map(Vec::len), Some(0));
+    }
+);
+
+both_backends!(
+    async fn two_instances_share_the_work_and_wake_on_changes_committed_elsewhere(backend) {
+        use std::collections::HashMap;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // Polling is slow on PostgreSQL: only LISTEN/NOTIFY can make the deliveries quick.
+        let poll = if backend == tests::Backend::Postgres { Duration::from_secs(60) } else { Duration::from_millis(100) };
+        let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_poll_interval = poll.into()).await else { return };
+        let mut config = api::config::Config::for_database(&app.test_db.url);
+        config.webhook_poll_interval = poll.into();
+        let second = api::Server::start(config).await.expect("a second instance");
+        let (stop_second, stopped) = tokio::sync::oneshot::channel::<()>();
+        let second = tokio::spawn(second.run(async move { let _ = stopped.await; }));
+
+        // A receiver that notes every event id and how many requests are in flight at once.
+        let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let (in_flight, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let router = {
+            let (seen, in_flight, most) = (seen.clone(), in_flight.clone(), most.clone());
+            axum::Router::new().route("/hook", axum::routing::post(move |body: String| {
+                let (seen, in_flight, most) = (seen.clone(), in_flight.clone(), most.clone());
+                async move {
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let event: Value = serde_json::from_str(&body).expect("JSON");
+                    *seen.lock().expect("lock").entry(event["id"].as_str().expect("id").to_owned()).or_default() += 1;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    axum::http::StatusCode::OK
+                }
+            }))
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        let province = token(&app, "provincie", "read webhooks:manage").await;
+        let (status, _) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "types": ["themes"], "secret": "een-lang-gedeeld-geheim"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Written by neither instance: straight through the service layer on its own pool.
+        let started = std::time::Instant::now();
+        for i in 0..20 {
+            api::service::create::<api::service::Themes>(&app.db, &api::service::Actor::system(), api::dto::ThemeInput {
+                slug: Some(format!("thema-{i}")), name: Some(format!("thema {i}")), ..Default::default()
+            }).await.expect("theme");
+        }
+        wait_for(|| seen.lock().expect("lock").len() >= 20, "twenty deliveries").await;
+        assert!(started.elapsed() < Duration::from_secs(45), "woken by the commits, not by the 60 s poll");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(seen.lock().expect("lock").values().all(|n| *n == 1), "each event once: {:?}", seen.lock().expect("lock"));
+        assert_eq!(most.load(Ordering::SeqCst), 1, "one webhook's deliveries never overlap, across instances");
+        let _ = stop_second.send(());
+        second.await.expect("join").expect("the second instance stops cleanly");
     }
 );

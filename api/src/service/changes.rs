@@ -129,6 +129,9 @@ pub struct Journal {
     pending: Mutex<(Vec<Entry>, Vec<Audit>)>,
 }
 
+/// The PostgreSQL channel on which every committed write is announced.
+pub const CHANNEL: &str = "leernet_changes";
+
 /// Rows per INSERT statement: well below both backends' limits on bound parameters.
 const ROWS_PER_INSERT: usize = 400;
 
@@ -238,6 +241,13 @@ impl Journal {
             txn.execute(&insert).await.map_err(map_db_err)?;
         }
         enqueue_deliveries(txn, position).await?;
+        if crate::service::db::is_postgres(txn.get_database_backend()) {
+            // Delivered at commit to every instance listening (webhook workers, later
+            // subscriptions); a lost notification only delays: the workers poll too.
+            txn.execute_unprepared(&format!("NOTIFY {CHANNEL}, '{position}'"))
+                .await
+                .map_err(map_db_err)?;
+        }
         Ok(Some(position))
     }
 }

@@ -376,7 +376,15 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
     let backend = db.get_database_backend();
     let at = now();
     let until = at + chrono::Duration::from_std(lease).map_err(Error::internal)?;
-    let txn = db.begin().await.map_err(map_db_err)?;
+    // SQLite: take the write lock up front, so that two instances' claims are ordered and
+    // the second sees the first's lease.
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+        .map_err(map_db_err)?;
     let (lock, p) = if is_postgres(backend) {
         (" FOR UPDATE OF d SKIP LOCKED", ["$1", "$2", "$3"])
     } else {

@@ -2,13 +2,16 @@
 //! transaction held across the HTTP call), checks the target against SSRF again, POSTs the
 //! change as a CloudEvents 1.0 structured JSON event signed with HMAC-SHA256
 //! (`Leernet-Signature: t=<unix seconds>,v1=<hex>` over `"<t>." + body`), and records the
-//! outcome. It polls (`--webhook-poll-interval`); a crash between sending and recording
-//! delivers again after the lease: at least once, and the event `id` lets receivers
-//! de-duplicate.
+//! outcome. On PostgreSQL it wakes on `LISTEN leernet_changes`, which every write
+//! transaction notifies at commit on whichever instance it ran, and it also polls
+//! (`--webhook-poll-interval`), so that a lost notification delays a delivery but never
+//! drops it; on SQLite it polls. A crash between sending and recording delivers again
+//! after the lease: at least once, and the event `id` lets receivers de-duplicate.
 
 use std::time::Duration;
 
 use aws_lc_rs::hmac;
+use sea_orm::sqlx::postgres::PgListener;
 use serde_json::json;
 
 use crate::service::changes::FeedCursor;
@@ -96,6 +99,7 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default();
+    let mut listener: Option<PgListener> = None;
     loop {
         if *stop.borrow() {
             return;
@@ -125,10 +129,51 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
             }
         }
         if !busy {
+            wait(&state, &mut listener, poll, &mut stop).await;
+        }
+    }
+}
+
+/// Waits for a notification of a committed change (PostgreSQL), the poll interval, or the
+/// stop signal, whichever comes first.
+async fn wait(
+    state: &AppState,
+    listener: &mut Option<PgListener>,
+    poll: Duration,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    if listener.is_none() && crate::service::db::is_postgres(state.db.get_database_backend()) {
+        *listener = connect_listener(state).await;
+    }
+    match listener {
+        Some(active) => {
+            tokio::select! {
+                received = active.recv() => {
+                    if let Err(error) = received {
+                        tracing::debug!(%error, "the change listener dropped; polling until it is back");
+                        *listener = None;
+                    }
+                }
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        None => {
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = stop.changed() => {}
             }
         }
     }
+}
+
+async fn connect_listener(state: &AppState) -> Option<PgListener> {
+    let mut listener = PgListener::connect_with(state.db.get_postgres_connection_pool())
+        .await
+        .ok()?;
+    listener
+        .listen(crate::service::changes::CHANNEL)
+        .await
+        .ok()?;
+    Some(listener)
 }
