@@ -289,3 +289,44 @@ pub async fn partner(db: &DatabaseConnection, name: &str, scopes: &[&str]) -> ap
         request_id: None,
     }
 }
+
+/// Makes a partner (`kind`, space-separated `scopes`; confined to `regions` by CBS code, or
+/// unconfined when none are given) and answers a token for it from the real
+/// `/oauth/token`, as a partner gets one.
+pub async fn token_for(
+    app: &TestApp,
+    name: &str,
+    kind: &str,
+    scopes: &str,
+    regions: &[&str],
+) -> String {
+    let credentials = api::service::partners::create(
+        &app.db,
+        api::service::partners::NewPartner {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+            unconfined: regions.is_empty(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a partner");
+    let response: serde_json::Value = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("a token request")
+        .json()
+        .await
+        .expect("a token response");
+    response["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}

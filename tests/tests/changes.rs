@@ -1,37 +1,12 @@
 //! The change feed over REST: commit order, tombstones, types and audiences filtered in the
 //! query, cursors, the newest cursor, and 410 after retention pruned a cursor's past.
 
-use api::service::partners::{self, NewPartner};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tests::{TestApp, app_or_skip, both_backends};
 
 async fn token(app: &TestApp, name: &str, scopes: &str) -> String {
-    let credentials = partners::create(
-        &app.db,
-        NewPartner {
-            name: name.into(),
-            kind: "municipality".into(),
-            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-            unconfined: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("partner");
-    let response: Value = app
-        .client
-        .post(app.url("/oauth/token"))
-        .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    response["access_token"].as_str().expect("token").to_owned()
+    tests::token_for(app, name, "municipality", scopes, &[]).await
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (StatusCode, Value) {
@@ -246,16 +221,7 @@ both_backends!(
         let app = app_or_skip!(backend);
         api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
         let school = token(&app, "hanze", "read write:assignments write:programmes").await;
-        let lms = {
-            let credentials = partners::create(&app.db, NewPartner {
-                name: "lms".into(), kind: "education_platform".into(), scopes: vec!["read".into(), "changes:read".into()], ..Default::default()
-            }).await.expect("lms");
-            let response: Value = app.client.post(app.url("/oauth/token"))
-                .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("grant_type=client_credentials").send().await.expect("token").json().await.expect("json");
-            response["access_token"].as_str().expect("token").to_owned()
-        };
+        let lms = tests::token_for(&app, "lms", "education_platform", "read changes:read", &[]).await;
         let (_, organizations) = get(&app, &school, "/api/v1/organizations?limit=1").await;
         let organization = organizations["items"][0]["id"].clone();
         let nutrition = send(&app, &school, reqwest::Method::POST, "/api/v1/programmes",

@@ -1,7 +1,6 @@
 //! Arbitrary JSON bodies and query strings thrown at the write and list endpoints through
 //! the real server: never a 5xx, and a refused write leaves the database as it was.
 
-use api::service::partners::{self, NewPartner};
 use api::service::{Actor, seed::seed};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -103,14 +102,7 @@ both_backends!(
     async fn arbitrary_bodies_and_queries_never_get_a_5xx_and_refusals_change_nothing(backend) {
         let app = app_or_skip!(backend);
         seed(&app.db, &Actor::system()).await.expect("seed");
-        let credentials = partners::create(&app.db, NewPartner {
-            name: "fuzz".into(), kind: "admin".into(), scopes: vec!["admin".into()], unconfined: true, ..Default::default()
-        }).await.expect("partner");
-        let token: Value = app.client.post(app.url("/oauth/token"))
-            .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials").send().await.expect("token").json().await.expect("json");
-        let token = token["access_token"].as_str().expect("token").to_owned();
+        let token = tests::token_for(&app, "fuzz", "admin", "admin", &[]).await;
         let (_, legro): (u16, Value) = {
             let r = app.client.get(app.url("/api/v1/networks/legro")).bearer_auth(&token).send().await.expect("get");
             (r.status().as_u16(), r.json().await.expect("json"))

@@ -2,7 +2,6 @@
 //! preconditions, natural keys, sub-collections, paging, errors as problems, and who may
 //! see and write what (401, 403 and 404 chosen so that nothing leaks).
 
-use api::service::partners::{self, Credentials, NewPartner};
 use api::service::{Actor, seed::seed};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -10,32 +9,7 @@ use tests::{TestApp, app_or_skip, both_backends};
 
 /// A partner and a token for it.
 async fn client(app: &TestApp, name: &str, kind: &str, scopes: &str, regions: &[&str]) -> String {
-    let credentials: Credentials = partners::create(
-        &app.db,
-        NewPartner {
-            name: name.to_owned(),
-            kind: kind.to_owned(),
-            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
-            unconfined: regions.is_empty(),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("a partner");
-    let response = app
-        .client
-        .post(app.url("/oauth/token"))
-        .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .expect("token");
-    response.json::<Value>().await.expect("json")["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned()
+    tests::token_for(app, name, kind, scopes, regions).await
 }
 
 async fn admin(app: &TestApp) -> String {

@@ -501,8 +501,7 @@ pub async fn newest(db: &sea_orm::DatabaseConnection) -> Result<FeedCursor> {
 /// positions, so that no transaction is half kept), with their webhook deliveries, and
 /// remembers the last one so that older cursors are answered 410. Answers how many.
 pub async fn prune(db: &sea_orm::DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64> {
-    use sea_orm::TransactionTrait;
-    let txn = db.begin().await.map_err(map_db_err)?;
+    let txn = crate::service::db::begin_immediate(db).await?;
     let backend = txn.get_database_backend();
     let last = txn
         .query_one_raw(Statement::from_sql_and_values(

@@ -115,15 +115,22 @@ impl Tx {
     }
 }
 
+/// Begins a plain write transaction (one that records no change): `BEGIN IMMEDIATE` on
+/// SQLite, so that it waits its turn behind other writers (a deferred transaction that
+/// reads first and then writes fails at once when another wrote meanwhile), a plain
+/// `BEGIN` elsewhere.
+pub async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+    .map_err(map_db_err)
+}
+
 /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` elsewhere.
 async fn begin_write(db: &DatabaseConnection) -> Result<Tx> {
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await
-        .map_err(map_db_err)?;
+    let txn = begin_immediate(db).await?;
     Ok(Tx {
         txn,
         journal: Journal::default(),

@@ -12,7 +12,7 @@ use entity::signing_key;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use serde_json::json;
 
@@ -103,7 +103,7 @@ pub async fn ensure(db: &DatabaseConnection) -> Result<()> {
 /// Retires the current key (trusted until `trusted_until`, when the last token it signed
 /// expires) and makes a new one. Answers the new key's id.
 pub async fn rotate(db: &DatabaseConnection, trusted_until: DateTime<Utc>) -> Result<String> {
-    let txn = db.begin().await.map_err(map_db_err)?;
+    let txn = crate::service::db::begin_immediate(db).await?;
     signing_key::Entity::update_many()
         .col_expr(signing_key::Column::RetiredAt, now().into())
         .col_expr(signing_key::Column::PublishedUntil, trusted_until.into())

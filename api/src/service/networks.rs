@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::meta;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
-use crate::service::regions::{derived_slug, unique_slug};
+use crate::service::regions::{slug_of, unique_slug};
 use crate::service::resource::{Anchors, Dependent, Parent};
 use crate::service::{Actor, Organizations, Regions, Resource};
 
@@ -133,14 +133,15 @@ impl Resource for Networks {
         let mut check = Check::new();
         let me = current.map(|c| c.id);
         let name = check.line("name", &input.name);
-        let slug = match (&input.slug, current) {
-            (Some(_), _) => check.slug("slug", &input.slug),
-            (None, Some(current)) => current.slug.clone(),
-            (None, None) if check.is_ok() => {
-                derived_slug::<network::Entity, _>(conn, network::Column::Slug, &name).await?
-            }
-            (None, None) => String::new(),
-        };
+        let slug = slug_of::<network::Entity, _>(
+            conn,
+            &mut check,
+            &input.slug,
+            current.map(|c| c.slug.as_str()),
+            network::Column::Slug,
+            &name,
+        )
+        .await?;
         unique_slug::<network::Entity, _>(conn, &mut check, network::Column::Slug, &slug, me)
             .await?;
         let kind: NetworkKind = check.enumeration("kind", &input.kind);

@@ -19,7 +19,7 @@ use entity::{client_credential, partner, partner_network, partner_region};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -183,7 +183,7 @@ async fn new_credential<C: ConnectionTrait>(conn: &C, partner_id: Uuid) -> Resul
 /// networks by slug or id; `unconfined` excludes both.
 pub async fn create(db: &DatabaseConnection, new: NewPartner) -> Result<Credentials> {
     let admin = Actor::system();
-    let txn = db.begin().await.map_err(map_db_err)?;
+    let txn = crate::service::db::begin_immediate(db).await?;
     let mut check = Check::new();
     let name = check.line("name", &Some(new.name.clone()));
     if !KINDS.contains(&new.kind.as_str()) {
@@ -371,7 +371,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<PartnerInfo>> {
 
 /// Revokes every credential of the partner and gives it a new one.
 pub async fn rotate_secret(db: &DatabaseConnection, name_or_id: &str) -> Result<Credentials> {
-    let txn = db.begin().await.map_err(map_db_err)?;
+    let txn = crate::service::db::begin_immediate(db).await?;
     let partner = find(&txn, name_or_id).await?;
     if partner.revoked_at.is_some() {
         return Err(Error::Conflict("this partner is revoked".to_owned()));
@@ -390,7 +390,7 @@ pub async fn rotate_secret(db: &DatabaseConnection, name_or_id: &str) -> Result<
 
 /// Revokes the partner and its credentials; its tokens stop working at once.
 pub async fn revoke(db: &DatabaseConnection, name_or_id: &str) -> Result<Uuid> {
-    let txn = db.begin().await.map_err(map_db_err)?;
+    let txn = crate::service::db::begin_immediate(db).await?;
     let partner = find(&txn, name_or_id).await?;
     if partner.id == crate::service::SYSTEM_PARTNER_ID {
         return Err(Error::Conflict(

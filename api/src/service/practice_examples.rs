@@ -17,7 +17,7 @@ use crate::service::changes::Audience;
 use crate::service::check::Check;
 use crate::service::db::map_db_err;
 use crate::service::refs::{self, LinkTable};
-use crate::service::regions::{derived_slug, unique_slug};
+use crate::service::regions::{slug_of, unique_slug};
 use crate::service::resource::Anchors;
 use crate::service::resource::drafts_hidden;
 use crate::service::{Actor, Resource};
@@ -103,19 +103,15 @@ impl Resource for PracticeExamples {
     ) -> Result<PracticeExampleChildren> {
         let mut check = Check::new();
         let title = check.line("title", &input.title);
-        let slug = match (&input.slug, current) {
-            (Some(_), _) => check.slug("slug", &input.slug),
-            (None, Some(current)) => current.slug.clone(),
-            (None, None) if check.is_ok() => {
-                derived_slug::<practice_example::Entity, _>(
-                    conn,
-                    practice_example::Column::Slug,
-                    &title,
-                )
-                .await?
-            }
-            (None, None) => String::new(),
-        };
+        let slug = slug_of::<practice_example::Entity, _>(
+            conn,
+            &mut check,
+            &input.slug,
+            current.map(|c| c.slug.as_str()),
+            practice_example::Column::Slug,
+            &title,
+        )
+        .await?;
         unique_slug::<practice_example::Entity, _>(
             conn,
             &mut check,

@@ -416,14 +416,15 @@ impl Resource for Themes {
     ) -> Result<()> {
         let mut check = Check::new();
         let name = check.line("name", &input.name);
-        let slug = match (&input.slug, current) {
-            (Some(_), _) => check.slug("slug", &input.slug),
-            (None, Some(current)) => current.slug.clone(),
-            (None, None) if check.is_ok() => {
-                derived_slug::<theme::Entity, _>(conn, theme::Column::Slug, &name).await?
-            }
-            (None, None) => String::new(),
-        };
+        let slug = slug_of::<theme::Entity, _>(
+            conn,
+            &mut check,
+            &input.slug,
+            current.map(|c| c.slug.as_str()),
+            theme::Column::Slug,
+            &name,
+        )
+        .await?;
         unique_slug::<theme::Entity, _>(
             conn,
             &mut check,
@@ -545,6 +546,24 @@ pub fn slugify(text: &str) -> String {
     } else {
         trimmed
     }
+}
+
+/// The slug a write gives a row: the one sent (checked), else the current one (a replace
+/// keeps it), else one derived from `text` ([`derived_slug`]) for a new row.
+pub async fn slug_of<E: EntityTrait + entity::Common, C: ConnectionTrait>(
+    conn: &C,
+    check: &mut Check,
+    given: &Option<String>,
+    current: Option<&str>,
+    column: E::Column,
+    text: &str,
+) -> Result<String> {
+    Ok(match (given, current) {
+        (Some(_), _) => check.slug("slug", given),
+        (None, Some(current)) => current.to_owned(),
+        (None, None) if check.is_ok() => derived_slug::<E, C>(conn, column, text).await?,
+        (None, None) => String::new(),
+    })
 }
 
 /// A slug for a row that was sent without one: derived from `text` ([`slugify`]) and made

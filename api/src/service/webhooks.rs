@@ -470,7 +470,7 @@ pub async fn record(
     outcome: Outcome,
     max_failures: i32,
 ) -> Result<()> {
-    let txn = db.begin().await.map_err(map_db_err)?;
+    let txn = crate::service::db::begin_immediate(db).await?;
     let at = now();
     let mut delivery: webhook_delivery::ActiveModel =
         webhook_delivery::Entity::find_by_id(claimed.id)
