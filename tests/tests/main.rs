@@ -19,5 +19,6 @@ mod resources;
 mod rest;
 mod seed;
 mod startup;
+mod stories;
 mod webhooks;
 mod writes;
