@@ -245,18 +245,7 @@ where
             "cursor" => page.cursor = Some(value.into_owned()),
             "sort" => page.sort = Some(value.into_owned()),
             "q" => page.q = Some(value.into_owned()),
-            "updatedSince" => {
-                page.updated_since = Some(
-                    chrono::DateTime::parse_from_rfc3339(&value)
-                        .map(|t| t.with_timezone(&chrono::Utc))
-                        .map_err(|_| {
-                            Error::invalid(
-                                "updatedSince",
-                                format!("must be an RFC 3339 time such as 2024-01-31T12:00:00Z, got {value}"),
-                            )
-                        })?,
-                );
-            }
+            "updatedSince" => page.updated_since = Some(updated_since(&value)?),
             k if scope.parent.is_some_and(|(field, _)| field == k) => {
                 return Err(Error::invalid(k, "is given by the path"));
             }
@@ -285,6 +274,18 @@ where
             q: page.q,
         },
     ))
+}
+
+/// The `updatedSince` parameter of lists and stats: an RFC 3339 time.
+pub fn updated_since(value: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            Error::invalid(
+                "updatedSince",
+                format!("must be an RFC 3339 time such as 2024-01-31T12:00:00Z, got {value}"),
+            )
+        })
 }
 
 /// The `Link` header pointing at the page after `cursor`, keeping the other parameters.

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use crate::dto::*;
 use crate::error::{Error, Problem, Result};
+use crate::rest::collection::updated_since;
 use crate::rest::extract::parse_query;
 use crate::service::stats::{self, Counted, GroupBy, Stats};
 use crate::service::{
@@ -63,13 +64,7 @@ where
             "groupBy" => params.group_by = Some(value.into_owned()),
             "level" => params.level = Some(value.into_owned()),
             "q" => params.q = Some(value.into_owned()),
-            "updatedSince" => {
-                params.updated_since = Some(
-                    chrono::DateTime::parse_from_rfc3339(&value)
-                        .map(|t| t.with_timezone(&chrono::Utc))
-                        .map_err(|_| Error::invalid("updatedSince", "must be an RFC 3339 time"))?,
-                );
-            }
+            "updatedSince" => params.updated_since = Some(updated_since(&value)?),
             _ => {
                 rest.append_pair(&key, &value);
             }

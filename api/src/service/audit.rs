@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::service::Actor;
 use crate::service::db::map_db_err;
-use crate::service::resource::MAX_PAGE_SIZE;
+use crate::service::resource::check_limit;
 
 /// Which audit entries to list.
 #[derive(Debug, Clone, Default)]
@@ -69,12 +69,7 @@ pub async fn list(
     if !actor.is_admin() {
         return Err(Error::Forbidden("the scope admin is required".to_owned()));
     }
-    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(Error::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE_SIZE}, got {limit}"),
-        ));
-    }
+    check_limit(limit)?;
     let mut query = audit::Entity::find();
     if let Some(partner) = filter.partner_id {
         query = query.filter(audit::Column::PartnerId.eq(partner));

@@ -377,15 +377,7 @@ pub async fn read_feed(
             "the scope changes:read is required".to_owned(),
         ));
     }
-    if !(1..=crate::service::resource::MAX_PAGE_SIZE).contains(&limit) {
-        return Err(Error::invalid(
-            "limit",
-            format!(
-                "must be between 1 and {}, got {limit}",
-                crate::service::resource::MAX_PAGE_SIZE
-            ),
-        ));
-    }
+    crate::service::resource::check_limit(limit)?;
     let mut query = Entity::find();
     if let Some(after) = after {
         query = query.filter(

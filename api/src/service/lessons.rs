@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::meta;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
-use crate::service::resource::{Anchors, Dependent, Parent};
+use crate::service::resource::{Anchors, Dependent, Parent, parent_of};
 use crate::service::{Actor, Resource};
 
 /// Lessons learned.
@@ -188,18 +188,7 @@ impl Resource for Transfers {
     }
 
     async fn parent<C: ConnectionTrait>(conn: &C, row: &transfer::Model) -> Result<Option<Parent>> {
-        let Some(lesson) = <lesson::Entity as sea_orm::EntityTrait>::find_by_id(row.lesson_id)
-            .one(conn)
-            .await
-            .map_err(crate::service::db::map_db_err)?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Parent {
-            what: "lesson",
-            owner: lesson.owner_partner_id,
-            anchors: Lessons::anchors(conn, &lesson).await?,
-        }))
+        parent_of::<Lessons, C>(conn, "lesson", row.lesson_id).await
     }
 
     fn external_id(input: &TransferInput) -> Option<&str> {

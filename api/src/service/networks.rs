@@ -19,7 +19,7 @@ use crate::meta;
 use crate::service::check::Check;
 use crate::service::refs::{self, LinkTable};
 use crate::service::regions::{slug_of, unique_slug};
-use crate::service::resource::{Anchors, Dependent, Parent};
+use crate::service::resource::{Anchors, Dependent, Parent, parent_of};
 use crate::service::{Actor, Organizations, Regions, Resource};
 
 /// Networks.
@@ -425,18 +425,7 @@ impl Resource for Networks {
 /// The network that governs writes of its goals, members and reports: its owner, and its
 /// regions and networks for confined partners.
 async fn network_parent<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Parent>> {
-    let Some(network) = network::Entity::find_by_id(id)
-        .one(conn)
-        .await
-        .map_err(crate::service::db::map_db_err)?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Parent {
-        what: "network",
-        owner: network.owner_partner_id,
-        anchors: Networks::anchors(conn, &network).await?,
-    }))
+    parent_of::<Networks, C>(conn, "network", id).await
 }
 
 /// Whether `candidate` is `network` or one of its ancestors would be `network` — i.e.

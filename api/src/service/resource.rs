@@ -350,6 +350,28 @@ pub struct Parent {
     pub anchors: Anchors,
 }
 
+/// The row `id` of `P` as the [`Parent`] that governs a sub-resource of it (`what` names
+/// it in messages): its owner and where it lies. `None` when there is no such row.
+pub async fn parent_of<P: Resource, C: ConnectionTrait>(
+    conn: &C,
+    what: &'static str,
+    id: Uuid,
+) -> Result<Option<Parent>> {
+    let Some(row) = P::Entity::find()
+        .filter(<P::Entity as Common>::id().eq(id))
+        .one(conn)
+        .await
+        .map_err(map_db_err)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Parent {
+        what,
+        owner: owner_of::<P>(&row)?,
+        anchors: P::anchors(conn, &row).await?,
+    }))
+}
+
 /// Refuses a write of `row` unless `actor` may write it: the owner of the row (or, for a
 /// sub-resource, of its parent) or an admin, and the row (or parent) lies inside the
 /// actor's confinement. Called before a change (on the row as it is) and after it (on the
@@ -571,6 +593,19 @@ pub async fn get_by_key<R: Resource>(
 /// The most items one page may hold.
 pub const MAX_PAGE_SIZE: u64 = 500;
 
+/// Refuses a page size outside 1 to [`MAX_PAGE_SIZE`] rather than clamping it, so that a
+/// caller asking for 1000 does not believe it got them all.
+pub fn check_limit(limit: u64) -> Result<()> {
+    if (1..=MAX_PAGE_SIZE).contains(&limit) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE_SIZE}, got {limit}"),
+        ))
+    }
+}
+
 /// How a list is ordered: by a field of the resource, ascending or descending, then by id
 /// (so the order is total and the keyset exact).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -752,12 +787,7 @@ pub async fn list<R: Resource>(
 ) -> Result<Page<R::Dto>> {
     actor.require_read()?;
     let limit = page.limit;
-    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(Error::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE_SIZE}, got {limit}"),
-        ));
-    }
+    check_limit(limit)?;
     let id = <R::Entity as Common>::id();
     let column = match page.sort.field.as_str() {
         "createdAt" => None,
