@@ -4,9 +4,11 @@
 
 mod arbitrary_input;
 mod auth;
+mod browser;
 mod changes;
 mod cli;
 mod confinement;
+mod contract;
 mod deletes;
 mod feed;
 mod hardening;

@@ -8,6 +8,7 @@
 
 mod education;
 mod enums;
+mod examples;
 mod network;
 mod practice;
 mod region;

@@ -12,6 +12,7 @@ use super::{
 /// A network: a living lab, a learning network, an innovation workplace, ...
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = super::examples::network)]
 pub struct Network {
     /// Common fields.
     #[serde(flatten)]
@@ -87,6 +88,7 @@ pub struct NetworkRegionInput {
 /// Create or replace a network.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = super::examples::network_input)]
 pub struct NetworkInput {
     /// Your own id for it.
     pub external_id: Option<String>,
@@ -157,6 +159,7 @@ pub struct NetworkFilter {
 /// A goal of a network.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = super::examples::goal)]
 pub struct Goal {
     /// Common fields.
     #[serde(flatten)]
@@ -180,6 +183,7 @@ pub struct Goal {
 /// Create or replace a goal.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = super::examples::goal_input)]
 pub struct GoalInput {
     /// Your own id for it.
     pub external_id: Option<String>,
@@ -211,6 +215,7 @@ pub struct NetworkChildFilter {
 /// An organization's membership of a network.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = super::examples::membership)]
 pub struct Membership {
     /// Common fields.
     #[serde(flatten)]
@@ -228,6 +233,7 @@ pub struct Membership {
 /// Create or replace a membership.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = super::examples::membership_input)]
 pub struct MembershipInput {
     /// Your own id for it.
     pub external_id: Option<String>,

@@ -10,6 +10,7 @@ use super::{InitiativeStatus, Meta, PracticeExampleStatus, TransferStatus};
 /// A practice example ("praktijkvoorbeeld"), e.g. one submitted to #GemeenteDelers 2023.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = super::examples::practice_example)]
 pub struct PracticeExample {
     /// Common fields.
     #[serde(flatten)]
@@ -75,6 +76,7 @@ pub struct LinkInput {
 /// Create or replace a practice example.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = super::examples::practice_example_input)]
 pub struct PracticeExampleInput {
     /// Your own id for it.
     pub external_id: Option<String>,

@@ -8,6 +8,7 @@ use super::{Meta, OrganizationKind, RegionKind};
 /// A region in the tree country → province → municipality → area → district → neighbourhood.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = super::examples::region)]
 pub struct Region {
     /// Common fields.
     #[serde(flatten)]
@@ -31,6 +32,7 @@ pub struct Region {
 /// Create or replace a region.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = super::examples::region_input)]
 pub struct RegionInput {
     /// Your own id for it.
     pub external_id: Option<String>,
@@ -69,6 +71,7 @@ pub struct RegionFilter {
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = super::examples::organization)]
 pub struct Organization {
     /// Common fields.
     #[serde(flatten)]
@@ -88,6 +91,7 @@ pub struct Organization {
 /// Create or replace an organization.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = super::examples::organization_input)]
 pub struct OrganizationInput {
     /// Your own id for it.
     pub external_id: Option<String>,
@@ -120,6 +124,7 @@ pub struct OrganizationFilter {
 /// A theme.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = super::examples::theme)]
 pub struct Theme {
     /// Common fields.
     #[serde(flatten)]
@@ -139,6 +144,7 @@ pub struct ThemeFilter {}
 /// Create or replace a theme.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = super::examples::theme_input)]
 pub struct ThemeInput {
     /// Your own id for it.
     pub external_id: Option<String>,

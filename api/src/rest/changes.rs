@@ -26,7 +26,7 @@ pub struct ChangesQuery {
     /// Continue after this cursor (`nextCursor` of the previous page); from the oldest
     /// retained change without one.
     after: Option<String>,
-    /// Entries per page, 1 to 500 (default 100).
+    /// Entries per page, 1 to 1000 (default 100).
     limit: Option<u64>,
     /// Only these collections, comma-separated (`practice-examples,assignments`).
     types: Option<String>,

@@ -65,12 +65,114 @@ impl Modify for BearerAuth {
 /// The documented API routes (bulk requests up to `bulk_body_limit` bytes) and the
 /// document describing them.
 pub fn documented(bulk_body_limit: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(super::resources::routes(bulk_body_limit))
         .merge(super::stats::routes())
         .merge(super::changes::routes())
         .merge(super::webhooks::routes())
-        .split_for_parts()
+        .split_for_parts();
+    common_responses(&mut api);
+    (router, api)
+}
+
+/// The answers any operation may give, whatever it does: declared once as reusable
+/// responses and added to every operation that does not describe them more closely, so
+/// that a client generated from the document knows every status it can meet.
+fn common_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+    const COMMON: &[(&str, &str, &str)] = &[
+        (
+            "400",
+            "BadRequest",
+            "An invalid parameter or body: `invalidParams` names every invalid field and why",
+        ),
+        (
+            "401",
+            "Unauthorized",
+            "No valid access token (see the `WWW-Authenticate` header)",
+        ),
+        (
+            "403",
+            "Forbidden",
+            "The token lacks the scope, or the resource lies outside this partner's regions and networks",
+        ),
+        (
+            "404",
+            "NotFound",
+            "No such resource (or deleted, or a draft of another partner)",
+        ),
+        (
+            "412",
+            "PreconditionFailed",
+            "`If-Match` names another version: read it again",
+        ),
+        (
+            "413",
+            "PayloadTooLarge",
+            "The body is larger than the service accepts",
+        ),
+        (
+            "415",
+            "UnsupportedMediaType",
+            "The body is not JSON (`Content-Type: application/json`)",
+        ),
+        (
+            "428",
+            "PreconditionRequired",
+            "This partner must send `If-Match`",
+        ),
+        (
+            "429",
+            "TooManyRequests",
+            "Over this partner's rate limit: wait for `Retry-After` seconds",
+        ),
+    ];
+    let components = api.components.get_or_insert_with(Default::default);
+    for (_, name, description) in COMMON {
+        let problem = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build();
+        components.responses.insert(
+            (*name).to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(*description)
+                    .content("application/problem+json", problem)
+                    .build(),
+            ),
+        );
+    }
+    for (path, item) in api.paths.paths.iter_mut() {
+        let has_parameter = path.contains('{');
+        let one_resource = path.ends_with("{id}");
+        let operations = [
+            (false, item.get.as_mut()),
+            (false, item.post.as_mut()),
+            (true, item.put.as_mut()),
+            (true, item.patch.as_mut()),
+            (true, item.delete.as_mut()),
+        ];
+        for (changes_one, operation) in operations {
+            let Some(operation) = operation else { continue };
+            let with_body = operation.request_body.is_some();
+            for (status, name, _) in COMMON {
+                let applies = match *status {
+                    "404" => has_parameter,
+                    "412" | "428" => changes_one && one_resource,
+                    "413" | "415" => with_body,
+                    _ => true,
+                };
+                if applies {
+                    operation
+                        .responses
+                        .responses
+                        .entry((*status).to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+                }
+            }
+        }
+    }
 }
 
 /// The OpenAPI document as JSON text (what `leernet openapi` prints).

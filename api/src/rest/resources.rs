@@ -41,7 +41,6 @@ macro_rules! top_level {
                 (status = 200, description = "Every item, in request order", body = BulkResult),
                 (status = 400, description = "Refused items, each with its index", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "Lacks the write scope", body = Problem, content_type = "application/problem+json"),
-                (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
         pub async fn $bulk(State(state): State<AppState>, actor: Actor, JsonBody(body): JsonBody) -> Result<Response> {
@@ -56,7 +55,6 @@ macro_rules! top_level {
             responses(
                 (status = 200, description = "A page; with `Accept: text/csv`, every row under the filters as CSV (a header row, RFC 4180 quoting, lists joined with `;`), streamed", body = Page<$Dto>),
                 (status = 400, description = "An invalid parameter", body = Problem, content_type = "application/problem+json"),
-                (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "The token lacks the scope read", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
@@ -73,10 +71,7 @@ macro_rules! top_level {
             responses(
                 (status = 201, description = "Created; `Location` and `ETag` name it", body = $Dto),
                 (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-                (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "Lacks the write scope, or outside this partner's regions and networks", body = Problem, content_type = "application/problem+json"),
-                (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-                (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
                 (status = 422, description = "The Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
@@ -92,7 +87,6 @@ macro_rules! top_level {
             responses(
                 (status = 200, description = "The resource, with its `ETag`", body = $Dto),
                 (status = 304, description = "Not modified since the ETag in If-None-Match"),
-                (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "The token lacks the scope read", body = Problem, content_type = "application/problem+json"),
                 (status = 404, description = "No such resource (or deleted, or a draft of another partner)", body = Problem, content_type = "application/problem+json"),
             ),
@@ -194,7 +188,6 @@ macro_rules! nested {
             responses(
                 (status = 200, description = "A page", body = Page<$Dto>),
                 (status = 400, description = "An invalid parameter", body = Problem, content_type = "application/problem+json"),
-                (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
         pub async fn $list(State(state): State<AppState>, actor: Actor, Path(parent): Path<String>, uri: Uri, headers: HeaderMap) -> Result<Response> {

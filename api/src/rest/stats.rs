@@ -166,7 +166,6 @@ macro_rules! stats_handler {
             responses(
                 (status = 200, description = "The counts, largest first", body = Stats, content_type = "application/json"),
                 (status = 400, description = "An invalid parameter", body = Problem, content_type = "application/problem+json"),
-                (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
         pub async fn $name(State(state): State<AppState>, actor: Actor, uri: Uri, headers: HeaderMap) -> Result<Response> {

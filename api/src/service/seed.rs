@@ -5,6 +5,10 @@
 //! where they are real (PV22 Drenthe, PV20 Groningen, GM0114 Emmen); Emmen-Zuid and Bargeres
 //! carry none. Every row is upserted by an external id of the system partner, so seeding
 //! twice changes nothing and writes no new change-log entries.
+//!
+//! The OpenAPI examples (`api/src/dto/examples.rs`) show some of these rows, as sent and as
+//! read: a change here is a change there (`tests/tests/openapi.rs` PUTs each to its row and
+//! expects the row unchanged).
 
 use std::fmt;
 
@@ -87,7 +91,7 @@ fn region(
 
 /// The Living Lab's five goals: title from the project description's list, description
 /// from the summary of the application.
-const LIVING_LAB_GOALS: [(&str, &str); 5] = [
+pub(crate) const LIVING_LAB_GOALS: [(&str, &str); 5] = [
     (
         "Het borgen van de samenwerking van het netwerk in Emmen-Zuid/Bargeres",
         "Borgen van samenwerking van het netwerk in Emmen-Zuid/Bargeres zodat in de toekomst het netwerk blijft samenwerken.",
@@ -114,21 +118,21 @@ const LIVING_LAB_SUMMARY: &str = "Het Living Lab M&Gezond heeft als doel om inwo
 
 const LIVING_LAB_DESCRIPTION: &str = "In het Living lab M&Gezond werken werkveldprofessionals vanuit verschillende sectoren samen met studenten, docenten en onderzoekers van verschillende opleidingen en niveaus op het thema positieve gezondheid. Zij betrekken hierin bewoners uit de wijk om te komen tot het activeren van inwoners tot initiatieven die bijdragen aan de gezondheid en leefbaarheid in de wijk Bargeres in Emmen-Zuid. Via een gezamenlijke fysieke werk/ontmoetingsplek in het buurthuis in de wijk, wordt ontmoeting en samenwerking tussen werkveldprofessionals, studenten, docenten, onderzoekers en wijkbewoners gestimuleerd. De gezamenlijke leer-werkplek waar werkveldprofessionals, studenten, docenten en onderzoekers ontmoeten midden in de wijk waar bewoners ook samenkomen en ontmoeten, is een belangrijk concept binnen het living lab M&Gezond. Huidig zijn eerste werkgroepen en initiatieven gestart die moeten gaan bijdragen aan de gezondheid en leefbaarheid.";
 
-const LEGRO_SUMMARY: &str = "Het Leernetwerk Leefomgeving Groningen (LEGrO) is ontstaan via het Preventie Overleg Groningen (POG). Doel van LEGrO is het ontwikkelen van een regionaal, thematisch leernetwerk rond een gezonde leefomgeving in Groningen.";
+pub(crate) const LEGRO_SUMMARY: &str = "Het Leernetwerk Leefomgeving Groningen (LEGrO) is ontstaan via het Preventie Overleg Groningen (POG). Doel van LEGrO is het ontwikkelen van een regionaal, thematisch leernetwerk rond een gezonde leefomgeving in Groningen.";
 
-const LEGRO_CONTEXT: &str = "De urgentie om in de provincie Groningen te werken aan een gezonde leefomgeving is hoog. 5 Groninger gemeenten behoren tot de tien kansarmste van Nederland. De gezondheid van de inwoners blijft achter bij het landelijke gemiddelde.";
+pub(crate) const LEGRO_CONTEXT: &str = "De urgentie om in de provincie Groningen te werken aan een gezonde leefomgeving is hoog. 5 Groninger gemeenten behoren tot de tien kansarmste van Nederland. De gezondheid van de inwoners blijft achter bij het landelijke gemiddelde.";
 
-const LEGRO_APPROACH: &str = "Samen leren op gezondheid thema's staat centraal in dit programma. Het leren wordt door middel van LEGrO op verschillende kennisniveau's opgepakt en aangemoedigd; systeem- en leefwereld leren elkaars taal te verstaan en op ontwikkel casuïstiek in de praktijk leert men hoe inwoners- overheid en kennisinstellingen elkaar kunnen versterken en op welke wijze samengewerkt kan worden aan aan het inrichten van een gezonde leefomgeving.";
+pub(crate) const LEGRO_APPROACH: &str = "Samen leren op gezondheid thema's staat centraal in dit programma. Het leren wordt door middel van LEGrO op verschillende kennisniveau's opgepakt en aangemoedigd; systeem- en leefwereld leren elkaars taal te verstaan en op ontwikkel casuïstiek in de praktijk leert men hoe inwoners- overheid en kennisinstellingen elkaar kunnen versterken en op welke wijze samengewerkt kan worden aan aan het inrichten van een gezonde leefomgeving.";
 
-const LEGRO_WHY: &str = "Het Leernetwerk Gezonde Leefomgeving Groningen is succesvol omdat dit leernetwerk kruisbestuiving tussen overheden (gemeente), kennisinstellingen, (zorg)professionals en inwoners mogelijk maakt.
+pub(crate) const LEGRO_WHY: &str = "Het Leernetwerk Gezonde Leefomgeving Groningen is succesvol omdat dit leernetwerk kruisbestuiving tussen overheden (gemeente), kennisinstellingen, (zorg)professionals en inwoners mogelijk maakt.
 
 LEGrO is van waarde voor gemeente door de integrale- en domein overstijgende leernetwerk bijeenkomsten. Ook leren gemeente anders te kijken naar de bijdrage van bewoners initiatieven en hun samenwerking met inwoners. LEGrO is van waarde voor inwoners omdat inwoners een kijkje kunnen nemen in de systeemwereld.
 
 Kennis over een gezonde leefomgeving wordt via LEGrO ontsloten en draagt bij aan nieuwe denkbeelden over voeding, rookverboden en het inrichten van de fysieke leefomgeving. Kennisinstellingen werken nauw samen met de praktijk en trekken lering uit praktijkvoorbeelden. Wanneer LEGrO afloopt worden nieuwe opgezette structuren gekoppeld aan het bestaande Preventie Overleg Groningen (POG).";
 
-const LEGRO_HOW_TO_APPLY: &str = "Het opzetten van een regionaal thematisch leernetwerk kan elders in Nederland ook toegepast worden. Door gebruik te maken van bestaande netwerken en activiteiten, kun je met wat sturing en procesbegeleiding kruisbestuiving organiseren op verschillende lagen. Thema's binnen LEGrO zijn actuele beleidsthema's en ook gemeenschappen hechten waarde aan een gezonde leefomgeving. LEGrO zorgt met name dat verbindingen tussen mensen, initiatieven en bestaande ideeën worden gemaakt.";
+pub(crate) const LEGRO_HOW_TO_APPLY: &str = "Het opzetten van een regionaal thematisch leernetwerk kan elders in Nederland ook toegepast worden. Door gebruik te maken van bestaande netwerken en activiteiten, kun je met wat sturing en procesbegeleiding kruisbestuiving organiseren op verschillende lagen. Thema's binnen LEGrO zijn actuele beleidsthema's en ook gemeenschappen hechten waarde aan een gezonde leefomgeving. LEGrO zorgt met name dat verbindingen tussen mensen, initiatieven en bestaande ideeën worden gemaakt.";
 
-const LEGRO_OUTCOME: &str = "LEGrO is een prachtig initiatief dat begrip, ruimte- en tijd voor elkaars werkveld- en leefwereld mogelijk maakt. Door samenwerking, samen leren en verbinding ontstaat vertrouwen. En vanuit vertrouwen kun je de wereld aan impact genereren. Zo simpel is het. Er zijn in Nederland al veel gezondheidsinitiatieven. Het ontsluiten van bestaande kennis en het bundelen van wat er al is; dat gaat helpen om meer gezonde jaren voor ieder individu te realiseren.
+pub(crate) const LEGRO_OUTCOME: &str = "LEGrO is een prachtig initiatief dat begrip, ruimte- en tijd voor elkaars werkveld- en leefwereld mogelijk maakt. Door samenwerking, samen leren en verbinding ontstaat vertrouwen. En vanuit vertrouwen kun je de wereld aan impact genereren. Zo simpel is het. Er zijn in Nederland al veel gezondheidsinitiatieven. Het ontsluiten van bestaande kennis en het bundelen van wat er al is; dat gaat helpen om meer gezonde jaren voor ieder individu te realiseren.
 Na 4 jaar is er een leernetnetwerk opgezet met kennis over effectieve ruimtelijke interventies in de regio en met handvaten voor beleid en praktijk.";
 
 /// Themes named in the documents: slug and name.
