@@ -101,7 +101,7 @@ both_backends!(
         assert_eq!(later["items"].as_array().expect("items").len(), 1);
         assert_eq!(later["items"][0]["data"]["slug"], "rookvrij");
 
-        for (query, status) in [("?types=colours", StatusCode::BAD_REQUEST), ("?after=bogus", StatusCode::BAD_REQUEST), ("?limit=0", StatusCode::BAD_REQUEST), ("?colour=1", StatusCode::BAD_REQUEST)] {
+        for (query, status) in [("?types=colours", StatusCode::BAD_REQUEST), ("?after=bogus", StatusCode::BAD_REQUEST), ("?limit=0", StatusCode::BAD_REQUEST), ("?limit=1001", StatusCode::BAD_REQUEST), ("?limit=1000", StatusCode::OK), ("?colour=1", StatusCode::BAD_REQUEST)] {
             assert_eq!(get(&app, &writer, &format!("/api/v1/changes{query}")).await.0, status, "{query}");
         }
         let reader_only = token(&app, "dashboard", "read").await;

@@ -10,15 +10,16 @@ use tests::{TestDb, both_backends};
 
 const LEERNET: &str = env!("CARGO_BIN_EXE_leernet-process");
 
-/// A `leernet` child process and the lines it writes to stderr.
-struct Process {
+/// A `leernet` child process and the lines it writes to stderr (killed on drop, should a
+/// test fail before it stops it).
+pub(crate) struct Process {
     child: Child,
     lines: Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Process {
-    fn start(args: &[&str]) -> Self {
+    pub(crate) fn start(args: &[&str]) -> Self {
         let mut child = Command::new(LEERNET)
             .args(args)
             .env_remove("DATABASE_URL")
@@ -49,7 +50,7 @@ impl Process {
     }
 
     /// Waits for the log line whose message is `message` and returns it as JSON.
-    fn wait_for_log(&mut self, message: &str) -> serde_json::Value {
+    pub(crate) fn wait_for_log(&mut self, message: &str) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             let Ok(line) = self.lines.recv_timeout(left) else {
@@ -65,7 +66,7 @@ impl Process {
         panic!("no log line {message:?}; stderr so far: {:#?}", self.seen);
     }
 
-    fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
             .status()
@@ -74,7 +75,7 @@ impl Process {
     }
 
     /// Waits for the process to exit; returns its status and everything it wrote to stderr.
-    fn wait(mut self) -> (ExitStatus, Vec<String>) {
+    pub(crate) fn wait(mut self) -> (ExitStatus, Vec<String>) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -87,8 +88,18 @@ impl Process {
             std::thread::sleep(Duration::from_millis(20));
         };
         // The reader thread ends with the pipe; collect what is left.
-        self.seen.extend(self.lines.iter());
-        (status, self.seen)
+        let mut seen = std::mem::take(&mut self.seen);
+        seen.extend(self.lines.iter());
+        (status, seen)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -211,18 +211,21 @@ both_backends!(
 );
 
 both_backends!(
-    async fn two_instances_share_the_work_and_wake_on_changes_committed_elsewhere(backend) {
+    async fn two_server_processes_never_overlap_and_wake_on_changes_committed_elsewhere(backend) {
         use std::collections::HashMap;
         use std::sync::atomic::{AtomicUsize, Ordering};
+        use crate::process::Process;
+        let Some(test_db) = tests::TestDb::new(backend).await else { return };
         // On PostgreSQL the workers poll only every ten minutes: within the wait below, only
         // LISTEN/NOTIFY can wake them. SQLite has no notifications and polls.
-        let poll = if backend == tests::Backend::Postgres { Duration::from_secs(600) } else { Duration::from_millis(100) };
-        let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_poll_interval = poll.into()).await else { return };
-        let mut config = api::config::Config::for_database(&app.test_db.url);
-        config.webhook_poll_interval = poll.into();
-        let second = api::Server::start(config).await.expect("a second instance");
-        let (stop_second, stopped) = tokio::sync::oneshot::channel::<()>();
-        let second = tokio::spawn(second.run(async move { let _ = stopped.await; }));
+        let poll = if backend == tests::Backend::Postgres { "600s" } else { "100ms" };
+        let args = ["serve", "--addr", "127.0.0.1:0", "--database-url", &test_db.url, "--seed-on-first-start", "false",
+            "--webhook-allow-private", "true", "--webhook-poll-interval", poll];
+        // Two `leernet` processes on one database (the second starts once the first has migrated it).
+        let mut first = Process::start(&args);
+        let addr = first.wait_for_log("leernet is ready")["addr"].as_str().expect("an address").to_owned();
+        let mut second = Process::start(&args);
+        second.wait_for_log("leernet is ready");
 
         // A receiver that notes every event id and how many requests are in flight at once.
         let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
@@ -246,21 +249,44 @@ both_backends!(
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, router).await });
 
-        let province = token(&app, "provincie", "read webhooks:manage").await;
-        let (status, _) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "types": ["themes"], "secret": "een-lang-gedeeld-geheim"})).await;
-        assert_eq!(status, StatusCode::CREATED);
+        // The province registers its webhook with the first process, as a partner does.
+        let db = api::service::db::connect(&api::service::db::DbOptions {
+            url: test_db.url.clone(),
+            max_connections: 2,
+            busy_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+        }).await.expect("a pool of the test's own");
+        let credentials = api::service::partners::create(&db, api::service::partners::NewPartner {
+            name: "provincie".to_owned(), kind: "provincial_network".to_owned(),
+            scopes: vec!["read".to_owned(), "webhooks:manage".to_owned()], unconfined: true, ..Default::default()
+        }).await.expect("a partner");
+        let client = reqwest::Client::new();
+        let token: Value = client.post(format!("http://{addr}/oauth/token"))
+            .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send().await.expect("token").json().await.expect("JSON");
+        let registered = client.post(format!("http://{addr}/api/v1/webhooks"))
+            .bearer_auth(token["access_token"].as_str().expect("a token"))
+            .json(&json!({"url": url, "types": ["themes"], "secret": "een-lang-gedeeld-geheim"}))
+            .send().await.expect("register");
+        assert_eq!(registered.status(), StatusCode::CREATED);
         tokio::time::sleep(Duration::from_millis(300)).await;
-        // Written by neither instance: straight through the service layer on its own pool.
+
+        // Written by neither process: straight through the service layer on the test's pool.
         for i in 0..20 {
-            api::service::create::<api::service::Themes>(&app.db, &api::service::Actor::system(), api::dto::ThemeInput {
+            api::service::create::<api::service::Themes>(&db, &api::service::Actor::system(), api::dto::ThemeInput {
                 slug: Some(format!("thema-{i}")), name: Some(format!("thema {i}")), ..Default::default()
             }).await.expect("theme");
         }
         wait_for(|| seen.lock().expect("lock").len() >= 20, "twenty deliveries (woken by the commits)").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(seen.lock().expect("lock").values().all(|n| *n == 1), "each event once: {:?}", seen.lock().expect("lock"));
-        assert_eq!(most.load(Ordering::SeqCst), 1, "one webhook's deliveries never overlap, across instances");
-        let _ = stop_second.send(());
-        second.await.expect("join").expect("the second instance stops cleanly");
+        assert_eq!(most.load(Ordering::SeqCst), 1, "one webhook's deliveries never overlap, across processes");
+        db.close().await.ok();
+        for process in [first, second] {
+            process.signal("-TERM");
+            let (status, stderr) = process.wait();
+            assert_eq!(status.code(), Some(0), "each process stops cleanly: {stderr:#?}");
+        }
     }
 );

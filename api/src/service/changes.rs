@@ -360,6 +360,9 @@ pub struct FeedPage {
     pub has_more: bool,
 }
 
+/// The largest feed page: larger than a list's, for partners catching up on a long feed.
+pub const MAX_FEED_PAGE: u64 = 1000;
+
 /// Reads up to `limit` entries after `after` (from the start without one) that `actor` may
 /// see, of the collections in `types` (all when empty), in feed order. Visibility and type
 /// filters are part of the query, so a page is never cut short by filtering.
@@ -377,7 +380,7 @@ pub async fn read_feed(
             "the scope changes:read is required".to_owned(),
         ));
     }
-    crate::service::resource::check_limit(limit)?;
+    crate::service::resource::check_page_size(limit, MAX_FEED_PAGE)?;
     let mut query = Entity::find();
     if let Some(after) = after {
         query = query.filter(

@@ -596,12 +596,17 @@ pub const MAX_PAGE_SIZE: u64 = 500;
 /// Refuses a page size outside 1 to [`MAX_PAGE_SIZE`] rather than clamping it, so that a
 /// caller asking for 1000 does not believe it got them all.
 pub fn check_limit(limit: u64) -> Result<()> {
-    if (1..=MAX_PAGE_SIZE).contains(&limit) {
+    check_page_size(limit, MAX_PAGE_SIZE)
+}
+
+/// Refuses a page size outside 1 to `max`.
+pub fn check_page_size(limit: u64, max: u64) -> Result<()> {
+    if (1..=max).contains(&limit) {
         Ok(())
     } else {
         Err(Error::invalid(
             "limit",
-            format!("must be between 1 and {MAX_PAGE_SIZE}, got {limit}"),
+            format!("must be between 1 and {max}, got {limit}"),
         ))
     }
 }

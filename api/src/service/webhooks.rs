@@ -390,13 +390,16 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
     } else {
         ("", ["?", "?", "?"])
     };
+    // Each active webhook's queue head (its oldest pending delivery, one index probe per
+    // webhook), when it is due and not leased: a webhook's deliveries go out in order, one
+    // at a time, and a head in backoff holds back the rest of its queue.
     let select = format!(
-        "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-         WHERE d.status = 'pending' AND d.next_attempt_at <= {} \
+        "SELECT d.id FROM webhooks w JOIN webhook_deliveries d ON d.id = \
+           (SELECT MIN(e.id) FROM webhook_deliveries e \
+             WHERE e.webhook_id = w.id AND e.status = 'pending') \
+         WHERE w.active = TRUE AND w.deleted_at IS NULL \
+           AND d.next_attempt_at <= {} \
            AND (d.lease_until IS NULL OR d.lease_until < {}) \
-           AND w.active = TRUE AND w.deleted_at IS NULL \
-           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
-                           AND e.status = 'pending' AND e.id < d.id) \
          ORDER BY d.id LIMIT {}{lock}",
         p[0], p[1], p[2]
     );

@@ -112,22 +112,28 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
             }
         };
         let busy = !claimed.is_empty();
+        // Each claimed delivery is another webhook's queue head: they go out side by side.
+        let mut sending = tokio::task::JoinSet::new();
         for delivery in claimed {
-            let outcome = attempt(&state, &client, &delivery).await;
-            if let Outcome::Failed(_, reason) = &outcome {
-                tracing::info!(delivery = delivery.id, webhook = %delivery.webhook_id, %reason, "webhook delivery failed");
-            }
-            if let Err(error) = webhooks::record(
-                &state.db,
-                &delivery,
-                outcome,
-                state.config.webhook_max_failures,
-            )
-            .await
-            {
-                tracing::warn!(%error, delivery = delivery.id, "cannot record a webhook delivery");
-            }
+            let (state, client) = (state.clone(), client.clone());
+            sending.spawn(async move {
+                let outcome = attempt(&state, &client, &delivery).await;
+                if let Outcome::Failed(_, reason) = &outcome {
+                    tracing::info!(delivery = delivery.id, webhook = %delivery.webhook_id, %reason, "webhook delivery failed");
+                }
+                if let Err(error) = webhooks::record(
+                    &state.db,
+                    &delivery,
+                    outcome,
+                    state.config.webhook_max_failures,
+                )
+                .await
+                {
+                    tracing::warn!(%error, delivery = delivery.id, "cannot record a webhook delivery");
+                }
+            });
         }
+        while sending.join_next().await.is_some() {}
         if !busy {
             wait(&state, &mut listener, poll, &mut stop).await;
         }
