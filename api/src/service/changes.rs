@@ -383,12 +383,14 @@ pub async fn read_feed(
     crate::service::resource::check_page_size(limit, MAX_FEED_PAGE)?;
     let mut query = Entity::find();
     if let Some(after) = after {
+        // `position >= p AND (position > p OR seq > s)`: the index range starts at the
+        // cursor, so the millionth entry is found as fast as the first.
         query = query.filter(
-            Condition::any()
-                .add(Column::Position.gt(after.position))
+            Condition::all()
+                .add(Column::Position.gte(after.position))
                 .add(
-                    Condition::all()
-                        .add(Column::Position.eq(after.position))
+                    Condition::any()
+                        .add(Column::Position.gt(after.position))
                         .add(Column::Seq.gt(after.seq)),
                 ),
         );

@@ -829,14 +829,17 @@ pub async fn list<R: Resource>(
                 (None, None) => Condition::all().add(id.gt(after.id)),
                 (Some(column), Some(key)) => {
                     let key = key_value(is_time, key)?;
-                    let (beyond, tie) = if descending {
-                        (column.lt(key.clone()), id.lt(after.id))
+                    // `key >= k AND (key > k OR id > i)`: the first conjunct lets the index
+                    // range start at the cursor (with the OR alone, PostgreSQL walks the
+                    // index from the first row and filters, so late pages get slow).
+                    let (bound, beyond, tie) = if descending {
+                        (column.lte(key.clone()), column.lt(key), id.lt(after.id))
                     } else {
-                        (column.gt(key.clone()), id.gt(after.id))
+                        (column.gte(key.clone()), column.gt(key), id.gt(after.id))
                     };
-                    Condition::any()
-                        .add(beyond)
-                        .add(Condition::all().add(column.eq(key)).add(tie))
+                    Condition::all()
+                        .add(bound)
+                        .add(Condition::any().add(beyond).add(tie))
                 }
                 _ => return Err(Error::invalid("cursor", "is not a cursor of this list")),
             });
