@@ -16,6 +16,16 @@
 //! summary of about 1,200 characters, three themes, two links) and updates each once, then
 //! prints the change log's bytes per entry (table, TOAST and indexes) and per million
 //! entries.
+//!
+//! `feed`: the change feed's full pull, webhook deliveries/s and the feed's lag behind a
+//! commit (see [`feed`]).
+//!
+//! `rest`: the REST API's requests/s and latencies over a realistic data set (served by
+//! the release binary), the first against the 1,000th page, and on PostgreSQL the
+//! database's own ceiling for a list page (see [`rest`]).
+
+mod feed;
+mod rest;
 
 use std::time::Instant;
 
@@ -47,7 +57,15 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        _ => bail!("usage: leernet-bench writes | log-size"),
+        Some("feed") => {
+            feed::run(Backend::Sqlite).await?;
+            if std::env::var(POSTGRES_ENV).is_ok() {
+                feed::run(Backend::Postgres).await?;
+            }
+            Ok(())
+        }
+        Some("rest") => rest::run().await,
+        _ => bail!("usage: leernet-bench writes | log-size | feed | rest"),
     }
 }
 
