@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use api::dto::{RegionInput, ThemeInput};
-use api::service::{Actor, PracticeExamples, Regions, Themes, create};
+use api::dto::ThemeInput;
+use api::service::{Actor, PracticeExamples, Themes, create};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use tests::{Backend, TestApp, token_for};
@@ -55,30 +55,7 @@ async fn server(backend: Backend) -> Result<(TestApp, String)> {
     })
     .await
     .context("a server")?;
-    let actor = Actor::system();
-    create::<Regions>(
-        &app.db,
-        &actor,
-        RegionInput {
-            code: Some("GM0114".into()),
-            name: Some("Emmen".into()),
-            kind: Some("municipality".into()),
-            ..Default::default()
-        },
-    )
-    .await?;
-    for slug in ["voeding", "rookvrij", "leefbaarheid"] {
-        create::<Themes>(
-            &app.db,
-            &actor,
-            ThemeInput {
-                slug: Some(slug.into()),
-                name: Some(slug.into()),
-                ..Default::default()
-            },
-        )
-        .await?;
-    }
+    crate::example_references(&app.db).await?;
     let token = token_for(&app, "bench", "admin", "admin", &[]).await;
     Ok((app, token))
 }

@@ -161,9 +161,39 @@ fn example(i: usize, version: usize) -> api::dto::PracticeExampleInput {
     }
 }
 
+/// The region and themes [`example`] names.
+async fn example_references(db: &sea_orm::DatabaseConnection) -> Result<()> {
+    use api::dto::RegionInput;
+    use api::service::Regions;
+    let actor = Actor::system();
+    create::<Regions>(
+        db,
+        &actor,
+        RegionInput {
+            code: Some("GM0114".into()),
+            name: Some("Emmen".into()),
+            kind: Some("municipality".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    for slug in ["voeding", "rookvrij", "leefbaarheid"] {
+        create::<Themes>(
+            db,
+            &actor,
+            ThemeInput {
+                slug: Some(slug.into()),
+                name: Some(slug.into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 async fn log_size(backend: Backend) -> Result<()> {
-    use api::dto::{RegionInput, ThemeInput};
-    use api::service::{PracticeExamples, Regions};
+    use api::service::PracticeExamples;
     use sea_orm::{ConnectionTrait, Statement};
     const EXAMPLES: usize = 2_000;
     let test_db = TestDb::new(backend).await.context("a database")?;
@@ -176,29 +206,7 @@ async fn log_size(backend: Backend) -> Result<()> {
     .await?;
     Migrator::up(&db, None).await?;
     let actor = Actor::system();
-    create::<Regions>(
-        &db,
-        &actor,
-        RegionInput {
-            code: Some("GM0114".into()),
-            name: Some("Emmen".into()),
-            kind: Some("municipality".into()),
-            ..Default::default()
-        },
-    )
-    .await?;
-    for slug in ["voeding", "rookvrij", "leefbaarheid"] {
-        create::<Themes>(
-            &db,
-            &actor,
-            ThemeInput {
-                slug: Some(slug.into()),
-                name: Some(slug.into()),
-                ..Default::default()
-            },
-        )
-        .await?;
-    }
+    example_references(&db).await?;
     for i in 0..EXAMPLES {
         let created = create::<PracticeExamples>(&db, &actor, example(i, 1)).await?;
         update::<PracticeExamples>(&db, &actor, created.meta.id, example(i, 2), None).await?;

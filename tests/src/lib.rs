@@ -313,6 +313,14 @@ pub async fn token_for(
     )
     .await
     .expect("a partner");
+    token_with(app, &credentials).await
+}
+
+/// A token from the real `/oauth/token` for a partner's `credentials`.
+pub async fn token_with(
+    app: &TestApp,
+    credentials: &api::service::partners::Credentials,
+) -> String {
     let response: serde_json::Value = app
         .client
         .post(app.url("/oauth/token"))

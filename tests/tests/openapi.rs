@@ -117,22 +117,7 @@ async fn system_token(app: &tests::TestApp) -> String {
         api::service::partners::rotate_secret(&app.db, api::service::SYSTEM_PARTNER_NAME)
             .await
             .expect("credentials for the system partner");
-    let response: Value = app
-        .client
-        .post(app.url("/oauth/token"))
-        .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .expect("a token request")
-        .json()
-        .await
-        .expect("a token response");
-    response["access_token"]
-        .as_str()
-        .expect("an access token")
-        .to_owned()
+    tests::token_with(app, &credentials).await
 }
 
 /// Whether `key` holds an id that each database assigns (`id`, `networkId`, ...; not the
