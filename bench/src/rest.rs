@@ -99,20 +99,20 @@ const PROVINCES: [(&str, &str); 12] = [
 const MUNICIPALITIES: usize = 342;
 const DISTRICTS: usize = 3_000;
 
-const THEMES: [(&str, &str); 12] = [
-    ("positieve-gezondheid", "positieve gezondheid"),
-    ("leefbaarheid", "leefbaarheid"),
-    ("sport-en-bewegen", "sport en bewegen"),
-    ("zorg-en-welzijn", "zorg en welzijn"),
-    ("gezonde-leefomgeving", "gezonde leefomgeving"),
-    ("voeding", "voeding"),
-    ("rookverboden", "rookverboden"),
-    ("fysieke-leefomgeving", "fysieke leefomgeving"),
-    ("eenzaamheid", "eenzaamheid"),
-    ("mentale-gezondheid", "mentale gezondheid"),
-    ("armoede-en-schulden", "armoede en schulden"),
-    ("gezond-opgroeien", "gezond opgroeien"),
-];
+/// The seed's themes and four more, so that a theme filter selects a fraction of the rows.
+static THEMES: std::sync::LazyLock<Vec<(&str, &str)>> = std::sync::LazyLock::new(|| {
+    let more = [
+        ("eenzaamheid", "eenzaamheid"),
+        ("mentale-gezondheid", "mentale gezondheid"),
+        ("armoede-en-schulden", "armoede en schulden"),
+        ("gezond-opgroeien", "gezond opgroeien"),
+    ];
+    api::service::seed::THEMES
+        .iter()
+        .copied()
+        .chain(more)
+        .collect()
+});
 
 /// Sentences the texts are made of.
 const SENTENCES: [&str; 24] = [

@@ -136,7 +136,7 @@ pub(crate) const LEGRO_OUTCOME: &str = "LEGrO is een prachtig initiatief dat beg
 Na 4 jaar is er een leernetnetwerk opgezet met kennis over effectieve ruimtelijke interventies in de regio en met handvaten voor beleid en praktijk.";
 
 /// Themes named in the documents: slug and name.
-const THEMES: [(&str, &str); 8] = [
+pub const THEMES: [(&str, &str); 8] = [
     ("positieve-gezondheid", "positieve gezondheid"),
     ("leefbaarheid", "leefbaarheid"),
     ("sport-en-bewegen", "sport en bewegen"),
