@@ -125,6 +125,57 @@ pub enum PartnerCommand {
         #[command(flatten)]
         db: DbConfig,
     },
+    /// Let tokens of an external issuer act as the partner: those whose partner claim
+    /// (the issuer's `claim=`) has the given value.
+    Bind {
+        /// The partner's name or id.
+        partner: String,
+        /// The issuer and subject to bind.
+        #[command(flatten)]
+        binding: BindingArgs,
+        /// Where the data lives.
+        #[command(flatten)]
+        db: DbConfig,
+    },
+    /// Stop an external issuer's tokens from acting as the partner.
+    Unbind {
+        /// The partner's name or id.
+        partner: String,
+        /// The issuer (`iss`).
+        #[arg(long)]
+        issuer: String,
+        /// The claim's value that was bound.
+        #[arg(long)]
+        subject: String,
+        /// Where the data lives.
+        #[command(flatten)]
+        db: DbConfig,
+    },
+}
+
+/// An external issuer's subject to bind to a partner.
+#[derive(Debug, Args)]
+pub struct BindingArgs {
+    /// The issuer (`iss`), as configured with `--external-issuer`.
+    #[arg(long)]
+    pub issuer: String,
+    /// The value of the issuer's partner claim (e.g. the client's `azp`) that names the
+    /// partner.
+    #[arg(long)]
+    pub subject: String,
+    /// Let such tokens use the partner's `admin` scope (without this they never do).
+    #[arg(long)]
+    pub issuer_admin: bool,
+}
+
+impl From<BindingArgs> for crate::service::partners::IssuerBinding {
+    fn from(args: BindingArgs) -> Self {
+        Self {
+            issuer: args.issuer,
+            subject: args.subject,
+            admin: args.issuer_admin,
+        }
+    }
 }
 
 /// `leernet partner create`
@@ -152,6 +203,15 @@ pub struct PartnerCreate {
     /// Require `If-Match` on every change of an existing row (428 without it).
     #[arg(long)]
     pub require_if_match: bool,
+    /// Let tokens of this external issuer act as the partner (with `--subject`).
+    #[arg(long, requires = "subject")]
+    pub issuer: Option<String>,
+    /// The value of the issuer's partner claim that names the partner.
+    #[arg(long, requires = "issuer")]
+    pub subject: Option<String>,
+    /// Let the issuer's tokens use the partner's `admin` scope.
+    #[arg(long, requires = "issuer")]
+    pub issuer_admin: bool,
     /// Print JSON (`partnerId`, `clientId`, `clientSecret`).
     #[arg(long)]
     pub json: bool,
@@ -220,6 +280,16 @@ pub async fn partner(command: PartnerCommand) -> anyhow::Result<()> {
                     networks: create.networks,
                     unconfined: create.unconfined,
                     require_if_match: create.require_if_match,
+                    issuers: create
+                        .issuer
+                        .zip(create.subject)
+                        .map(|(issuer, subject)| partners::IssuerBinding {
+                            issuer,
+                            subject,
+                            admin: create.issuer_admin,
+                        })
+                        .into_iter()
+                        .collect(),
                 },
             )
             .await
@@ -246,14 +316,27 @@ pub async fn partner(command: PartnerCommand) -> anyhow::Result<()> {
                     let state = p
                         .revoked_at
                         .map_or_else(String::new, |at| format!(" REVOKED {at}"));
+                    let issuers: String = p
+                        .issuers
+                        .iter()
+                        .map(|b| {
+                            format!(
+                                "  issuer: {} {}{}",
+                                b.issuer,
+                                b.subject,
+                                if b.admin { " (admin)" } else { "" }
+                            )
+                        })
+                        .collect();
                     println!(
-                        "{}  {}  {}  scopes: {}  {}  clients: {}{}",
+                        "{}  {}  {}  scopes: {}  {}  clients: {}{}{}",
                         p.id,
                         p.name,
                         p.kind,
                         p.scopes.join(" "),
                         confinement,
                         p.client_ids.join(","),
+                        issuers,
                         state
                     );
                 }
@@ -274,6 +357,42 @@ pub async fn partner(command: PartnerCommand) -> anyhow::Result<()> {
             let db = crate::connect(&db).await?;
             let id = partners::revoke(&db, &partner).await.map_err(fail)?;
             println!("partner {partner} ({id}) revoked: its secrets and tokens no longer work");
+            db.close().await.ok();
+        }
+        PartnerCommand::Bind {
+            partner,
+            binding,
+            db,
+        } => {
+            let db = crate::connect(&db).await?;
+            crate::migrate(&db).await?;
+            let binding: partners::IssuerBinding = binding.into();
+            let id = partners::bind(&db, &partner, binding.clone())
+                .await
+                .map_err(fail)?;
+            println!(
+                "tokens of {} naming {} now act as partner {partner} ({id}){}",
+                binding.issuer,
+                binding.subject,
+                if binding.admin {
+                    ", admin rights included"
+                } else {
+                    ", without admin rights"
+                }
+            );
+            db.close().await.ok();
+        }
+        PartnerCommand::Unbind {
+            partner,
+            issuer,
+            subject,
+            db,
+        } => {
+            let db = crate::connect(&db).await?;
+            partners::unbind(&db, &partner, &issuer, &subject)
+                .await
+                .map_err(fail)?;
+            println!("tokens of {issuer} naming {subject} no longer act as partner {partner}");
             db.close().await.ok();
         }
     }

@@ -141,9 +141,9 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
 
     /// An identity provider whose access tokens are accepted too:
-    /// `issuer=URL,jwks=URL,audience=AUD,claim=CLAIM`, where the claim's value is a
-    /// partner's name or id (e.g. `claim=azp`). Repeat the flag, or separate several with
-    /// `;` in the variable.
+    /// `issuer=URL,jwks=URL,audience=AUD,claim=CLAIM`, where the claim's value (e.g.
+    /// `claim=azp`) acts as the partner bound to it with `leernet partner bind`. Repeat the
+    /// flag, or separate several with `;` in the variable.
     #[arg(
         long = "external-issuer",
         env = "LEERNET_EXTERNAL_ISSUERS",

@@ -26,6 +26,7 @@ pub mod network_region;
 pub mod network_theme;
 pub mod organization;
 pub mod partner;
+pub mod partner_issuer;
 pub mod partner_network;
 pub mod partner_region;
 pub mod practice_example;

@@ -367,6 +367,11 @@ struct IdentityProvider {
 
 impl IdentityProvider {
     async fn start() -> Self {
+        Self::start_as("drenthe").await
+    }
+
+    /// An identity provider whose issuer is the realm `realm`.
+    async fn start_as(realm: &str) -> Self {
         use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("a key");
@@ -376,7 +381,7 @@ impl IdentityProvider {
         let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = fetches.clone();
         let router = axum::Router::new().route(
-            "/realms/drenthe/certs",
+            &format!("/realms/{realm}/certs"),
             axum::routing::get(move || {
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let jwks = jwks.clone();
@@ -389,8 +394,8 @@ impl IdentityProvider {
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self {
-            issuer: "https://sso.drenthe.example/realms/drenthe".to_owned(),
-            jwks_url: format!("http://{addr}/realms/drenthe/certs"),
+            issuer: format!("https://sso.{realm}.example/realms/{realm}"),
+            jwks_url: format!("http://{addr}/realms/{realm}/certs"),
             key: EncodingKey::from_ed_der(pkcs8.as_ref()),
             fetches,
         }
@@ -409,11 +414,13 @@ impl IdentityProvider {
 }
 
 both_backends!(
-    async fn an_external_issuers_token_is_accepted_for_its_partner(backend) {
+    async fn an_external_issuers_token_is_accepted_for_its_bound_partner(backend) {
         let idp = IdentityProvider::start().await;
         let spec = format!("issuer={},jwks={},audience=leernet,claim=azp", idp.issuer, idp.jwks_url);
         let Some(app) = TestApp::spawn_with(backend, |c| c.external_issuers = vec![spec.parse().expect("an issuer")]).await else { return };
         partner(&app, "gemeente-emmen", "read admin").await;
+        let bind = |admin| partners::IssuerBinding { issuer: idp.issuer.clone(), subject: "gemeente-emmen".to_owned(), admin };
+        partners::bind(&app.db, "gemeente-emmen", bind(true)).await.expect("bound");
 
         let ok = audit(&app, Some(&idp.token("idp-1", json!({}))), "").await;
         assert_eq!(ok.status(), StatusCode::OK);
@@ -433,7 +440,55 @@ both_backends!(
             assert!(detail.contains("does not publish"), "{detail}");
         }
         assert_eq!(idp.fetches.load(std::sync::atomic::Ordering::SeqCst), 1, "no refetch within a minute");
+
+        // Unbound and rebound without admin: the partner's admin scope no longer passes.
+        partners::unbind(&app.db, "gemeente-emmen", &idp.issuer, "gemeente-emmen").await.expect("unbound");
+        refused(audit(&app, Some(&idp.token("idp-1", json!({}))), "").await).await;
+        partners::bind(&app.db, "gemeente-emmen", bind(false)).await.expect("bound again");
+        let token = idp.token("idp-1", json!({}));
+        assert_eq!(audit(&app, Some(&token), "").await.status(), StatusCode::FORBIDDEN, "admin only where the binding grants it");
+        let themes = app.client.get(app.url("/api/v1/themes")).bearer_auth(&token).send().await.expect("themes");
+        assert_eq!(themes.status(), StatusCode::OK, "its other scopes stand");
         assert!("issuer=x,jwks=ftp://x,audience=a,claim=b".parse::<api::auth::external::ExternalIssuer>().is_err());
         assert!("issuer=x,jwks=https://x".parse::<api::auth::external::ExternalIssuer>().is_err());
+    }
+);
+
+both_backends!(
+    async fn an_external_issuer_cannot_name_unbound_partners_the_system_partner_or_another_issuers(backend) {
+        let drenthe = IdentityProvider::start().await;
+        let groningen = IdentityProvider::start_as("groningen").await;
+        let specs: Vec<api::auth::external::ExternalIssuer> = [&drenthe, &groningen]
+            .iter()
+            .map(|idp| format!("issuer={},jwks={},audience=leernet,claim=azp", idp.issuer, idp.jwks_url).parse().expect("an issuer"))
+            .collect();
+        let Some(app) = TestApp::spawn_with(backend, |c| c.external_issuers = specs).await else { return };
+        let demo = partner(&app, "demo-admin", "admin").await;
+        partner(&app, "gemeente-emmen", "read write:themes").await;
+        partners::bind(&app.db, "gemeente-emmen", partners::IssuerBinding { issuer: drenthe.issuer.clone(), subject: "emmen-sso".to_owned(), admin: true }).await.expect("bound");
+        let system = api::service::SYSTEM_PARTNER_ID.to_string();
+        let demo_id = demo.partner_id.to_string();
+        // Neither by name nor by id may an issuer name a partner it is not bound to.
+        for name in ["leernet-system", system.as_str(), "demo-admin", demo_id.as_str(), "gemeente-emmen"] {
+            for idp in [&drenthe, &groningen] {
+                let token = idp.token("idp-1", json!({"azp": name}));
+                refused(audit(&app, Some(&token), "").await).await;
+                let created = app.client.post(app.url("/api/v1/themes")).bearer_auth(&token)
+                    .json(&json!({"name": "Overgenomen", "slug": "overgenomen"})).send().await.expect("create");
+                assert_eq!(created.status(), StatusCode::UNAUTHORIZED, "{name} through {}", idp.issuer);
+            }
+        }
+        // A binding belongs to its issuer: the same subject from another issuer is nobody.
+        refused(audit(&app, Some(&groningen.token("idp-1", json!({"azp": "emmen-sso"}))), "").await).await;
+        let bound = drenthe.token("idp-1", json!({"azp": "emmen-sso"}));
+        let themes = app.client.get(app.url("/api/v1/themes")).bearer_auth(&bound).send().await.expect("themes");
+        assert_eq!(themes.status(), StatusCode::OK);
+        assert_eq!(audit(&app, Some(&bound), "").await.status(), StatusCode::FORBIDDEN, "an admin grant gives nothing the partner lacks");
+        // The system partner cannot be bound at all, and a subject names one partner.
+        let refused_binding = partners::bind(&app.db, "leernet-system", partners::IssuerBinding { issuer: drenthe.issuer.clone(), subject: "leernet-system".to_owned(), admin: true }).await;
+        assert!(refused_binding.is_err(), "{refused_binding:?}");
+        let twice = partners::bind(&app.db, "demo-admin", partners::IssuerBinding { issuer: drenthe.issuer.clone(), subject: "emmen-sso".to_owned(), admin: false }).await;
+        assert!(matches!(twice, Err(api::error::Error::Conflict(_))), "{twice:?}");
+        assert_eq!(tests::count(&app.db, "themes", "slug = 'overgenomen'").await, 0);
     }
 );

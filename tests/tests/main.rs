@@ -19,6 +19,7 @@ mod openapi;
 mod process;
 mod resources;
 mod rest;
+mod security;
 mod seed;
 mod startup;
 mod stories;

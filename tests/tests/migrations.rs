@@ -31,6 +31,7 @@ const TABLES: &[&str] = &[
     "assignment_programmes",
     "partner_regions",
     "partner_networks",
+    "partner_issuers",
     "client_credentials",
     "signing_keys",
     "change_log",

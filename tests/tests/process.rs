@@ -66,6 +66,11 @@ impl Process {
         panic!("no log line {message:?}; stderr so far: {:#?}", self.seen);
     }
 
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([signal, &self.child.id().to_string()])

@@ -16,6 +16,8 @@ enum Script {
     FailThenHangThenOk,
     /// Always 500.
     AlwaysFail,
+    /// Always 200.
+    AlwaysOk,
 }
 
 /// What a receiver got: (the status it answered, the signature, the body) per answered
@@ -37,6 +39,7 @@ async fn receiver(script: Script) -> (String, Received) {
                 let n = log.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let status = match (script, n) {
                     (Script::AlwaysFail, _) | (Script::FailThenHangThenOk, 0) => 500,
+                    (Script::AlwaysOk, _) => 200,
                     (Script::FailThenHangThenOk, 1) => {
                         tokio::time::sleep(Duration::from_millis(1500)).await;
                         200
@@ -122,7 +125,7 @@ both_backends!(
     async fn changes_arrive_signed_in_order_after_a_failure_and_a_timeout(backend) {
         let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_timeout = Duration::from_millis(500).into()).await else { return };
         let (url, received) = receiver(Script::FailThenHangThenOk).await;
-        let province = token(&app, "provincie", "read webhooks:manage write:themes").await;
+        let province = token(&app, "provincie", "read changes:read webhooks:manage write:themes").await;
         let secret = "een-lang-gedeeld-geheim";
         let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "types": ["themes"], "secret": secret})).await;
         assert_eq!(status, StatusCode::CREATED, "{hook}");
@@ -158,7 +161,7 @@ both_backends!(
 both_backends!(
     async fn targets_that_reach_inside_are_refused(backend) {
         let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_allow_private = false).await else { return };
-        let province = token(&app, "provincie", "read webhooks:manage").await;
+        let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
         for url in ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://10.0.0.8/", "http://[::1]/", "http://localhost/", "ftp://example.org/", "https://user:pw@example.org/"] {
             let (status, problem) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "secret": "een-lang-gedeeld-geheim"})).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {problem}");
@@ -178,7 +181,7 @@ both_backends!(
     async fn a_webhook_that_keeps_failing_is_disabled_and_a_redelivery_revives_it(backend) {
         let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_max_failures = 2).await else { return };
         let (url, received) = receiver(Script::AlwaysFail).await;
-        let province = token(&app, "provincie", "read webhooks:manage write:themes").await;
+        let province = token(&app, "provincie", "read changes:read webhooks:manage write:themes").await;
         let (_, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "secret": "een-lang-gedeeld-geheim"})).await;
         let id = hook["id"].as_str().expect("id").to_owned();
         post(&app, &province, "/api/v1/themes", json!({"slug": "voeding", "name": "voeding"})).await;
@@ -258,7 +261,7 @@ both_backends!(
         }).await.expect("a pool of the test's own");
         let credentials = api::service::partners::create(&db, api::service::partners::NewPartner {
             name: "provincie".to_owned(), kind: "provincial_network".to_owned(),
-            scopes: vec!["read".to_owned(), "webhooks:manage".to_owned()], unconfined: true, ..Default::default()
+            scopes: vec!["read".to_owned(), "changes:read".to_owned(), "webhooks:manage".to_owned()], unconfined: true, ..Default::default()
         }).await.expect("a partner");
         let client = reqwest::Client::new();
         let token: Value = client.post(format!("http://{addr}/oauth/token"))
@@ -290,3 +293,101 @@ both_backends!(
         }
     }
 );
+
+/// The change events `token`'s partner reads from `GET /changes`, as webhook event ids.
+async fn feed_ids(app: &TestApp, token: &str) -> Vec<String> {
+    let page: Value = app.client.get(app.url("/api/v1/changes?limit=1000")).bearer_auth(token)
+        .send().await.expect("feed").json().await.expect("json");
+    page["items"].as_array().expect("items").iter()
+        .map(|e| format!("{}:{}:{}", e["type"].as_str().expect("type"), e["id"].as_str().expect("id"), e["version"]))
+        .collect()
+}
+
+/// The same key for a webhook event: type, resource id and version.
+fn event_keys(received: &Received) -> Vec<String> {
+    received.0.lock().expect("lock").iter()
+        .map(|r| {
+            let event: Value = serde_json::from_str(&r.2).expect("JSON");
+            format!("{}:{}:{}", event["data"]["type"].as_str().expect("type"), event["data"]["id"].as_str().expect("id"), event["data"]["version"])
+        })
+        .collect()
+}
+
+both_backends!(
+    async fn webhooks_follow_the_feeds_rule_and_stop_for_revoked_partners(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_max_failures = 100).await else { return };
+        let register = |token: String, url: String| {
+            let app = &app;
+            async move { post(app, &token, "/api/v1/webhooks", json!({"url": url, "secret": "een-lang-gedeeld-geheim"})).await }
+        };
+        // Without the feed's scope there is no webhook: it would be the feed pushed.
+        let blind = token(&app, "zonder-feed", "read webhooks:manage write:themes").await;
+        let (status, problem) = register(blind.clone(), "http://127.0.0.1:9/hook".to_owned()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+        assert!(problem["detail"].as_str().expect("detail").contains("changes:read"), "{problem}");
+
+        let province = token(&app, "provincie", "read changes:read webhooks:manage write:themes write:practice-examples").await;
+        let school = token(&app, "school", "read changes:read webhooks:manage write:practice-examples").await;
+        let admin = token(&app, "beheer", "admin").await;
+        let stale = token(&app, "vertrokken", "read changes:read webhooks:manage").await;
+        let mut receivers = Vec::new();
+        for (who, script) in [(&province, Script::AlwaysOk), (&school, Script::AlwaysOk), (&admin, Script::AlwaysOk), (&stale, Script::AlwaysFail)] {
+            let (url, received) = receiver(script).await;
+            let (status, hook) = register(who.clone(), url).await;
+            assert_eq!(status, StatusCode::CREATED, "{hook}");
+            receivers.push((hook, received));
+        }
+        // The partner to be revoked gets its first delivery (and fails it), so that one of
+        // its deliveries is queued, written while it was live, when it is revoked.
+        post(&app, &province, "/api/v1/themes", json!({"slug": "voeding", "name": "Voeding"})).await;
+        wait_for(|| receivers[3].1.1.load(std::sync::atomic::Ordering::SeqCst) >= 1, "the first attempt").await;
+        api::service::partners::revoke(&app.db, "vertrokken").await.expect("revoked");
+
+        // A draft of the school's, a published example, and a theme.
+        let (status, _) = post(&app, &school, "/api/v1/practice-examples", json!({"slug": "concept", "title": "Concept", "status": "draft"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        post(&app, &province, "/api/v1/practice-examples", json!({"slug": "legro", "title": "LEGrO"})).await;
+        post(&app, &province, "/api/v1/themes", json!({"slug": "rookvrij", "name": "Rookvrij"})).await;
+
+        // Each live partner's webhook got exactly what its feed shows, in the same order.
+        for (i, who) in [&province, &school, &admin].into_iter().enumerate() {
+            let expected = feed_ids(&app, who).await;
+            wait_for(|| event_keys(&receivers[i].1).len() >= expected.len(), "the deliveries").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(event_keys(&receivers[i].1), expected, "webhook {i} follows its partner's feed");
+        }
+        assert_eq!(feed_ids(&app, &admin).await.len(), 4, "the admin sees the draft");
+        assert_eq!(feed_ids(&app, &province).await.len(), 3, "the province does not");
+        // The revoked partner's queued delivery is not sent again, nor anything after it.
+        wait_for_count(&app, "webhook_deliveries", "error LIKE 'not sent%'", 1).await;
+        assert_eq!(receivers[3].1.1.load(std::sync::atomic::Ordering::SeqCst), 1, "one attempt, before the revocation");
+        let stale_id = receivers[3].0["id"].as_str().expect("id").to_owned();
+        assert_eq!(tests::count(&app.db, "webhook_deliveries", &format!("webhook_id = '{stale_id}' AND status <> 'failed'")).await, 0,
+            "nothing written after the revocation is queued for it");
+
+        // An admin lists every partner's webhooks; registrations and removals are audited.
+        let all: Value = app.client.get(app.url("/api/v1/webhooks")).bearer_auth(&admin).send().await.expect("list").json().await.expect("json");
+        assert_eq!(all.as_array().map(Vec::len), Some(4), "{all}");
+        let own: Value = app.client.get(app.url("/api/v1/webhooks")).bearer_auth(&school).send().await.expect("list").json().await.expect("json");
+        assert_eq!(own.as_array().map(Vec::len), Some(1), "{own}");
+        let school_hook = receivers[1].0["id"].as_str().expect("id");
+        let deleted = app.client.delete(app.url(&format!("/api/v1/webhooks/{school_hook}"))).bearer_auth(&school).send().await.expect("delete");
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let audit: Value = app.client.get(app.url("/api/v1/audit?resourceType=webhooks")).bearer_auth(&admin).send().await.expect("audit").json().await.expect("json");
+        let actions: Vec<(String, String)> = audit["items"].as_array().expect("items").iter()
+            .map(|e| (e["action"].as_str().expect("action").to_owned(), e["resourceId"].as_str().expect("id").to_owned()))
+            .collect();
+        assert_eq!(actions.len(), 5, "{audit}");
+        assert_eq!(actions.last(), Some(&("delete".to_owned(), school_hook.to_owned())));
+    }
+);
+
+async fn wait_for_count(app: &TestApp, table: &str, filter: &str, n: i64) {
+    for _ in 0..1200 {
+        if tests::count(&app.db, table, filter).await >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {n} rows of {table} where {filter}");
+}

@@ -1,6 +1,9 @@
 //! Tokens from a municipality's own identity provider (Keycloak, Entra ID, ...): accepted
 //! when their issuer is configured with its JWKS URL, the audience to expect and the claim
-//! that names the partner (its name or id, e.g. `azp` for a client's service account).
+//! that names the partner (e.g. `azp` for a client's service account). The claim's value
+//! acts only as the partner bound to (issuer, value) by `leernet partner bind` (or `partner
+//! create --issuer`): an issuer cannot name partners of its own choosing, never the system
+//! partner, and passes on admin rights only where the binding grants them.
 //!
 //! The issuer's keys are fetched with a timeout and cached; a token naming a `kid` not in
 //! the cache makes one refetch, at most once per [`REFETCH_INTERVAL`] per issuer, so that
@@ -35,7 +38,7 @@ pub struct ExternalIssuer {
     pub jwks_url: String,
     /// The `aud` its tokens for this service carry.
     pub audience: String,
-    /// The claim whose value is the partner's name or id.
+    /// The claim whose value names the partner (through its binding to this issuer).
     pub claim: String,
 }
 
@@ -112,9 +115,9 @@ fn algorithm_of(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
     }
 }
 
-/// What an external token says once verified: the partner's name or id, and its scopes.
+/// What an external token says once verified: its subject, and its scopes.
 pub struct ExternalClaims {
-    /// The value of the issuer's partner claim.
+    /// The value of the issuer's partner claim (looked up among the issuer's bindings).
     pub partner: String,
     /// Its `scope` (or `scp`) claim, if any.
     pub scopes: Option<Vec<String>>,

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::token::verify;
+use crate::auth::token::{Subject, verify};
 use crate::error::Error;
 use crate::rest::ratelimit::RateSlot;
 use crate::service::{Actor, partners};
@@ -90,18 +90,26 @@ pub async fn actor_from_headers(state: &AppState, headers: &HeaderMap) -> Result
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    match partners::actor(
-        &state.db,
-        &verified.partner,
-        verified.scopes.as_deref(),
-        request_id,
-    )
-    .await
-    {
+    let actor = match &verified.subject {
+        Subject::Partner(id) => {
+            partners::actor(&state.db, *id, verified.scopes.as_deref(), request_id).await
+        }
+        Subject::External { issuer, subject } => {
+            partners::external_actor(
+                &state.db,
+                issuer,
+                subject,
+                verified.scopes.as_deref(),
+                request_id,
+            )
+            .await
+        }
+    };
+    match actor {
         Ok(Some(actor)) => Ok(actor),
         Ok(None) => Err(Unauthenticated {
             token_sent: true,
-            detail: "the token's partner is revoked or unknown".to_owned(),
+            detail: "the token's partner is revoked or unknown, or not bound to its issuer".to_owned(),
         }
         .into_response()),
         Err(error) => Err(error.into_response()),

@@ -103,11 +103,26 @@ pub async fn issue(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid(pub &'static str);
 
+/// Who a verified token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A partner, by id: our own tokens' `sub`.
+    Partner(Uuid),
+    /// The value of an external issuer's partner claim: it acts as the partner bound to
+    /// (issuer, subject), if any (`leernet partner bind`).
+    External {
+        /// The issuer.
+        issuer: String,
+        /// The claim's value.
+        subject: String,
+    },
+}
+
 /// Who a verified token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
-    /// The partner's id (our tokens' `sub`) or its name or id (an external issuer's claim).
-    pub partner: String,
+    /// Whom the token names.
+    pub subject: Subject,
     /// The scopes granted; `None` when an external token grants none explicitly (then the
     /// partner's own scopes apply).
     pub scopes: Option<Vec<String>>,
@@ -160,7 +175,10 @@ pub async fn verify(
         }
         let claims = external.verify(iss, &kid, token).await?;
         return Ok(Verified {
-            partner: claims.partner,
+            subject: Subject::External {
+                issuer: iss.to_owned(),
+                subject: claims.partner,
+            },
             scopes: claims.scopes,
         });
     }
@@ -199,7 +217,7 @@ pub async fn verify(
         .and_then(|s| Uuid::try_parse(s).ok())
         .ok_or(Invalid("the token's subject is not a partner"))?;
     Ok(Verified {
-        partner: partner_id.to_string(),
+        subject: Subject::Partner(partner_id),
         scopes: Some(
             claims["scope"]
                 .as_str()

@@ -32,54 +32,86 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/oauth-authorization-server", get(metadata))
 }
 
-/// Failed token requests allowed per client id and per address, before 429.
+/// Failed token requests, counted per (client id, address), per address and per client id.
+///
+/// Blocks by (client id, address) and by address are checked before a secret is hashed, so
+/// a blocked sender costs nothing. The per-client count (ten times higher, for a client id
+/// sprayed from many addresses) never locks out the right secret: while it is used up, a
+/// wrong secret for that client is answered 429 instead of 401, the right one still gets
+/// its token, so that whoever knows a client id cannot lock its partner out.
 pub struct FailureLimits {
-    by_client: DefaultKeyedRateLimiter<String>,
+    by_pair: DefaultKeyedRateLimiter<(String, IpAddr)>,
     by_address: DefaultKeyedRateLimiter<IpAddr>,
-    blocked: Mutex<HashMap<String, Instant>>,
+    by_client: DefaultKeyedRateLimiter<String>,
+    blocked: Mutex<HashMap<Blocked, Instant>>,
+}
+
+/// What a block applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Blocked {
+    Pair(String, IpAddr),
+    Address(IpAddr),
+    Client(String),
 }
 
 impl FailureLimits {
-    /// `per_minute` failures per client id, four times as many per address (several
-    /// clients may share a gateway).
+    /// `per_minute` failures per client id from one address, four times as many per
+    /// address (several clients may share a gateway), ten times as many per client id.
     pub fn new(per_minute: u32) -> Self {
         let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let per_address = per_minute.saturating_mul(NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN));
+        let times = |n: u32| per_minute.saturating_mul(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
-            by_client: RateLimiter::keyed(Quota::per_minute(per_minute)),
-            by_address: RateLimiter::keyed(Quota::per_minute(per_address)),
+            by_pair: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            by_address: RateLimiter::keyed(Quota::per_minute(times(4))),
+            by_client: RateLimiter::keyed(Quota::per_minute(times(10))),
             blocked: Mutex::new(HashMap::new()),
         }
     }
 
-    fn keys(client_id: &str, address: IpAddr) -> [String; 2] {
-        [format!("client {client_id}"), format!("address {address}")]
-    }
-
-    /// Seconds until `client_id` from `address` may try again, if it is blocked now.
-    fn blocked_for(&self, client_id: &str, address: IpAddr) -> Option<u64> {
+    fn wait(&self, keys: &[Blocked]) -> Option<u64> {
         let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        Self::keys(client_id, address)
-            .iter()
+        keys.iter()
             .filter_map(|k| blocked.get(k))
             .filter(|until| **until > now)
             .map(|until| until.duration_since(now).as_secs().max(1))
             .max()
     }
 
-    /// Counts a failure; blocks the client id or address that has used up its allowance.
+    /// Seconds until `client_id` may try again from `address`, if that pair or the address
+    /// is blocked now (checked before any hashing).
+    fn blocked_for(&self, client_id: &str, address: IpAddr) -> Option<u64> {
+        self.wait(&[
+            Blocked::Pair(client_id.to_owned(), address),
+            Blocked::Address(address),
+        ])
+    }
+
+    /// Seconds until `client_id` may fail again without 429, if its per-client allowance
+    /// is used up (consulted only once its secret turned out wrong).
+    fn client_blocked_for(&self, client_id: &str) -> Option<u64> {
+        self.wait(&[Blocked::Client(client_id.to_owned())])
+    }
+
+    /// Counts a failure; blocks what has used up its allowance.
     fn failed(&self, client_id: &str, address: IpAddr) {
         let waits = [
-            self.by_client.check_key(&client_id.to_owned()).err(),
-            self.by_address.check_key(&address).err(),
+            (
+                Blocked::Pair(client_id.to_owned(), address),
+                self.by_pair.check_key(&(client_id.to_owned(), address)).err(),
+            ),
+            (Blocked::Address(address), self.by_address.check_key(&address).err()),
+            (
+                Blocked::Client(client_id.to_owned()),
+                self.by_client.check_key(&client_id.to_owned()).err(),
+            ),
         ];
         let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if blocked.len() > 10_000 {
             blocked.retain(|_, until| *until > now);
         }
-        for (key, wait) in Self::keys(client_id, address).into_iter().zip(waits) {
+        for (key, wait) in waits {
             if let Some(not_until) = wait {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(
                     &governor::clock::DefaultClock::default(),
@@ -87,9 +119,24 @@ impl FailureLimits {
                 blocked.insert(key, now + wait.max(Duration::from_secs(1)));
             }
         }
-        self.by_client.retain_recent();
+        self.by_pair.retain_recent();
         self.by_address.retain_recent();
+        self.by_client.retain_recent();
     }
+}
+
+/// A 429 from the token endpoint, in the OAuth error format with `Retry-After`.
+fn slow_down(retry_after: u64) -> Response {
+    let mut response = oauth_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "slow_down",
+        &format!("too many failed token requests; retry after {retry_after} s"),
+        false,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }
 
 /// An OAuth error response (RFC 6749 §5.2).
@@ -223,18 +270,42 @@ async fn token(
         }
     };
     if let Some(wait) = state.token_failures.blocked_for(&client_id, peer.ip()) {
-        return Error::RateLimited { retry_after: wait }.into_response();
+        return slow_down(wait);
     }
-    let partner = match partners::authenticate(&state.db, &client_id, &secret).await {
+    // The limits are checked again once a core is free: failures counted while this
+    // request waited count against it before its secret is hashed.
+    let checked = match partners::hash_permit().await {
+        Ok(permit) => match state.token_failures.blocked_for(&client_id, peer.ip()) {
+            Some(wait) => return slow_down(wait),
+            None => partners::authenticate(&state.db, &permit, &client_id, &secret).await,
+        },
+        Err(error) => Err(error),
+    };
+    let partner = match checked {
         Ok(Some(partner)) => partner,
         Ok(None) => {
             state.token_failures.failed(&client_id, peer.ip());
+            if let Some(wait) = state.token_failures.client_blocked_for(&client_id) {
+                return slow_down(wait);
+            }
             return oauth_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 "the client id or secret is wrong, or the client is revoked",
                 by_basic,
             );
+        }
+        Err(Error::Busy) => {
+            let mut response = oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "too many token requests are being checked right now; retry after 1 s",
+                false,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+            return response;
         }
         Err(error) => return error.into_response(),
     };

@@ -21,7 +21,8 @@
 //! or `owner` for a draft (visible to its owner and admins only), so that a feed can filter
 //! in SQL before paging. A row that goes from public back to draft is a delete for everyone
 //! else: the log gets a public tombstone and an owner-only upsert. Draft text never reaches
-//! a public entry.
+//! a public entry. Who may follow the feed and which entries they see is one rule,
+//! [`Follower`], applied alike to `GET /changes` and to every webhook delivery.
 
 use std::sync::Mutex;
 
@@ -121,6 +122,79 @@ struct Audit {
     resource_id: Uuid,
     version: i32,
     request_id: Option<String>,
+}
+
+/// Someone following the feed, over REST or through a webhook, and the one rule of what
+/// they see: a live partner holding `changes:read` (or `admin`) may follow; an admin sees
+/// every entry, anyone else the public ones and those of rows it owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follower {
+    partner_id: Uuid,
+    admin: bool,
+    may_follow: bool,
+}
+
+/// The scope that lets a partner follow the feed.
+pub const FEED_SCOPE: &str = "changes:read";
+
+impl Follower {
+    /// The caller of a request, with the scopes its token grants.
+    pub fn of_actor(actor: &Actor) -> Self {
+        Self {
+            partner_id: actor.partner_id,
+            admin: actor.is_admin(),
+            may_follow: actor.has_scope(FEED_SCOPE),
+        }
+    }
+
+    /// A webhook's partner as it stands now: revoked partners follow nothing.
+    pub fn of_partner(partner: &entity::partner::Model) -> Self {
+        let scopes: Vec<&str> = partner.scopes.split_whitespace().collect();
+        let admin = scopes.contains(&"admin");
+        Self {
+            partner_id: partner.id,
+            admin,
+            may_follow: partner.revoked_at.is_none() && (admin || scopes.contains(&FEED_SCOPE)),
+        }
+    }
+
+    /// Whether it may follow the feed at all.
+    pub fn may_follow(&self) -> bool {
+        self.may_follow
+    }
+
+    /// Refuses one that may not follow the feed.
+    pub fn require(&self) -> Result<()> {
+        if self.may_follow {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!("the scope {FEED_SCOPE} is required")))
+        }
+    }
+
+    /// Whether it sees an entry of this audience and owner (the rule, for one entry).
+    pub fn sees(&self, audience: &str, owner: Option<Uuid>) -> bool {
+        self.may_follow
+            && (self.admin
+                || audience == Audience::Public.as_str()
+                || owner == Some(self.partner_id))
+    }
+
+    /// The same rule as a condition on `change_log`, so that a page is filtered before it
+    /// is cut.
+    pub fn condition(&self) -> sea_orm::Condition {
+        use entity::change::Column;
+        use sea_orm::{ColumnTrait, Condition};
+        if !self.may_follow {
+            return Condition::all().add(Expr::val(false));
+        }
+        if self.admin {
+            return Condition::all();
+        }
+        Condition::any()
+            .add(Column::Audience.eq(Audience::Public.as_str()))
+            .add(Column::OwnerPartnerId.eq(self.partner_id))
+    }
 }
 
 /// The changes of one write transaction, written together as its last step.
@@ -253,33 +327,65 @@ impl Journal {
 }
 
 /// The webhook outbox: a delivery for every entry at `position` and every live webhook
-/// that subscribes to its type and may see it, in the entry's own transaction, so that a
-/// committed change always has its deliveries and a crash loses none. One statement,
-/// which inserts nothing when there are no webhooks.
+/// that subscribes to its type and whose partner may see it ([`Follower`], the feed's own
+/// rule), in the entry's own transaction, so that a committed change always has its
+/// deliveries and a crash loses none. With no webhooks this is one query.
 async fn enqueue_deliveries(txn: &DatabaseTransaction, position: i64) -> Result<()> {
-    let backend = txn.get_database_backend();
-    let (p1, p2) = if crate::service::db::is_postgres(backend) {
-        ("$1", "$2")
-    } else {
-        ("?", "?")
-    };
-    let sql = format!(
-        "INSERT INTO webhook_deliveries (webhook_id, change_seq, status, attempts, next_attempt_at, created_at) \
-         SELECT w.id, c.seq, 'pending', 0, {p1}, {p1} FROM change_log c \
-         JOIN webhooks w ON w.active = TRUE AND w.deleted_at IS NULL \
-           AND (w.types = '' OR (' ' || w.types || ' ') LIKE ('% ' || c.resource_type || ' %')) \
-           AND (c.audience = 'public' OR c.owner_partner_id = w.partner_id) \
-         WHERE c.position = {p2}"
-    );
-    let at = crate::service::resource::now();
-    let values: Vec<sea_orm::Value> = if crate::service::db::is_postgres(backend) {
-        vec![at.into(), position.into()]
-    } else {
-        vec![at.into(), at.into(), position.into()]
-    };
-    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+    use entity::{change, partner, webhook};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+    let hooks = webhook::Entity::find()
+        .filter(webhook::Column::Active.eq(true))
+        .filter(webhook::Column::DeletedAt.is_null())
+        .all(txn)
         .await
         .map_err(map_db_err)?;
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let partners = partner::Entity::find()
+        .filter(partner::Column::Id.is_in(hooks.iter().map(|h| h.partner_id)))
+        .all(txn)
+        .await
+        .map_err(map_db_err)?;
+    let at = crate::service::resource::now();
+    for hook in hooks {
+        let Some(follower) = partners
+            .iter()
+            .find(|p| p.id == hook.partner_id)
+            .map(Follower::of_partner)
+            .filter(Follower::may_follow)
+        else {
+            continue;
+        };
+        let types: Vec<&str> = hook.types.split_whitespace().collect();
+        let mut select = change::Entity::find()
+            .select_only()
+            .expr(Expr::val(hook.id))
+            .column(change::Column::Seq)
+            .expr(Expr::val("pending"))
+            .expr(Expr::val(0))
+            .expr(Expr::val(at))
+            .expr(Expr::val(at))
+            .filter(change::Column::Position.eq(position))
+            .filter(follower.condition());
+        if !types.is_empty() {
+            select = select.filter(change::Column::ResourceType.is_in(types));
+        }
+        let mut insert = Query::insert();
+        insert
+            .into_table("webhook_deliveries")
+            .columns([
+                "webhook_id",
+                "change_seq",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "created_at",
+            ])
+            .select_from(select.into_query())
+            .map_err(Error::internal)?;
+        txn.execute(&insert).await.map_err(map_db_err)?;
+    }
     Ok(())
 }
 
@@ -375,11 +481,8 @@ pub async fn read_feed(
 ) -> Result<FeedPage> {
     use entity::change::{Column, Entity};
     use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    if !actor.has_scope("changes:read") {
-        return Err(Error::Forbidden(
-            "the scope changes:read is required".to_owned(),
-        ));
-    }
+    let follower = Follower::of_actor(actor);
+    follower.require()?;
     crate::service::resource::check_page_size(limit, MAX_FEED_PAGE)?;
     let mut query = Entity::find();
     if let Some(after) = after {
@@ -395,13 +498,7 @@ pub async fn read_feed(
                 ),
         );
     }
-    if !actor.is_admin() {
-        query = query.filter(
-            Condition::any()
-                .add(Column::Audience.eq(Audience::Public.as_str()))
-                .add(Column::OwnerPartnerId.eq(actor.partner_id)),
-        );
-    }
+    query = query.filter(follower.condition());
     if !types.is_empty() {
         query = query.filter(Column::ResourceType.is_in(types.iter().copied()));
     }

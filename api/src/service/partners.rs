@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
-use entity::{client_credential, partner, partner_network, partner_region};
+use entity::{client_credential, partner, partner_issuer, partner_network, partner_region};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -79,6 +79,21 @@ pub struct NewPartner {
     pub unconfined: bool,
     /// Must send `If-Match` on every change of an existing row.
     pub require_if_match: bool,
+    /// External issuers whose tokens may act as this partner.
+    pub issuers: Vec<IssuerBinding>,
+}
+
+/// Lets tokens of an external issuer act as a partner: those whose partner claim (e.g.
+/// `azp`) is `subject`. Admin rights pass through the binding only when it grants them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerBinding {
+    /// The issuer (`iss`), as configured with `--external-issuer`.
+    pub issuer: String,
+    /// The value of the issuer's partner claim that names this partner.
+    pub subject: String,
+    /// Whether such tokens may use the partner's `admin` scope.
+    pub admin: bool,
 }
 
 /// A partner's credentials, as shown once when they are made. Their `Debug` hides the
@@ -124,6 +139,8 @@ pub struct PartnerInfo {
     pub unconfined: bool,
     /// Its live client ids.
     pub client_ids: Vec<String>,
+    /// External issuers whose tokens may act as it.
+    pub issuers: Vec<IssuerBinding>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -263,9 +280,92 @@ pub async fn create(db: &DatabaseConnection, new: NewPartner) -> Result<Credenti
         .await
         .map_err(map_db_err)?;
     }
+    for binding in new.issuers {
+        insert_binding(&txn, id, binding).await?;
+    }
     let credentials = new_credential(&txn, id).await?;
     txn.commit().await.map_err(map_db_err)?;
     Ok(credentials)
+}
+
+/// Checks and stores a binding; an issuer's subject names one partner at most.
+async fn insert_binding<C: ConnectionTrait>(
+    conn: &C,
+    partner_id: Uuid,
+    binding: IssuerBinding,
+) -> Result<()> {
+    let mut check = Check::new();
+    let issuer = check.line("issuer", &Some(binding.issuer.clone()));
+    let subject = check.line("subject", &Some(binding.subject.clone()));
+    if partner_id == crate::service::SYSTEM_PARTNER_ID {
+        check.fail(
+            "partner",
+            "the built-in system partner cannot be reached through an external issuer",
+        );
+    }
+    check.finish()?;
+    if let Some(taken) = partner_issuer::Entity::find_by_id((issuer.clone(), subject.clone()))
+        .one(conn)
+        .await
+        .map_err(map_db_err)?
+    {
+        return Err(Error::Conflict(format!(
+            "{subject} of {issuer} is bound to partner {} already; unbind it first",
+            taken.partner_id
+        )));
+    }
+    partner_issuer::ActiveModel {
+        issuer: Set(issuer),
+        subject: Set(subject),
+        partner_id: Set(partner_id),
+        admin: Set(binding.admin),
+        created_at: Set(now()),
+    }
+    .insert(conn)
+    .await
+    .map_err(map_db_err)?;
+    Ok(())
+}
+
+/// Binds an external issuer's subject to the partner named `name_or_id` (`leernet partner
+/// bind`): tokens of that issuer naming that subject act as the partner.
+pub async fn bind(db: &DatabaseConnection, name_or_id: &str, binding: IssuerBinding) -> Result<Uuid> {
+    let txn = crate::service::db::begin_immediate(db).await?;
+    let partner = find(&txn, name_or_id).await?;
+    if partner.revoked_at.is_some() {
+        return Err(Error::Conflict("this partner is revoked".to_owned()));
+    }
+    insert_binding(&txn, partner.id, binding).await?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(partner.id)
+}
+
+/// Removes the binding of `issuer`'s `subject` from the partner named `name_or_id`; such
+/// tokens stop working at once.
+pub async fn unbind(
+    db: &DatabaseConnection,
+    name_or_id: &str,
+    issuer: &str,
+    subject: &str,
+) -> Result<()> {
+    let txn = crate::service::db::begin_immediate(db).await?;
+    let partner = find(&txn, name_or_id).await?;
+    let removed = partner_issuer::Entity::delete_many()
+        .filter(partner_issuer::Column::Issuer.eq(issuer))
+        .filter(partner_issuer::Column::Subject.eq(subject))
+        .filter(partner_issuer::Column::PartnerId.eq(partner.id))
+        .exec(&txn)
+        .await
+        .map_err(map_db_err)?
+        .rows_affected;
+    if removed == 0 {
+        return Err(Error::NotFound {
+            resource: "issuer bindings",
+            key: format!("{issuer} {subject}"),
+        });
+    }
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(())
 }
 
 /// Ids of rows of `R` given by natural key or id.
@@ -341,6 +441,12 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<PartnerInfo>> {
         .all(db)
         .await
         .map_err(map_db_err)?;
+    let bindings = partner_issuer::Entity::find()
+        .order_by_asc(partner_issuer::Column::Issuer)
+        .order_by_asc(partner_issuer::Column::Subject)
+        .all(db)
+        .await
+        .map_err(map_db_err)?;
     Ok(partners
         .into_iter()
         .map(|p| PartnerInfo {
@@ -358,6 +464,15 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<PartnerInfo>> {
                 .iter()
                 .filter(|c| c.partner_id == p.id)
                 .map(|c| c.client_id.clone())
+                .collect(),
+            issuers: bindings
+                .iter()
+                .filter(|b| b.partner_id == p.id)
+                .map(|b| IssuerBinding {
+                    issuer: b.issuer.clone(),
+                    subject: b.subject.clone(),
+                    admin: b.admin,
+                })
                 .collect(),
             scopes: p.scopes.split_whitespace().map(str::to_owned).collect(),
             id: p.id,
@@ -425,10 +540,36 @@ pub async fn id_of(db: &DatabaseConnection, name_or_id: &str) -> Result<Uuid> {
     Ok(partner.id)
 }
 
+/// Secrets being hashed at once: one per core. An argon2id check takes 19 MiB for its
+/// duration, so without a bound a flood of token requests is a flood of memory.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+/// How long a token request waits for a free core to check its secret before it is told
+/// to retry ([`Error::Busy`]).
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The right to check one secret: one of the cores' [`HASHING`] permits.
+pub struct HashPermit(#[expect(dead_code, reason = "held for its drop")] tokio::sync::SemaphorePermit<'static>);
+
+/// Waits a moment for a core to check a secret on; [`Error::Busy`] when every core stays
+/// busy checking others, so that a flood of token requests is refused quickly instead of
+/// queueing (each waiting request holds memory too).
+pub async fn hash_permit() -> Result<HashPermit> {
+    tokio::time::timeout(HASH_WAIT, HASHING.acquire())
+        .await
+        .map_err(|_| Error::Busy)?
+        .map(HashPermit)
+        .map_err(|_| Error::Busy)
+}
+
 /// The partner whose live credential is `client_id` with `secret`, and its scopes; `None`
-/// when either is wrong (indistinguishably, in time too).
+/// when either is wrong (indistinguishably, in time too). Checking takes a core, hence the
+/// [`HashPermit`].
 pub async fn authenticate(
     db: &DatabaseConnection,
+    _permit: &HashPermit,
     client_id: &str,
     secret: &str,
 ) -> Result<Option<(Uuid, Vec<String>)>> {
@@ -480,20 +621,61 @@ pub async fn authenticate(
     )))
 }
 
-/// The [`Actor`] for the live partner named (or with id) `name_or_id`, with the scopes its
-/// token grants that it still holds (all it holds when the token grants none explicitly);
-/// `None` when the partner does not exist or is revoked.
+/// The [`Actor`] for the live partner `partner_id` (a token of ours names it in `sub`),
+/// with the scopes its token grants that it still holds (all it holds when the token
+/// grants none explicitly); `None` when the partner does not exist or is revoked.
 pub async fn actor(
     db: &DatabaseConnection,
-    name_or_id: &str,
+    partner_id: Uuid,
     granted: Option<&[String]>,
     request_id: Option<String>,
 ) -> Result<Option<Actor>> {
-    let partner = match find(db, name_or_id).await {
-        Ok(partner) if partner.revoked_at.is_none() => partner,
-        Ok(_) | Err(Error::NotFound { .. }) => return Ok(None),
-        Err(other) => return Err(other),
+    let Some(partner) = partner::Entity::find_by_id(partner_id)
+        .filter(partner::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+        .map_err(map_db_err)?
+    else {
+        return Ok(None);
     };
+    actor_of(db, partner, granted, request_id).await.map(Some)
+}
+
+/// The [`Actor`] for a token of external issuer `issuer` whose partner claim is `subject`:
+/// only the live partner bound to that (issuer, subject), never the system partner, and
+/// without `admin` unless the binding grants it. `None` when no such binding exists.
+pub async fn external_actor(
+    db: &DatabaseConnection,
+    issuer: &str,
+    subject: &str,
+    granted: Option<&[String]>,
+    request_id: Option<String>,
+) -> Result<Option<Actor>> {
+    let Some(binding) = partner_issuer::Entity::find_by_id((issuer.to_owned(), subject.to_owned()))
+        .one(db)
+        .await
+        .map_err(map_db_err)?
+    else {
+        return Ok(None);
+    };
+    if binding.partner_id == crate::service::SYSTEM_PARTNER_ID {
+        return Ok(None);
+    }
+    let Some(mut actor) = actor(db, binding.partner_id, granted, request_id).await? else {
+        return Ok(None);
+    };
+    if !binding.admin {
+        actor.scopes.retain(|s| s != "admin");
+    }
+    Ok(Some(actor))
+}
+
+async fn actor_of(
+    db: &DatabaseConnection,
+    partner: partner::Model,
+    granted: Option<&[String]>,
+    request_id: Option<String>,
+) -> Result<Actor> {
     let held: Vec<&str> = partner.scopes.split_whitespace().collect();
     let scopes = match granted {
         Some(granted) => granted
@@ -525,12 +707,12 @@ pub async fn actor(
                 .collect(),
         }
     };
-    Ok(Some(Actor {
+    Ok(Actor {
         partner_id: partner.id,
         kind: partner.kind.clone(),
         scopes,
         confinement,
         require_if_match: partner.require_if_match,
         request_id,
-    }))
+    })
 }

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::service::Actor;
-use crate::service::changes::FEED_TYPES;
+use crate::service::changes::{FEED_SCOPE, FEED_TYPES, Follower};
 use crate::service::check::Check;
 use crate::service::db::{is_postgres, map_db_err};
 use crate::service::resource::now;
@@ -51,6 +51,8 @@ pub struct WebhookInput {
 pub struct Webhook {
     /// Its id.
     pub id: Uuid,
+    /// The partner it delivers to (whose visibility it follows).
+    pub partner_id: Uuid,
     /// The target.
     pub url: String,
     /// The collections it gets (empty: all).
@@ -92,6 +94,7 @@ pub struct Delivery {
 fn to_webhook(row: webhook::Model) -> Webhook {
     Webhook {
         id: row.id,
+        partner_id: row.partner_id,
         url: row.url,
         types: row.types.split_whitespace().map(str::to_owned).collect(),
         active: row.active,
@@ -197,6 +200,24 @@ fn require_manage(actor: &Actor) -> Result<()> {
     }
 }
 
+/// Records a registration or removal in the audit log, in its transaction.
+async fn audit<C: ConnectionTrait>(conn: &C, actor: &Actor, action: &str, id: Uuid) -> Result<()> {
+    entity::audit::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        at: Set(now()),
+        partner_id: Set(Some(actor.partner_id)),
+        action: Set(action.to_owned()),
+        resource_type: Set("webhooks".to_owned()),
+        resource_id: Set(id),
+        version: Set(1),
+        request_id: Set(actor.request_id.clone()),
+    }
+    .insert(conn)
+    .await
+    .map_err(map_db_err)?;
+    Ok(())
+}
+
 /// Registers a subscription for `actor`.
 pub async fn register(
     db: &DatabaseConnection,
@@ -205,6 +226,12 @@ pub async fn register(
     allow_private: bool,
 ) -> Result<Webhook> {
     require_manage(actor)?;
+    // A webhook is the feed pushed: whoever may not read the feed gets no webhook.
+    Follower::of_actor(actor).require().map_err(|_| {
+        Error::Forbidden(format!(
+            "a webhook delivers the change feed: the scope {FEED_SCOPE} is required too"
+        ))
+    })?;
     let mut check = Check::new();
     let url = check.url("url", &input.url);
     let types = input.types.clone().unwrap_or_default();
@@ -234,6 +261,7 @@ pub async fn register(
     }
     check.finish()?;
     let at = now();
+    let txn = crate::service::db::begin_immediate(db).await?;
     let row = webhook::ActiveModel {
         id: Set(Uuid::now_v7()),
         partner_id: Set(actor.partner_id),
@@ -247,9 +275,11 @@ pub async fn register(
         updated_at: Set(at),
         deleted_at: Set(None),
     }
-    .insert(db)
+    .insert(&txn)
     .await
     .map_err(map_db_err)?;
+    audit(&txn, actor, "create", row.id).await?;
+    txn.commit().await.map_err(map_db_err)?;
     Ok(to_webhook(row))
 }
 
@@ -267,12 +297,14 @@ async fn own(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<webhook
         })
 }
 
-/// The actor's subscriptions.
+/// The actor's subscriptions; an admin's list holds every partner's.
 pub async fn list(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<Webhook>> {
     require_manage(actor)?;
-    Ok(webhook::Entity::find()
-        .filter(webhook::Column::PartnerId.eq(actor.partner_id))
-        .filter(webhook::Column::DeletedAt.is_null())
+    let mut query = webhook::Entity::find().filter(webhook::Column::DeletedAt.is_null());
+    if !actor.is_admin() {
+        query = query.filter(webhook::Column::PartnerId.eq(actor.partner_id));
+    }
+    Ok(query
         .order_by_asc(webhook::Column::CreatedAt)
         .all(db)
         .await
@@ -286,14 +318,17 @@ pub async fn list(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<Webhook>
 pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<()> {
     let hook = own(db, actor, id).await?;
     let at = now();
+    let txn = crate::service::db::begin_immediate(db).await?;
     webhook::Entity::update_many()
         .col_expr(webhook::Column::DeletedAt, at.into())
         .col_expr(webhook::Column::Active, false.into())
         .col_expr(webhook::Column::UpdatedAt, at.into())
         .filter(webhook::Column::Id.eq(hook.id))
-        .exec(db)
+        .exec(&txn)
         .await
         .map_err(map_db_err)?;
+    audit(&txn, actor, "delete", hook.id).await?;
+    txn.commit().await.map_err(map_db_err)?;
     Ok(())
 }
 
@@ -440,6 +475,36 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
             .one(&txn)
             .await
             .map_err(map_db_err)?;
+        // The partner is asked again now: one revoked, or that lost the feed's scope, since
+        // the change was written gets nothing more.
+        let follower = match &hook {
+            Some(hook) => entity::partner::Entity::find_by_id(hook.partner_id)
+                .one(&txn)
+                .await
+                .map_err(map_db_err)?
+                .map(|p| Follower::of_partner(&p)),
+            None => None,
+        };
+        let allowed = match (&follower, &entry) {
+            (Some(follower), Some(entry)) => {
+                follower.sees(&entry.audience, entry.owner_partner_id)
+            }
+            _ => false,
+        };
+        if !allowed {
+            webhook_delivery::Entity::update_many()
+                .col_expr(webhook_delivery::Column::Status, "failed".into())
+                .col_expr(webhook_delivery::Column::LeaseUntil, Option::<DateTime<Utc>>::None.into())
+                .col_expr(
+                    webhook_delivery::Column::Error,
+                    "not sent: the partner is revoked or may no longer read this change".into(),
+                )
+                .filter(webhook_delivery::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await
+                .map_err(map_db_err)?;
+            continue;
+        }
         if let (Some(hook), Some(entry)) = (hook, entry) {
             claimed.push(Claimed {
                 id: row.id,
