@@ -157,3 +157,117 @@ both_backends!(
         assert!(limited >= 2, "{limited} of 3 wrong secrets were limited");
     }
 );
+
+/// Sends `method path` with `body` as `token`; answers the status and the JSON body.
+async fn call(app: &TestApp, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("a request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn names(problem: &Value) -> Vec<String> {
+    problem["invalidParams"].as_array().map(|params| params.iter().map(|p| p["name"].as_str().expect("name").to_owned()).collect()).unwrap_or_default()
+}
+
+both_backends!(
+    async fn a_bulk_item_the_database_refuses_is_a_400_naming_it_and_nothing_is_written(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:themes", &[]).await;
+        let entries = tests::count(&app.db, "change_log", "").await;
+        // Two items claim one slug: the database's unique index refuses the second.
+        let items = serde_json::json!({"items": [
+            {"externalId": "t-1", "slug": "voeding", "name": "Voeding"},
+            {"externalId": "t-2", "slug": "voeding", "name": "Voeding bis"},
+            {"externalId": "t-3", "slug": "bewegen", "name": "Bewegen"},
+        ]});
+        let (status, problem) = call(&app, &token, reqwest::Method::POST, "/api/v1/themes/bulk", Some(items)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        let refused = names(&problem);
+        assert_eq!(refused[0], "items[1].slug", "{problem}");
+        assert_eq!(tests::count(&app.db, "change_log", "").await, entries, "all or nothing");
+        assert_eq!(tests::count(&app.db, "themes", "").await, 0);
+
+        // A text too large to index is refused before the database sees it, with the limit.
+        let words: Vec<String> = (0..20_000u32)
+            .map(|i| [i % 32, (i / 32) % 32, (i / 1024) % 32].iter().map(|c| char::from_u32(0x430 + c).expect("Cyrillic")).collect())
+            .collect();
+        let text = words.join(" ");
+        let token = tests::token_for(&app, "gemeente", "municipality", "read write:practice-examples", &[]).await;
+        for (path, body) in [
+            ("/api/v1/practice-examples", serde_json::json!({"slug": "lang", "title": "Lang", "summary": text, "context": text, "approach": text})),
+            ("/api/v1/practice-examples/bulk", serde_json::json!({"items": [{"externalId": "p-1", "slug": "lang", "title": "Lang", "summary": text, "context": text, "approach": text}]})),
+        ] {
+            let (status, problem) = call(&app, &token, reqwest::Method::POST, path, Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
+            assert!(problem["invalidParams"][0]["reason"].as_str().expect("reason").contains("200000"), "{problem}");
+        }
+        assert_eq!(tests::count(&app.db, "practice_examples", "").await, 0);
+    }
+);
+
+both_backends!(
+    async fn a_confined_partner_cannot_place_a_row_partly_outside_its_territory(backend) {
+        let app = tests::app_or_skip!(backend);
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        // Groningen's province may write in PV20's subtree only.
+        let token = tests::token_for(&app, "provincie-groningen", "provincial_network", "read write:networks write:practice-examples", &["PV20"]).await;
+        let network = |slug: &str, regions: &[&str]| serde_json::json!({
+            "slug": slug, "name": slug, "kind": "learning_network", "status": "active",
+            "regions": regions.iter().map(|r| serde_json::json!({"regionCode": r})).collect::<Vec<_>>(),
+        });
+        let (status, problem) = call(&app, &token, reqwest::Method::POST, "/api/v1/networks", Some(network("ook-in-emmen", &["PV20", "GM0114"]))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+        let (status, created) = call(&app, &token, reqwest::Method::POST, "/api/v1/networks", Some(network("alleen-groningen", &["PV20"]))).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        // Nor by adding a region later.
+        let path = format!("/api/v1/networks/{}", created["id"].as_str().expect("id"));
+        let (status, problem) = call(&app, &token, reqwest::Method::PUT, &path, Some(network("alleen-groningen", &["PV20", "GM0114"]))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+        // Emmen's lists do not show it.
+        let admin = tests::token_for(&app, "beheer", "admin", "admin", &[]).await;
+        let (_, emmen) = call(&app, &admin, reqwest::Method::GET, "/api/v1/networks?region=GM0114", None).await;
+        let slugs: Vec<&str> = emmen["items"].as_array().expect("items").iter().map(|n| n["slug"].as_str().expect("slug")).collect();
+        assert!(!slugs.contains(&"ook-in-emmen") && !slugs.contains(&"alleen-groningen"), "{slugs:?}");
+    }
+);
+
+both_backends!(
+    async fn another_partners_draft_pins_a_row_without_revealing_itself(backend) {
+        let app = tests::app_or_skip!(backend);
+        let admin = tests::token_for(&app, "beheer", "admin", "admin", &[]).await;
+        let province = tests::token_for(&app, "provincie", "provincial_network", "read write:themes write:practice-examples", &[]).await;
+        let school = tests::token_for(&app, "school", "provincial_network", "read write:practice-examples", &[]).await;
+        let (status, theme) = call(&app, &province, reqwest::Method::POST, "/api/v1/themes", Some(serde_json::json!({"slug": "voeding", "name": "Voeding"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let theme = format!("/api/v1/themes/{}", theme["id"].as_str().expect("id"));
+        let (status, draft) = call(&app, &school, reqwest::Method::POST, "/api/v1/practice-examples",
+            Some(serde_json::json!({"slug": "geheim-plan", "title": "Geheim plan", "status": "draft", "themes": ["voeding"]}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        // The theme's owner cannot rename or delete it while the draft refers to it (the
+        // database keeps references whole), and the 409 neither names nor counts the draft.
+        for (method, body) in [
+            (reqwest::Method::PATCH, Some(serde_json::json!({"slug": "gezonde-voeding"}))),
+            (reqwest::Method::DELETE, None),
+        ] {
+            let (status, problem) = call(&app, &province, method.clone(), &theme, body).await;
+            assert_eq!(status, StatusCode::CONFLICT, "{method}: {problem}");
+            let detail = problem["detail"].as_str().expect("detail");
+            assert!(detail.contains("not visible to you"), "{detail}");
+            assert!(!detail.contains("practice examples") && !detail.contains("(1)"), "{detail}");
+        }
+        // Whoever may see it is told what it is.
+        let (status, problem) = call(&app, &admin, reqwest::Method::DELETE, &theme, None).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(problem["detail"].as_str().expect("detail").contains("practice examples (1)"), "{problem}");
+        // Once it is published, it is named to everyone.
+        let draft = format!("/api/v1/practice-examples/{}", draft["id"].as_str().expect("id"));
+        let (status, _) = call(&app, &school, reqwest::Method::PATCH, &draft, Some(serde_json::json!({"status": "published"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, problem) = call(&app, &province, reqwest::Method::DELETE, &theme, None).await;
+        assert!(problem["detail"].as_str().expect("detail").contains("practice examples (1)"), "{problem}");
+    }
+);

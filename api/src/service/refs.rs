@@ -586,11 +586,9 @@ pub fn parents_with(
         .to_owned()
 }
 
-/// `regions` with all their ancestors, in one recursive query.
-pub async fn ancestors_or_self<C: ConnectionTrait>(
-    conn: &C,
-    regions: &[Uuid],
-) -> Result<Vec<Uuid>> {
+/// Each of `regions` with each of its ancestors and itself: `(region, ancestor)` pairs, in
+/// one query.
+pub async fn ancestry<C: ConnectionTrait>(conn: &C, regions: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
     if regions.is_empty() {
         return Ok(Vec::new());
     }
@@ -602,10 +600,10 @@ pub async fn ancestors_or_self<C: ConnectionTrait>(
         })
         .collect();
     let sql = format!(
-        "WITH RECURSIVE up(id, parent_id) AS ( \
-           SELECT id, parent_id FROM regions WHERE id IN ({}) \
-           UNION SELECT r.id, r.parent_id FROM regions r JOIN up ON r.id = up.parent_id \
-         ) SELECT id FROM up",
+        "WITH RECURSIVE up(start, id, parent_id) AS ( \
+           SELECT id, id, parent_id FROM regions WHERE id IN ({}) \
+           UNION SELECT up.start, r.id, r.parent_id FROM regions r JOIN up ON r.id = up.parent_id \
+         ) SELECT start, id FROM up",
         placeholders.join(", ")
     );
     let values: Vec<Value> = regions.iter().map(|r| (*r).into()).collect();
@@ -616,7 +614,12 @@ pub async fn ancestors_or_self<C: ConnectionTrait>(
         .await
         .map_err(map_db_err)?;
     rows.iter()
-        .map(|row| row.try_get::<Uuid>("", "id").map_err(map_db_err))
+        .map(|row| {
+            Ok((
+                row.try_get::<Uuid>("", "start").map_err(map_db_err)?,
+                row.try_get::<Uuid>("", "id").map_err(map_db_err)?,
+            ))
+        })
         .collect()
 }
 

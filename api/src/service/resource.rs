@@ -206,11 +206,24 @@ impl Dependent {
         }
     }
 
-    /// How many live rows refer to `id`.
-    async fn count<C: ConnectionTrait>(&self, conn: &C, id: Uuid) -> Result<i64> {
+    /// How many live rows refer to `id`: those `actor` may see, and the others (drafts of
+    /// other partners, which an admin sees too).
+    async fn count<C: ConnectionTrait>(&self, conn: &C, actor: &Actor, id: Uuid) -> Result<(i64, i64)> {
+        let rows = self.owner.map_or(self.table, |(owner, _)| owner);
+        let hidden = if DRAFTED.contains(&rows) && !actor.is_admin() {
+            Expr::col((rows, "status"))
+                .eq("draft")
+                .and(Expr::col((rows, "owner_partner_id")).ne(actor.partner_id))
+        } else {
+            Expr::val(false).into()
+        };
         let mut query = Query::select();
         query
             .expr_as(Expr::col((self.table, self.column)).count(), "n")
+            .expr_as(
+                Expr::case(hidden, Expr::val(1)).finally(Expr::val(0)).sum(),
+                "hidden",
+            )
             .from(self.table)
             .and_where(Expr::col((self.table, self.column)).eq(id));
         match self.owner {
@@ -223,11 +236,16 @@ impl Dependent {
                 query.and_where(Expr::col((self.table, "deleted_at")).is_null());
             }
         }
-        let row = conn.query_one(&query).await.map_err(map_db_err)?;
-        row.map(|r| r.try_get::<i64>("", "n"))
-            .transpose()
-            .map_err(map_db_err)
-            .map(Option::unwrap_or_default)
+        let Some(row) = conn.query_one(&query).await.map_err(map_db_err)? else {
+            return Ok((0, 0));
+        };
+        let n: i64 = row.try_get("", "n").map_err(map_db_err)?;
+        // SUM is NULL over no rows; PostgreSQL sums integers as bigint, SQLite as integer.
+        let hidden: i64 = row
+            .try_get::<Option<i64>>("", "hidden")
+            .map_err(map_db_err)?
+            .unwrap_or_default();
+        Ok((n - hidden, hidden))
     }
 
     /// Soft-deletes the live rows referring to `id`, bumping their versions, and records a
@@ -279,14 +297,28 @@ impl Dependent {
     }
 }
 
-/// What live rows still refer to resource `id`, as `what (count)` for messages.
-async fn referrers<R: Resource, C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Vec<String>> {
+/// Tables whose rows can be drafts, seen by their owner and admins only.
+const DRAFTED: &[&str] = &["practice_examples", "assignments"];
+
+/// What live rows still refer to resource `id`, for messages: `what (count)` for the rows
+/// `actor` may see, and one uncounted, unnamed mention of rows it may not (others' drafts,
+/// which pin the row as any referrer does), so that a 409 reveals nothing of them.
+async fn referrers<R: Resource, C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Vec<String>> {
     let mut referrers = Vec::new();
+    let mut hidden = false;
     for dependent in R::DEPENDENTS.iter().filter(|d| d.cascade.is_none()) {
-        let n = dependent.count(conn, id).await?;
-        if n > 0 {
-            referrers.push(format!("{} ({n})", dependent.what));
+        let (seen, unseen) = dependent.count(conn, actor, id).await?;
+        if seen > 0 {
+            referrers.push(format!("{} ({seen})", dependent.what));
         }
+        hidden |= unseen > 0;
+    }
+    if hidden {
+        referrers.push("rows that are not visible to you".to_owned());
     }
     Ok(referrers)
 }
@@ -299,7 +331,7 @@ async fn delete_dependents<R: Resource>(
     id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let blocking = referrers::<R, _>(tx.conn(), id).await?;
+    let blocking = referrers::<R, _>(tx.conn(), actor, id).await?;
     if !blocking.is_empty() {
         return Err(Error::Conflict(format!(
             "this {} is still referred to by {}; delete those or point them elsewhere first",
@@ -394,7 +426,11 @@ async fn authorize<R: Resource, C: ConnectionTrait>(
 }
 
 /// Refuses unless `anchors` lie inside the actor's confinement. Admins and unconfined
-/// partners pass; a partner confined to nothing writes nowhere.
+/// partners pass; a partner confined to nothing writes nowhere. A row is inside when it
+/// belongs to one of the partner's networks (its network, or for a network itself, it or
+/// its parent), or when *every* region it names lies in the subtree of one of the
+/// partner's regions: one region outside is enough to refuse, or a partner could place a
+/// row in someone else's territory by naming its own region too.
 async fn require_inside<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
@@ -417,13 +453,18 @@ async fn require_inside<C: ConnectionTrait>(
         return Ok(());
     }
     if !anchors.regions.is_empty() && !regions.is_empty() {
-        let within = refs::ancestors_or_self(conn, &anchors.regions).await?;
-        if within.iter().any(|r| regions.contains(r)) {
+        let ancestry = refs::ancestry(conn, &anchors.regions).await?;
+        let inside = |region: &Uuid| {
+            ancestry
+                .iter()
+                .any(|(start, ancestor)| start == region && regions.contains(ancestor))
+        };
+        if anchors.regions.iter().all(inside) {
             return Ok(());
         }
     }
     Err(Error::Forbidden(format!(
-        "this {what} lies outside the regions and networks this partner may write"
+        "this {what} lies (partly) outside the regions and networks this partner may write"
     )))
 }
 
@@ -983,6 +1024,42 @@ fn valid_external_id(external_id: &str) -> bool {
     check.is_ok()
 }
 
+/// The most text a row's search columns ([`Resource::search_columns`]) may hold together:
+/// PostgreSQL's text-search vector of it stays well under its 1 MB limit (about 640 KB at
+/// worst, measured with 200,000 characters of distinct four-letter Cyrillic words), so
+/// that the limit is this stated one, the same on both backends.
+pub const MAX_SEARCHABLE: usize = 200_000;
+
+/// Refuses a row whose search columns hold more than [`MAX_SEARCHABLE`] characters
+/// together, naming the longest of them.
+fn searchable_within<R: Resource>(check: &mut Check, row: &R::ActiveModel) {
+    use std::str::FromStr;
+    let lengths: Vec<(&str, usize)> = R::search_columns()
+        .iter()
+        .filter_map(|name| {
+            let column = <R::Entity as EntityTrait>::Column::from_str(name).ok()?;
+            let text = value::<Option<String>>(row.get(column).into_value()?).ok()??;
+            Some((*name, text.chars().count()))
+        })
+        .collect();
+    let total: usize = lengths.iter().map(|(_, n)| n).sum();
+    if total > MAX_SEARCHABLE
+        && let Some((longest, _)) = lengths.iter().max_by_key(|(_, n)| *n)
+    {
+        let names: Vec<String> = lengths
+            .iter()
+            .map(|(name, _)| crate::service::db::camel(name))
+            .collect();
+        check.fail(
+            crate::service::db::camel(longest),
+            format!(
+                "{} together hold {total} characters; the searchable text of one row may hold at most {MAX_SEARCHABLE}",
+                names.join(", ")
+            ),
+        );
+    }
+}
+
 /// [`Resource::apply`], with the `externalId` checked too (one rule for every resource),
 /// every invalid field reported together.
 async fn apply<R: Resource>(
@@ -998,6 +1075,9 @@ async fn apply<R: Resource>(
         check.external_id("externalId", external_id);
     }
     let applied = R::apply(conn, actor, input, row, current).await;
+    if applied.is_ok() {
+        searchable_within::<R>(&mut check, row);
+    }
     match (check.finish(), applied) {
         (Ok(()), applied) => applied,
         (Err(Error::Validation(mut problems)), Err(Error::Validation(more))) => {
@@ -1065,7 +1145,7 @@ async fn update_in<R: Resource>(
         );
     }
     if !was_deleted {
-        refuse_key_change::<R>(conn, &row, &current, id).await?;
+        refuse_key_change::<R>(conn, actor, &row, &current, id).await?;
     }
     let columns_changed = columns_changed::<R>(&row, &current);
     let children_changed = R::write_children(conn, id, children).await?;
@@ -1114,6 +1194,7 @@ async fn update_in<R: Resource>(
 /// wait, so the count is complete.
 async fn refuse_key_change<R: Resource>(
     conn: &DatabaseTransaction,
+    actor: &Actor,
     row: &R::ActiveModel,
     current: &R::Model,
     id: Uuid,
@@ -1136,7 +1217,7 @@ async fn refuse_key_change<R: Resource>(
             .await
             .map_err(map_db_err)?;
     }
-    let referrers = referrers::<R, _>(conn, id).await?;
+    let referrers = referrers::<R, _>(conn, actor, id).await?;
     if referrers.is_empty() {
         return Ok(());
     }
@@ -1148,6 +1229,38 @@ async fn refuse_key_change<R: Resource>(
         referrers.join(", "),
         singular(R::TYPE)
     )))
+}
+
+/// Whether the transaction can still run statements: a PostgreSQL transaction in which a
+/// statement failed cannot (SQLite's can).
+async fn usable(conn: &DatabaseTransaction) -> bool {
+    !is_postgres(conn.get_database_backend())
+        || conn
+            .execute_unprepared("SELECT 1")
+            .await
+            .is_ok()
+}
+
+/// A bulk item's refusal as field problems at `items[index]`; an error that is not about
+/// the item (the database is unreachable, ...) fails the whole request as it is.
+fn item_problems(index: usize, error: Error) -> Result<Vec<crate::error::InvalidParam>> {
+    match error {
+        Error::Validation(params) => Ok(params
+            .into_iter()
+            .map(|p| crate::error::InvalidParam::new(format!("items[{index}].{}", p.name), p.reason))
+            .collect()),
+        // A refusal of the item as a whole (another partner's row, outside the partner's
+        // territory, a stale or missing version): reported at the item.
+        error @ (Error::Forbidden(_)
+        | Error::Conflict(_)
+        | Error::NotFound { .. }
+        | Error::PreconditionFailed { .. }
+        | Error::PreconditionRequired) => Ok(vec![crate::error::InvalidParam::new(
+            format!("items[{index}]"),
+            error.to_string(),
+        )]),
+        other => Err(other),
+    }
 }
 
 /// Creates or replaces the resource the actor knows by `external_id` (idempotent: the same
@@ -1351,7 +1464,27 @@ pub async fn bulk_upsert<R: Resource>(
         let mut problems = Vec::new();
         for (index, (external_id, input)) in items.iter().enumerate() {
             let external_id = external_id.as_deref().unwrap_or_default();
-            match upsert_in::<R>(&tx, actor, external_id, input, None).await {
+            let outcome = upsert_in::<R>(&tx, actor, external_id, input, None).await;
+            // A refusal raised by the database itself (a value it cannot store) ends a
+            // PostgreSQL transaction: nothing more can run in it. The item is reported and
+            // the rest go unchecked; all or nothing holds, as nothing is committed.
+            if outcome.is_err() && !usable(tx.conn()).await {
+                if let Err(error) = outcome {
+                    problems.extend(item_problems(index, error)?);
+                }
+                if index + 1 < items.len() {
+                    problems.push(crate::error::InvalidParam::new(
+                        format!("items[{}]", index + 1),
+                        format!(
+                            "not checked: the database refused items[{index}], so items[{}] to items[{}] were not tried",
+                            index + 1,
+                            items.len() - 1
+                        ),
+                    ));
+                }
+                return Err(Error::Validation(problems));
+            }
+            match outcome {
                 Ok((dto, created)) => {
                     let json = serde_json::to_value(&dto).map_err(Error::internal)?;
                     done.push(BulkItem {
@@ -1365,23 +1498,7 @@ pub async fn bulk_upsert<R: Resource>(
                         created,
                     });
                 }
-                Err(Error::Validation(params)) => problems.extend(params.into_iter().map(|p| {
-                    crate::error::InvalidParam::new(format!("items[{index}].{}", p.name), p.reason)
-                })),
-                // A refusal of the item as a whole (another partner's row, outside the
-                // partner's territory, a stale or missing version): reported at the item.
-                Err(
-                    error @ (Error::Forbidden(_)
-                    | Error::Conflict(_)
-                    | Error::NotFound { .. }
-                    | Error::PreconditionFailed { .. }
-                    | Error::PreconditionRequired),
-                ) => problems.push(crate::error::InvalidParam::new(
-                    format!("items[{index}]"),
-                    error.to_string(),
-                )),
-                // The transaction itself failed: nothing more can be written in it.
-                Err(other) => return Err(other),
+                Err(error) => problems.extend(item_problems(index, error)?),
             }
         }
         if !problems.is_empty() {
