@@ -86,6 +86,9 @@ pub enum Error {
     /// A cursor or resource that existed is gone for good (e.g. past the feed's retention).
     #[error("gone: {0}")]
     Gone(String),
+    /// The request body is larger than the service accepts.
+    #[error("{0}")]
+    TooLarge(String),
     /// A bug or an unexpected failure; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -129,6 +132,7 @@ impl Error {
             Error::Busy => "busy",
             Error::Unprocessable(_) => "idempotency_key_reused",
             Error::Gone(_) => "gone",
+            Error::TooLarge(_) => "payload_too_large",
             Error::Internal(_) => "internal",
         }
     }
@@ -147,6 +151,7 @@ impl Error {
             Error::Unavailable(_) | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Gone(_) => StatusCode::GONE,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

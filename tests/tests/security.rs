@@ -20,7 +20,12 @@ fn client_from(address: &str) -> reqwest::Client {
         .expect("a client")
 }
 
-async fn token_request(client: &reqwest::Client, base: &str, id: &str, secret: &str) -> reqwest::Response {
+async fn token_request(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+) -> reqwest::Response {
     client
         .post(format!("{base}/oauth/token"))
         .basic_auth(id, Some(secret))
@@ -33,7 +38,8 @@ async fn token_request(client: &reqwest::Client, base: &str, id: &str, secret: &
 
 /// The peak resident memory of a process, in bytes (`VmHWM`).
 fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -159,7 +165,13 @@ both_backends!(
 );
 
 /// Sends `method path` with `body` as `token`; answers the status and the JSON body.
-async fn call(app: &TestApp, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
@@ -170,7 +182,15 @@ async fn call(app: &TestApp, token: &str, method: reqwest::Method, path: &str, b
 }
 
 fn names(problem: &Value) -> Vec<String> {
-    problem["invalidParams"].as_array().map(|params| params.iter().map(|p| p["name"].as_str().expect("name").to_owned()).collect()).unwrap_or_default()
+    problem["invalidParams"]
+        .as_array()
+        .map(|params| {
+            params
+                .iter()
+                .map(|p| p["name"].as_str().expect("name").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 both_backends!(
@@ -269,5 +289,66 @@ both_backends!(
         assert_eq!(status, StatusCode::OK);
         let (_, problem) = call(&app, &province, reqwest::Method::DELETE, &theme, None).await;
         assert!(problem["detail"].as_str().expect("detail").contains("practice examples (1)"), "{problem}");
+    }
+);
+
+both_backends!(
+    async fn a_partner_that_may_not_write_is_refused_before_its_body_is_read(backend) {
+        let Some(test_db) = TestDb::new(backend).await else { return };
+        let mut leernet = Process::start(&["serve", "--addr", "127.0.0.1:0", "--database-url", &test_db.url, "--seed-on-first-start", "false"]);
+        let addr = leernet.wait_for_log("leernet is ready")["addr"].as_str().expect("an address").to_owned();
+        let base = format!("http://{addr}");
+        let db = api::connect(&api::config::Config::for_database(&test_db.url).db).await.expect("a pool");
+        let mut tokens = Vec::new();
+        for (name, scopes) in [("dashboard", "read"), ("gemeente", "read write:practice-examples")] {
+            let credentials = partners::create(&db, NewPartner {
+                name: name.to_owned(), kind: "municipality".to_owned(),
+                scopes: scopes.split_whitespace().map(str::to_owned).collect(), unconfined: true, ..Default::default()
+            }).await.expect("a partner");
+            let response: Value = token_request(&reqwest::Client::new(), &base, &credentials.client_id, &credentials.client_secret).await.json().await.expect("json");
+            tokens.push(response["access_token"].as_str().expect("a token").to_owned());
+        }
+        // Nearly 16 MiB (the bulk limit) of small items.
+        let item = r#"{"externalId":"x","title":"x"},"#;
+        let mut body = String::from(r#"{"items":["#);
+        while body.len() < 16 * 1024 * 1024 - 64 {
+            body.push_str(item);
+        }
+        body.pop();
+        body.push_str("]}");
+        let body = std::sync::Arc::new(body);
+        let send = |token: String| {
+            let (base, body) = (base.clone(), body.clone());
+            tokio::spawn(async move {
+                reqwest::Client::new().post(format!("{base}/api/v1/practice-examples/bulk")).bearer_auth(token)
+                    .header("content-type", "application/json").body(body.as_str().to_owned()).send().await
+                    .map(|r| r.status())
+            })
+        };
+        // Four read-only partners' bodies at once: 403, without the bodies being buffered
+        // (the server may answer before the client has sent it all, and close).
+        let refused: Vec<_> = (0..4).map(|_| send(tokens[0].clone())).collect();
+        let mut forbidden = 0;
+        for request in refused {
+            match request.await.expect("a request") {
+                Ok(status) => {
+                    assert_eq!(status, StatusCode::FORBIDDEN);
+                    forbidden += 1;
+                }
+                Err(error) => assert!(error.is_request() || error.is_body(), "{error}"),
+            }
+        }
+        let after_refusals = peak_rss(leernet.pid());
+        // A writer's oversized bulk is read (items are kept as slices of the body) and
+        // refused for its item count.
+        let writer = send(tokens[1].clone()).await.expect("a request").expect("an answer");
+        assert_eq!(writer, StatusCode::BAD_REQUEST);
+        let after_writer = peak_rss(leernet.pid());
+        eprintln!("peak RSS after four refused 16 MiB bodies: {} MiB ({forbidden} of them answered 403, the others cut off); after a writer's: {} MiB", after_refusals >> 20, after_writer >> 20);
+        assert!(after_refusals < 100 * 1024 * 1024, "{} MiB", after_refusals >> 20);
+        assert!(after_writer < RSS_BOUND, "{} MiB", after_writer >> 20);
+        leernet.signal("-TERM");
+        leernet.wait();
+        db.close().await.ok();
     }
 );

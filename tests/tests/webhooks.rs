@@ -296,19 +296,46 @@ both_backends!(
 
 /// The change events `token`'s partner reads from `GET /changes`, as webhook event ids.
 async fn feed_ids(app: &TestApp, token: &str) -> Vec<String> {
-    let page: Value = app.client.get(app.url("/api/v1/changes?limit=1000")).bearer_auth(token)
-        .send().await.expect("feed").json().await.expect("json");
-    page["items"].as_array().expect("items").iter()
-        .map(|e| format!("{}:{}:{}", e["type"].as_str().expect("type"), e["id"].as_str().expect("id"), e["version"]))
+    let page: Value = app
+        .client
+        .get(app.url("/api/v1/changes?limit=1000"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("feed")
+        .json()
+        .await
+        .expect("json");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}:{}",
+                e["type"].as_str().expect("type"),
+                e["id"].as_str().expect("id"),
+                e["version"]
+            )
+        })
         .collect()
 }
 
 /// The same key for a webhook event: type, resource id and version.
 fn event_keys(received: &Received) -> Vec<String> {
-    received.0.lock().expect("lock").iter()
+    received
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
         .map(|r| {
             let event: Value = serde_json::from_str(&r.2).expect("JSON");
-            format!("{}:{}:{}", event["data"]["type"].as_str().expect("type"), event["data"]["id"].as_str().expect("id"), event["data"]["version"])
+            format!(
+                "{}:{}:{}",
+                event["data"]["type"].as_str().expect("type"),
+                event["data"]["id"].as_str().expect("id"),
+                event["data"]["version"]
+            )
         })
         .collect()
 }

@@ -109,7 +109,8 @@ pub async fn actor_from_headers(state: &AppState, headers: &HeaderMap) -> Result
         Ok(Some(actor)) => Ok(actor),
         Ok(None) => Err(Unauthenticated {
             token_sent: true,
-            detail: "the token's partner is revoked or unknown, or not bound to its issuer".to_owned(),
+            detail: "the token's partner is revoked or unknown, or not bound to its issuer"
+                .to_owned(),
         }
         .into_response()),
         Err(error) => Err(error.into_response()),

@@ -23,7 +23,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::rest::extract::{from_json, parse_query};
+use crate::rest::extract::{JsonBody, from_json, from_json_str, parse_query};
 use crate::service::idempotency::{self, Outcome};
 use crate::service::resource::{After, Sort};
 use crate::service::{self, Actor, PageRequest, Resource};
@@ -484,12 +484,15 @@ pub async fn create<R: Resource>(
     state: &AppState,
     actor: &Actor,
     headers: &HeaderMap,
-    body: Value,
+    body: JsonBody,
     scope: &Scope,
 ) -> Result<Response>
 where
     R::Input: DeserializeOwned,
 {
+    // The scope first: a caller that may not write here gets its 403 before its body is read.
+    actor.require_write(R::SCOPE)?;
+    let body = body.value().await?;
     let body = with_parent(scope, body)?;
     let key = headers
         .get("idempotency-key")
@@ -539,6 +542,14 @@ pub struct BulkRequest<T> {
     pub items: Vec<T>,
 }
 
+/// A bulk request as read: its items as slices of the body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkBody<'a> {
+    #[serde(borrow)]
+    items: Option<Vec<&'a serde_json::value::RawValue>>,
+}
+
 /// What a bulk request did, item by item, in request order.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BulkResult {
@@ -548,11 +559,19 @@ pub struct BulkResult {
 
 /// `POST .../bulk`: every item upserted by its `externalId` in one transaction, all or
 /// nothing; refused items are reported together (`items[3].title`).
-pub async fn bulk<R: Resource>(state: &AppState, actor: &Actor, body: Value) -> Result<Response>
+pub async fn bulk<R: Resource>(state: &AppState, actor: &Actor, body: JsonBody) -> Result<Response>
 where
     R::Input: DeserializeOwned,
 {
-    let Some(items) = body.get("items").and_then(Value::as_array) else {
+    // The scope first: a caller that may not write here gets its 403 before its body is read.
+    actor.require_write(R::SCOPE)?;
+    let bytes = body.bytes().await?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::invalid("body", "is not valid JSON: not UTF-8"))?;
+    // The items are kept as slices of the body and each read straight into its input type,
+    // so that a large bulk never becomes a tree of JSON values as well.
+    let request: BulkBody<'_> = from_json_str(text)?;
+    let Some(items) = request.items else {
         return Err(Error::invalid(
             "items",
             "is required: a list of up to 1000 items",
@@ -568,21 +587,11 @@ where
             ),
         ));
     }
-    if let Some(extra) = body
-        .as_object()
-        .and_then(|o| o.keys().find(|k| *k != "items"))
-    {
-        return Err(Error::invalid(
-            extra.as_str(),
-            "unknown field; the body is {\"items\": [...]}",
-        ));
-    }
     let mut parsed = Vec::with_capacity(items.len());
     let mut problems = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        let external_id = item["externalId"].as_str().map(str::to_owned);
-        match from_json::<R::Input>(item.clone()) {
-            Ok(input) => parsed.push((external_id, input)),
+        match from_json_str::<R::Input>(item.get()) {
+            Ok(input) => parsed.push((R::external_id(&input).map(str::to_owned), input)),
             Err(Error::Validation(params)) => problems.extend(params.into_iter().map(|p| {
                 crate::error::InvalidParam::new(format!("items[{index}].{}", p.name), p.reason)
             })),
@@ -622,12 +631,15 @@ pub async fn replace<R: Resource>(
     actor: &Actor,
     id: &str,
     headers: &HeaderMap,
-    body: Value,
+    body: JsonBody,
     scope: &Scope,
 ) -> Result<Response>
 where
     R::Input: DeserializeOwned,
 {
+    // The scope first: a caller that may not write here gets its 403 before its body is read.
+    actor.require_write(R::SCOPE)?;
+    let body = body.value().await?;
     let expected = if_match(headers)?;
     let (id, _) = current::<R>(state, actor, id, scope).await?;
     let input: R::Input = from_json(with_parent(scope, body)?)?;
@@ -670,12 +682,15 @@ pub async fn patch<R: Resource>(
     actor: &Actor,
     id: &str,
     headers: &HeaderMap,
-    body: Value,
+    body: JsonBody,
     scope: &Scope,
 ) -> Result<Response>
 where
     R::Input: DeserializeOwned,
 {
+    // The scope first: a caller that may not write here gets its 403 before its body is read.
+    actor.require_write(R::SCOPE)?;
+    let body = body.value().await?;
     if !body.is_object() {
         return Err(Error::invalid(
             "body",
@@ -747,12 +762,15 @@ pub async fn upsert<R: Resource>(
     actor: &Actor,
     external_id: &str,
     headers: &HeaderMap,
-    body: Value,
+    body: JsonBody,
     scope: &Scope,
 ) -> Result<Response>
 where
     R::Input: DeserializeOwned,
 {
+    // The scope first: a caller that may not write here gets its 403 before its body is read.
+    actor.require_write(R::SCOPE)?;
+    let body = body.value().await?;
     let expected = if_match(headers)?;
     let input: R::Input = from_json(with_parent(scope, body)?)?;
     let (dto, created) =

@@ -47,11 +47,14 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T
     }
 }
 
-/// A JSON request body as a JSON value: the content type must be JSON (415 otherwise), the
-/// body within the configured limit (413), and well-formed (400). Handlers turn it into
-/// their input type with [`from_json`], which names the field a type error is at.
-#[derive(Debug, Clone)]
-pub struct JsonBody(pub serde_json::Value);
+/// A JSON request body, not yet read: the content type is checked when it is extracted
+/// (415 otherwise), the body itself only when the handler asks for it, after it has checked
+/// that the caller may write at all, so that a refused caller's body is never buffered. It
+/// must then be within the configured limit (413) and well-formed (400). Handlers turn it
+/// into their input type with [`from_json`] (or [`from_json_str`]), which names the field a
+/// type error is at.
+#[derive(Debug)]
+pub struct JsonBody(Request);
 
 fn problem(status: StatusCode, code: &'static str, detail: String) -> Response {
     let mut problem = Error::Validation(Vec::new()).problem();
@@ -66,7 +69,7 @@ fn problem(status: StatusCode, code: &'static str, detail: String) -> Response {
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Response;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Response> {
         let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -86,31 +89,59 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ),
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    problem(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "the body is larger than this service accepts (--max-body-size)".to_owned(),
-                    )
-                } else {
-                    problem(
-                        StatusCode::BAD_REQUEST,
-                        "validation_failed",
-                        "the body could not be read".to_owned(),
-                    )
-                }
-            })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            Error::Validation(vec![InvalidParam::new(
-                "body",
-                format!("is not valid JSON: {e}"),
-            )])
-            .into_response()
+        Ok(JsonBody(request))
+    }
+}
+
+impl JsonBody {
+    /// The body's bytes, within the configured limit.
+    pub async fn bytes(self) -> Result<Bytes, Error> {
+        Bytes::from_request(self.0, &()).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::TooLarge(
+                    "the body is larger than this service accepts (--max-body-size)".to_owned(),
+                )
+            } else {
+                Error::invalid("body", "could not be read")
+            }
         })
     }
+
+    /// The body as a JSON value (for merge patches, which need one).
+    pub async fn value(self) -> Result<serde_json::Value, Error> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid("body", format!("is not valid JSON: {e}")))
+    }
+}
+
+/// `text` (a JSON document) as `T`, read straight into it, with a type error or an unknown
+/// field reported at its path (`regions[0].role`).
+pub fn from_json_str<'de, T: serde::Deserialize<'de>>(text: &'de str) -> Result<T, Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let parsed = serde_path_to_error::deserialize::<_, T>(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        path_error(&path, &inner)
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| Error::invalid("body", format!("is not valid JSON: {e}")))?;
+    Ok(parsed)
+}
+
+/// A serde error at `path` as the field problem it is.
+fn path_error(path: &str, inner: &str) -> Error {
+    // The path already ends at the offending field (also for an unknown one).
+    let name = if inner.starts_with("unknown field") && (path == "." || path.is_empty()) {
+        field_of(inner, "body")
+    } else if path == "." || path.is_empty() {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
+    let reason = inner.split(" at line ").next().unwrap_or(inner).to_owned();
+    Error::Validation(vec![InvalidParam::new(name, reason)])
 }
 
 /// `value` as `T`, with a type error or an unknown field reported at its path
@@ -122,15 +153,6 @@ pub fn from_json<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Err
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        // The path already ends at the offending field (also for an unknown one).
-        let name = if inner.starts_with("unknown field") && (path == "." || path.is_empty()) {
-            field_of(&inner, "body")
-        } else if path == "." || path.is_empty() {
-            "body".to_owned()
-        } else {
-            path
-        };
-        let reason = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
-        Error::Validation(vec![InvalidParam::new(name, reason)])
+        path_error(&path, &inner)
     })
 }

@@ -59,7 +59,8 @@ impl FailureLimits {
     /// address (several clients may share a gateway), ten times as many per client id.
     pub fn new(per_minute: u32) -> Self {
         let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let times = |n: u32| per_minute.saturating_mul(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        let times =
+            |n: u32| per_minute.saturating_mul(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
             by_pair: RateLimiter::keyed(Quota::per_minute(per_minute)),
             by_address: RateLimiter::keyed(Quota::per_minute(times(4))),
@@ -98,9 +99,14 @@ impl FailureLimits {
         let waits = [
             (
                 Blocked::Pair(client_id.to_owned(), address),
-                self.by_pair.check_key(&(client_id.to_owned(), address)).err(),
+                self.by_pair
+                    .check_key(&(client_id.to_owned(), address))
+                    .err(),
             ),
-            (Blocked::Address(address), self.by_address.check_key(&address).err()),
+            (
+                Blocked::Address(address),
+                self.by_address.check_key(&address).err(),
+            ),
             (
                 Blocked::Client(client_id.to_owned()),
                 self.by_client.check_key(&client_id.to_owned()).err(),

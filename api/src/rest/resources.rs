@@ -43,7 +43,7 @@ macro_rules! top_level {
                 (status = 403, description = "Lacks the write scope", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $bulk(State(state): State<AppState>, actor: Actor, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $bulk(State(state): State<AppState>, actor: Actor, body: JsonBody) -> Result<Response> {
             collection::bulk::<$R>(&state, &actor, body).await
         }
 
@@ -75,7 +75,7 @@ macro_rules! top_level {
                 (status = 422, description = "The Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $create(State(state): State<AppState>, actor: Actor, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $create(State(state): State<AppState>, actor: Actor, headers: HeaderMap, body: JsonBody) -> Result<Response> {
             collection::create::<$R>(&state, &actor, &headers, body, &Scope::top($coll)).await
         }
 
@@ -111,7 +111,7 @@ macro_rules! top_level {
                 (status = 428, description = "This partner must send If-Match", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $replace(State(state): State<AppState>, actor: Actor, Path(id): Path<String>, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $replace(State(state): State<AppState>, actor: Actor, Path(id): Path<String>, headers: HeaderMap, body: JsonBody) -> Result<Response> {
             collection::replace::<$R>(&state, &actor, &id, &headers, body, &Scope::top($coll)).await
         }
 
@@ -129,7 +129,7 @@ macro_rules! top_level {
                 (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $patch(State(state): State<AppState>, actor: Actor, Path(id): Path<String>, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $patch(State(state): State<AppState>, actor: Actor, Path(id): Path<String>, headers: HeaderMap, body: JsonBody) -> Result<Response> {
             collection::patch::<$R>(&state, &actor, &id, &headers, body, &Scope::top($coll)).await
         }
 
@@ -163,7 +163,7 @@ macro_rules! top_level {
                 (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $upsert(State(state): State<AppState>, actor: Actor, Path(external_id): Path<String>, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $upsert(State(state): State<AppState>, actor: Actor, Path(external_id): Path<String>, headers: HeaderMap, body: JsonBody) -> Result<Response> {
             collection::upsert::<$R>(&state, &actor, &external_id, &headers, body, &Scope::top($coll)).await
         }
     };
@@ -207,7 +207,7 @@ macro_rules! nested {
                 (status = 403, description = "Not the parent's owner, or outside its territory", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $create(State(state): State<AppState>, actor: Actor, Path(parent): Path<String>, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $create(State(state): State<AppState>, actor: Actor, Path(parent): Path<String>, headers: HeaderMap, body: JsonBody) -> Result<Response> {
             let scope = Scope::under($parent, &parent, $coll, $field)?;
             collection::create::<$R>(&state, &actor, &headers, body, &scope).await
         }
@@ -240,7 +240,7 @@ macro_rules! nested {
                 (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $replace(State(state): State<AppState>, actor: Actor, Path((parent, id)): Path<(String, String)>, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $replace(State(state): State<AppState>, actor: Actor, Path((parent, id)): Path<(String, String)>, headers: HeaderMap, body: JsonBody) -> Result<Response> {
             let scope = Scope::under($parent, &parent, $coll, $field)?;
             collection::replace::<$R>(&state, &actor, &id, &headers, body, &scope).await
         }
@@ -256,7 +256,7 @@ macro_rules! nested {
                 (status = 404, description = "No such resource under this parent", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $patch(State(state): State<AppState>, actor: Actor, Path((parent, id)): Path<(String, String)>, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $patch(State(state): State<AppState>, actor: Actor, Path((parent, id)): Path<(String, String)>, headers: HeaderMap, body: JsonBody) -> Result<Response> {
             let scope = Scope::under($parent, &parent, $coll, $field)?;
             collection::patch::<$R>(&state, &actor, &id, &headers, body, &scope).await
         }
@@ -286,7 +286,7 @@ macro_rules! nested {
                 (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
-        pub async fn $upsert(State(state): State<AppState>, actor: Actor, Path((parent, external_id)): Path<(String, String)>, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response> {
+        pub async fn $upsert(State(state): State<AppState>, actor: Actor, Path((parent, external_id)): Path<(String, String)>, headers: HeaderMap, body: JsonBody) -> Result<Response> {
             let scope = Scope::under($parent, &parent, $coll, $field)?;
             collection::upsert::<$R>(&state, &actor, &external_id, &headers, body, &scope).await
         }

@@ -29,9 +29,10 @@ use crate::state::AppState;
 pub async fn create_webhook(
     State(state): State<AppState>,
     actor: Actor,
-    JsonBody(body): JsonBody,
+    body: JsonBody,
 ) -> Result<Response> {
-    let input: WebhookInput = from_json(body)?;
+    webhooks::require_manage(&actor)?;
+    let input: WebhookInput = from_json(body.value().await?)?;
     let hook =
         webhooks::register(&state.db, &actor, input, state.config.webhook_allow_private).await?;
     Ok((StatusCode::CREATED, Json(hook)).into_response())

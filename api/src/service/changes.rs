@@ -168,7 +168,9 @@ impl Follower {
         if self.may_follow {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!("the scope {FEED_SCOPE} is required")))
+            Err(Error::Forbidden(format!(
+                "the scope {FEED_SCOPE} is required"
+            )))
         }
     }
 

@@ -329,7 +329,11 @@ async fn insert_binding<C: ConnectionTrait>(
 
 /// Binds an external issuer's subject to the partner named `name_or_id` (`leernet partner
 /// bind`): tokens of that issuer naming that subject act as the partner.
-pub async fn bind(db: &DatabaseConnection, name_or_id: &str, binding: IssuerBinding) -> Result<Uuid> {
+pub async fn bind(
+    db: &DatabaseConnection,
+    name_or_id: &str,
+    binding: IssuerBinding,
+) -> Result<Uuid> {
     let txn = crate::service::db::begin_immediate(db).await?;
     let partner = find(&txn, name_or_id).await?;
     if partner.revoked_at.is_some() {
@@ -551,7 +555,9 @@ static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
 const HASH_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The right to check one secret: one of the cores' [`HASHING`] permits.
-pub struct HashPermit(#[expect(dead_code, reason = "held for its drop")] tokio::sync::SemaphorePermit<'static>);
+pub struct HashPermit(
+    #[expect(dead_code, reason = "held for its drop")] tokio::sync::SemaphorePermit<'static>,
+);
 
 /// Waits a moment for a core to check a secret on; [`Error::Busy`] when every core stays
 /// busy checking others, so that a flood of token requests is refused quickly instead of

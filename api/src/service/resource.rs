@@ -208,7 +208,12 @@ impl Dependent {
 
     /// How many live rows refer to `id`: those `actor` may see, and the others (drafts of
     /// other partners, which an admin sees too).
-    async fn count<C: ConnectionTrait>(&self, conn: &C, actor: &Actor, id: Uuid) -> Result<(i64, i64)> {
+    async fn count<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<(i64, i64)> {
         let rows = self.owner.map_or(self.table, |(owner, _)| owner);
         let hidden = if DRAFTED.contains(&rows) && !actor.is_admin() {
             Expr::col((rows, "status"))
@@ -1234,11 +1239,7 @@ async fn refuse_key_change<R: Resource>(
 /// Whether the transaction can still run statements: a PostgreSQL transaction in which a
 /// statement failed cannot (SQLite's can).
 async fn usable(conn: &DatabaseTransaction) -> bool {
-    !is_postgres(conn.get_database_backend())
-        || conn
-            .execute_unprepared("SELECT 1")
-            .await
-            .is_ok()
+    !is_postgres(conn.get_database_backend()) || conn.execute_unprepared("SELECT 1").await.is_ok()
 }
 
 /// A bulk item's refusal as field problems at `items[index]`; an error that is not about
@@ -1247,7 +1248,9 @@ fn item_problems(index: usize, error: Error) -> Result<Vec<crate::error::Invalid
     match error {
         Error::Validation(params) => Ok(params
             .into_iter()
-            .map(|p| crate::error::InvalidParam::new(format!("items[{index}].{}", p.name), p.reason))
+            .map(|p| {
+                crate::error::InvalidParam::new(format!("items[{index}].{}", p.name), p.reason)
+            })
             .collect()),
         // A refusal of the item as a whole (another partner's row, outside the partner's
         // territory, a stale or missing version): reported at the item.

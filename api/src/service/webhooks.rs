@@ -190,7 +190,8 @@ pub async fn check_target(url: &str, allow_private: bool) -> std::result::Result
     Ok(())
 }
 
-fn require_manage(actor: &Actor) -> Result<()> {
+/// Refuses a caller without `webhooks:manage`.
+pub fn require_manage(actor: &Actor) -> Result<()> {
     if actor.has_scope("webhooks:manage") {
         Ok(())
     } else {
@@ -486,15 +487,16 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
             None => None,
         };
         let allowed = match (&follower, &entry) {
-            (Some(follower), Some(entry)) => {
-                follower.sees(&entry.audience, entry.owner_partner_id)
-            }
+            (Some(follower), Some(entry)) => follower.sees(&entry.audience, entry.owner_partner_id),
             _ => false,
         };
         if !allowed {
             webhook_delivery::Entity::update_many()
                 .col_expr(webhook_delivery::Column::Status, "failed".into())
-                .col_expr(webhook_delivery::Column::LeaseUntil, Option::<DateTime<Utc>>::None.into())
+                .col_expr(
+                    webhook_delivery::Column::LeaseUntil,
+                    Option::<DateTime<Utc>>::None.into(),
+                )
                 .col_expr(
                     webhook_delivery::Column::Error,
                     "not sent: the partner is revoked or may no longer read this change".into(),
