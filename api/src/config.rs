@@ -130,8 +130,8 @@ pub struct Config {
     #[arg(long, env = "LEERNET_TOKEN_TTL", default_value = "15m")]
     pub token_ttl: humantime::Duration,
 
-    /// Failed token requests allowed per client id per minute (four times as many per
-    /// address) before `/oauth/token` answers 429.
+    /// Failed token requests allowed per client id from one address per minute (four times
+    /// as many per address, ten per client id) before `/oauth/token` answers 429.
     #[arg(long, env = "LEERNET_TOKEN_FAILURES_PER_MINUTE", default_value_t = 10)]
     pub token_failures_per_minute: u32,
 
