@@ -14,6 +14,7 @@ mod feed;
 mod hardening;
 mod health;
 mod http_fuzz;
+mod interop;
 mod migrations;
 mod openapi;
 mod process;

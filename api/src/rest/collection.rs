@@ -395,10 +395,13 @@ where
             ))
         },
     );
+    // Fused: a body may be polled again after its end (the compression layer does), and
+    // an `unfold` that has ended must never be polled again.
     let stream = futures_util::stream::once(async move {
         Ok::<_, std::io::Error>(axum::body::Bytes::from(head))
     })
-    .chain(rest);
+    .chain(rest)
+    .fuse();
     Ok((
         [
             (

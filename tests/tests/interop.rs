@@ -1,0 +1,45 @@
+//! What partners' own tools trip on, through the real server: compressed CSV exports,
+//! reading back by one's own id, URLs, the stats parameters as documented.
+
+use std::io::Read;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::{TestApp, both_backends};
+
+async fn call(app: &TestApp, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("a request");
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.json().await.unwrap_or(Value::Null))
+}
+
+both_backends!(
+    async fn a_csv_export_of_several_pages_arrives_whole_under_gzip(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:themes", &[]).await;
+        let items: Vec<Value> = (0..620).map(|i| json!({"externalId": format!("t-{i}"), "slug": format!("thema-{i}"), "name": format!("Thema {i}")})).collect();
+        let (status, _, result) = call(&app, &token, reqwest::Method::POST, "/api/v1/themes/bulk", Some(json!({"items": items}))).await;
+        assert_eq!(status, StatusCode::OK, "{result}");
+        for encoding in ["gzip", "identity"] {
+            let response = app.client.get(app.url("/api/v1/themes")).bearer_auth(&token)
+                .header("accept", "text/csv").header("accept-encoding", encoding).send().await.expect("csv");
+            assert_eq!(response.status(), StatusCode::OK);
+            let compressed = response.headers().get("content-encoding").map(|v| v.to_str().expect("ascii").to_owned());
+            let bytes = response.bytes().await.expect("the whole body");
+            let text = if compressed.as_deref() == Some("gzip") {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).expect("gzip");
+                text
+            } else {
+                assert_eq!(encoding, "identity");
+                String::from_utf8(bytes.to_vec()).expect("UTF-8")
+            };
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            assert_eq!(reader.records().count(), 620, "{encoding}: every row, across two pages");
+        }
+    }
+);
