@@ -692,8 +692,8 @@ async fn rest(backend: Backend, bin: &Path, scale: f64, seconds: u64) -> Result<
         ));
     }
     endpoints.push((
-        "stats, groupBy=region&level=municipality".to_owned(),
-        "/api/v1/stats/practice-examples?groupBy=region&level=municipality".to_owned(),
+        "stats, groupBy=region&regionLevel=municipality".to_owned(),
+        "/api/v1/stats/practice-examples?groupBy=region&regionLevel=municipality".to_owned(),
     ));
     endpoints.push(("/health/live".to_owned(), "/health/live".to_owned()));
     println!(

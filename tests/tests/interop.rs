@@ -7,14 +7,24 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tests::{TestApp, both_backends};
 
-async fn call(app: &TestApp, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
     }
     let response = request.send().await.expect("a request");
     let (status, headers) = (response.status(), response.headers().clone());
-    (status, headers, response.json().await.unwrap_or(Value::Null))
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 both_backends!(
@@ -41,5 +51,41 @@ both_backends!(
             let mut reader = csv::Reader::from_reader(text.as_bytes());
             assert_eq!(reader.records().count(), 620, "{encoding}: every row, across two pages");
         }
+    }
+);
+
+both_backends!(
+    async fn assignment_stats_filter_by_education_level_and_group_by_region_level(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let token = tests::token_for(&app, "school", "education_platform", "read write:assignments", &[]).await;
+        for (slug, levels) in [("mbo-opdracht", vec!["mbo"]), ("hbo-opdracht", vec!["bachelor"])] {
+            let (status, _, body) = call(&app, &token, reqwest::Method::POST, "/api/v1/assignments",
+                Some(json!({"title": slug, "regionCode": "GM0114", "status": "open", "levels": levels, "startsOn": "2026-02-01", "endsOn": "2026-06-30"}))).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let (status, _, stats) = call(&app, &token, reqwest::Method::GET, "/api/v1/stats/assignments?groupBy=region&regionLevel=province&level=bachelor", None).await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        let groups = stats["groups"].as_array().expect("groups");
+        assert_eq!(groups.len(), 1, "{stats}");
+        assert_eq!((groups[0]["key"].as_str(), groups[0]["count"].as_i64()), (Some("PV22"), Some(1)), "{stats}");
+        // What the document offers is what works: no theme grouping for assignments.
+        let document: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("document").json().await.expect("json");
+        let parameters = document["paths"]["/api/v1/stats/assignments"]["get"]["parameters"].as_array().expect("parameters").clone();
+        let names: Vec<&str> = parameters.iter().map(|p| p["name"].as_str().expect("name")).collect();
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "each parameter once: {names:?}");
+        let group_by = parameters.iter().find(|p| p["name"] == "groupBy").expect("groupBy");
+        let schema = &group_by["schema"];
+        let reference = schema["$ref"].as_str().map(|r| r.rsplit('/').next().expect("name").to_owned());
+        let values = match reference {
+            Some(name) => document["components"]["schemas"][name]["enum"].clone(),
+            None => schema["enum"].clone(),
+        };
+        assert_eq!(values, json!(["region", "year"]), "{group_by}");
+        let (status, _, _) = call(&app, &token, reqwest::Method::GET, "/api/v1/stats/assignments?groupBy=theme", None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 );

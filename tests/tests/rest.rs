@@ -670,12 +670,12 @@ both_backends!(
             assert_eq!(status, StatusCode::CREATED);
         }
 
-        let (status, _, by_municipality) = call(&app, &token, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&level=municipality", None, &[]).await;
+        let (status, _, by_municipality) = call(&app, &token, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&regionLevel=municipality", None, &[]).await;
         assert_eq!(status, StatusCode::OK, "{by_municipality}");
         let emmen = by_municipality["groups"].as_array().expect("groups").iter().find(|g| g["key"] == "GM0114").expect("Emmen");
         assert_eq!(emmen["label"], "Emmen");
         assert_eq!(emmen["count"].as_u64(), Some(all(&app, &token, "/api/v1/practice-examples?region=GM0114").await.len() as u64));
-        let (_, _, by_province) = call(&app, &token, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&level=province", None, &[]).await;
+        let (_, _, by_province) = call(&app, &token, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&regionLevel=province", None, &[]).await;
         for group in by_province["groups"].as_array().expect("groups") {
             let code = group["key"].as_str().expect("code");
             let listed = all(&app, &token, &format!("/api/v1/practice-examples?region={code}")).await.len();
@@ -691,12 +691,12 @@ both_backends!(
         let count_2023 = by_year["groups"].as_array().expect("groups").iter().find(|g| g["key"] == "2023").expect("2023")["count"].as_u64();
         assert_eq!(count_2023, Some(all(&app, &token, "/api/v1/practice-examples?year=2023&status=published").await.len() as u64));
 
-        let (_, _, initiatives) = call(&app, &token, Method::GET, "/api/v1/stats/initiatives?groupBy=region&level=district", None, &[]).await;
+        let (_, _, initiatives) = call(&app, &token, Method::GET, "/api/v1/stats/initiatives?groupBy=region&regionLevel=district", None, &[]).await;
         let group = &initiatives["groups"][0];
         assert_eq!((group["label"].as_str(), group["count"].as_u64(), group["total"].as_u64()), (Some("Bargeres"), Some(2), Some(65)));
         assert_eq!(initiatives["totalOf"], "residentsReached");
 
-        let response = app.client.get(app.url("/api/v1/stats/initiatives?groupBy=region&level=district")).bearer_auth(&token)
+        let response = app.client.get(app.url("/api/v1/stats/initiatives?groupBy=region&regionLevel=district")).bearer_auth(&token)
             .header("accept", "text/csv").send().await.expect("csv");
         assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
         let text = response.text().await.expect("text");
@@ -706,7 +706,7 @@ both_backends!(
         assert_eq!(rows.len(), 1);
         assert_eq!((&rows[0][1], &rows[0][2], &rows[0][3]), ("Bargeres", "2", "65"));
 
-        for (query, name) in [("", "groupBy"), ("?groupBy=colour", "groupBy"), ("?groupBy=region&level=galaxy", "level"), ("?groupBy=theme&colour=x", "colour")] {
+        for (query, name) in [("", "groupBy"), ("?groupBy=colour", "groupBy"), ("?groupBy=region&regionLevel=galaxy", "regionLevel"), ("?groupBy=theme&colour=x", "colour")] {
             let (status, _, problem) = call(&app, &token, Method::GET, &format!("/api/v1/stats/practice-examples{query}"), None, &[]).await;
             assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec![name.to_owned()]), "{query}");
         }

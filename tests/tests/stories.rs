@@ -33,7 +33,7 @@ both_backends!(
         let count = |stats: &Value| -> i64 {
             stats["groups"].as_array().expect("groups").iter().find(|g| g["key"] == "GM0114").map_or(0, |g| g["count"].as_i64().expect("count"))
         };
-        let (_, before) = call(&app, &dashboard, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&level=municipality", None).await;
+        let (_, before) = call(&app, &dashboard, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&regionLevel=municipality", None).await;
 
         // The municipal system pushes its five examples, edits two, deletes one.
         let items: Vec<Value> = (1..=5).map(|i| json!({
@@ -71,7 +71,7 @@ both_backends!(
         assert_eq!(feed["hasMore"], false);
 
         // The dashboard's count follows: four more examples in Emmen than before.
-        let (_, after) = call(&app, &dashboard, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&level=municipality", None).await;
+        let (_, after) = call(&app, &dashboard, Method::GET, "/api/v1/stats/practice-examples?groupBy=region&regionLevel=municipality", None).await;
         assert_eq!(count(&after), count(&before) + 4);
         // Pushing the same five again (one of them now deleted: revived) changes only that one.
         let (_, again) = call(&app, &emmen, Method::POST, "/api/v1/practice-examples/bulk", Some(json!({"items": items}))).await;

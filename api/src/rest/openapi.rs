@@ -23,6 +23,10 @@ use crate::state::AppState;
         license(name = "EUPL-1.2"),
     ),
     servers((url = "/", description = "This service")),
+    components(schemas(
+        crate::rest::stats::Grouping,
+        crate::rest::stats::GroupingWithoutThemes
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "regions", description = "The CBS region tree: province, municipality, area, district, neighbourhood"),

@@ -20,16 +20,63 @@ use crate::service::{
 };
 use crate::state::AppState;
 
-/// The parameters every stats request has.
-#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+/// The parameters every stats request has, as read.
+#[derive(Debug, Clone, Default)]
+struct StatsParams {
+    group_by: Option<String>,
+    region_level: Option<String>,
+    updated_since: Option<chrono::DateTime<chrono::Utc>>,
+    q: Option<String>,
+}
+
+/// What to count by.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Grouping {
+    /// Per region at `regionLevel`.
+    Region,
+    /// Per theme.
+    Theme,
+    /// Per year.
+    Year,
+}
+
+/// What to count by, for collections without themes.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupingWithoutThemes {
+    /// Per region at `regionLevel`.
+    Region,
+    /// Per year.
+    Year,
+}
+
+/// The parameters of a stats request (documentation; read by [`stats_params`]).
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-pub struct StatsParams {
-    /// `region`, `theme` or `year` (required).
-    pub group_by: Option<String>,
-    /// For `groupBy=region`: `province`, `municipality` (default), `area`, `district` or
-    /// `neighbourhood`.
-    pub level: Option<String>,
+pub struct StatsQuery {
+    /// What to count by (required).
+    pub group_by: Grouping,
+    /// For `groupBy=region`: the level of the region tree to count per (default
+    /// `municipality`).
+    pub region_level: Option<RegionKind>,
+    /// Only rows changed at or after this time (RFC 3339).
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Full-text search, as in lists.
+    pub q: Option<String>,
+}
+
+/// The parameters of a stats request on a collection without themes (documentation).
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct StatsQueryWithoutThemes {
+    /// What to count by (required).
+    pub group_by: GroupingWithoutThemes,
+    /// For `groupBy=region`: the level of the region tree to count per (default
+    /// `municipality`).
+    pub region_level: Option<RegionKind>,
     /// Only rows changed at or after this time (RFC 3339).
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
     /// Full-text search, as in lists.
@@ -62,7 +109,7 @@ where
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "groupBy" => params.group_by = Some(value.into_owned()),
-            "level" => params.level = Some(value.into_owned()),
+            "regionLevel" => params.region_level = Some(value.into_owned()),
             "q" => params.q = Some(value.into_owned()),
             "updatedSince" => params.updated_since = Some(updated_since(&value)?),
             _ => {
@@ -71,11 +118,11 @@ where
         }
     }
     let filter: R::Filter = parse_query(&rest.finish())?;
-    let level: RegionKind = match params.level.as_deref() {
+    let level: RegionKind = match params.region_level.as_deref() {
         None => RegionKind::Municipality,
         Some(level) => level
             .parse()
-            .map_err(|reason: String| Error::invalid("level", reason))?,
+            .map_err(|reason: String| Error::invalid("regionLevel", reason))?,
     };
     let group_by = match params.group_by.as_deref() {
         Some("region") => GroupBy::Region(level),
@@ -157,12 +204,12 @@ fn render(stats: &Stats, csv: bool) -> Response {
 }
 
 macro_rules! stats_handler {
-    ($name:ident, $R:ty, $filter:ty, $path:literal, $what:literal) => {
+    ($name:ident, $R:ty, $filter:ty, $params:ty, $path:literal, $what:literal, $by:literal) => {
         #[doc = concat!("Counts of ", $what, ".")]
         #[utoipa::path(get, path = $path, tag = "stats",
-            summary = concat!("Count ", $what, " per region, theme or year"),
-            description = "Under the same filters as the list (and `updatedSince`, `q`). `groupBy=region` counts per region at `level` (a row counts in the region at that level that its own region lies in); with `Accept: text/csv` the answer is CSV (`key,label,count`).",
-            params(StatsParams, $filter),
+            summary = concat!("Count ", $what, " per ", $by),
+            description = "Under the same filters as the list (and `updatedSince`, `q`). `groupBy=region` counts per region at `regionLevel` (a row counts in the region at that level that its own region lies in); with `Accept: text/csv` the answer is CSV (`key,label,count`).",
+            params($params, $filter),
             responses(
                 (status = 200, description = "The counts, largest first", body = Stats, content_type = "application/json"),
                 (status = 400, description = "An invalid parameter", body = Problem, content_type = "application/problem+json"),
@@ -178,36 +225,46 @@ stats_handler!(
     get_network_stats,
     Networks,
     NetworkFilter,
+    StatsQuery,
     "/api/v1/stats/networks",
-    "networks"
+    "networks",
+    "region, theme or year"
 );
 stats_handler!(
     get_practice_example_stats,
     PracticeExamples,
     PracticeExampleFilter,
+    StatsQuery,
     "/api/v1/stats/practice-examples",
-    "practice examples"
+    "practice examples",
+    "region, theme or year"
 );
 stats_handler!(
     get_initiative_stats,
     Initiatives,
     InitiativeFilter,
+    StatsQuery,
     "/api/v1/stats/initiatives",
-    "initiatives (and residents reached)"
+    "initiatives (and residents reached)",
+    "region, theme or year"
 );
 stats_handler!(
     get_assignment_stats,
     Assignments,
     AssignmentFilter,
+    StatsQueryWithoutThemes,
     "/api/v1/stats/assignments",
-    "assignments"
+    "assignments",
+    "region or year"
 );
 stats_handler!(
     get_lesson_stats,
     Lessons,
     LessonFilter,
+    StatsQuery,
     "/api/v1/stats/lessons",
-    "lessons"
+    "lessons",
+    "region, theme or year"
 );
 
 /// The stats routes.
