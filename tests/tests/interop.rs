@@ -89,3 +89,36 @@ both_backends!(
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 );
+
+both_backends!(
+    async fn a_partner_reads_back_what_it_pushed_by_its_own_id(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let province = tests::token_for(&app, "provincie", "provincial_network", "read write:themes write:networks", &[]).await;
+        let other = tests::token_for(&app, "gemeente", "municipality", "read write:themes", &[]).await;
+        let (status, _, theme) = call(&app, &province, reqwest::Method::PUT, "/api/v1/themes/external/thema-7", Some(json!({"slug": "voeding", "name": "Voeding"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{theme}");
+        let (status, headers, read) = call(&app, &province, reqwest::Method::GET, "/api/v1/themes/external/thema-7", None).await;
+        assert_eq!(status, StatusCode::OK, "{read}");
+        assert_eq!((read["id"].clone(), read["externalId"].clone()), (theme["id"].clone(), json!("thema-7")));
+        let etag = headers["etag"].to_str().expect("ascii").to_owned();
+        let unchanged = app.client.get(app.url("/api/v1/themes/external/thema-7")).bearer_auth(&province).header("if-none-match", &etag).send().await.expect("get");
+        assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+        // Another partner's externalIds are its own: the same one names nothing of theirs.
+        let (status, _, _) = call(&app, &other, reqwest::Method::GET, "/api/v1/themes/external/thema-7", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // Sub-collections too, under their parent.
+        let (status, _, network) = call(&app, &province, reqwest::Method::POST, "/api/v1/networks", Some(json!({"slug": "legro", "name": "LEGrO", "kind": "learning_network", "status": "active"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{network}");
+        let goals = format!("/api/v1/networks/{}/goals/external/doel-1", network["id"].as_str().expect("id"));
+        let (status, _, goal) = call(&app, &province, reqwest::Method::PUT, &goals, Some(json!({"title": "Minder roken", "status": "planned", "position": 1}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{goal}");
+        let (status, _, read) = call(&app, &province, reqwest::Method::GET, &goals, None).await;
+        assert_eq!((status, read["id"].clone()), (StatusCode::OK, goal["id"].clone()));
+        // A deleted row is gone by its externalId too.
+        let path = format!("/api/v1/themes/{}", theme["id"].as_str().expect("id"));
+        let (status, _, _) = call(&app, &province, reqwest::Method::DELETE, &path, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _, _) = call(&app, &province, reqwest::Method::GET, "/api/v1/themes/external/thema-7", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+);

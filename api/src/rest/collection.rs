@@ -470,7 +470,29 @@ pub async fn get<R: Resource>(
         }
         Err(_) => return Err(Error::invalid("id", "is not an id (a UUID)")),
     };
-    let dto = to_value(&dto)?;
+    read_one::<R>(&dto, key, headers, scope)
+}
+
+/// `GET .../external/{externalId}`: the row the caller pushed under its own id.
+pub async fn get_external<R: Resource>(
+    state: &AppState,
+    actor: &Actor,
+    external_id: &str,
+    headers: &HeaderMap,
+    scope: &Scope,
+) -> Result<Response> {
+    let dto = service::get_external::<R>(&state.db, actor, external_id).await?;
+    read_one::<R>(&dto, external_id, headers, scope)
+}
+
+/// A read resource with its `ETag`, or 304 when `If-None-Match` names its version.
+fn read_one<R: Resource>(
+    dto: &R::Dto,
+    key: &str,
+    headers: &HeaderMap,
+    scope: &Scope,
+) -> Result<Response> {
+    let dto = to_value(dto)?;
     in_scope::<R>(scope, &dto, key)?;
     let version = version_of(&dto);
     if not_modified(headers, version) {

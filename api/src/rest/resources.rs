@@ -30,8 +30,24 @@ macro_rules! top_level {
         get: $get:ident = $item_path:literal,
         replace: $replace:ident, patch: $patch:ident, delete: $delete:ident,
         upsert: $upsert:ident = $external_path:literal,
+        read_external: $read_external:ident,
         bulk: $bulk:ident = $bulk_path:literal $(,)?
     ) => {
+        #[doc = concat!("Read one of the ", $coll, " by your own id.")]
+        #[utoipa::path(get, path = $external_path, tag = $tag,
+            summary = concat!("Read one of the ", $coll, " by your own id"),
+            description = "The live resource this partner created or last wrote under its own `externalId`, with its `ETag` (`If-None-Match` answers 304).",
+            params(("externalId" = String, Path, description = "Your own id for it: 1 to 200 characters")),
+            responses(
+                (status = 200, description = "The resource, with its `ETag`", body = $Dto),
+                (status = 304, description = "Not modified since the ETag in If-None-Match"),
+                (status = 404, description = "None of yours has this externalId", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])))]
+        pub async fn $read_external(State(state): State<AppState>, actor: Actor, Path(external_id): Path<String>, headers: HeaderMap) -> Result<Response> {
+            collection::get_external::<$R>(&state, &actor, &external_id, &headers, &Scope::top($coll)).await
+        }
+
         #[doc = concat!("Upsert many ", $coll, " at once.")]
         #[utoipa::path(post, path = $bulk_path, tag = $tag,
             summary = concat!("Upsert up to 1000 ", $coll, " by their externalId"),
@@ -179,8 +195,25 @@ macro_rules! nested {
         create: $create:ident,
         get: $get:ident = $item_path:literal,
         replace: $replace:ident, patch: $patch:ident, delete: $delete:ident,
-        upsert: $upsert:ident = $external_path:literal $(,)?
+        upsert: $upsert:ident = $external_path:literal,
+        read_external: $read_external:ident $(,)?
     ) => {
+        #[doc = concat!("Read one of the ", $coll, " by your own id.")]
+        #[utoipa::path(get, path = $external_path, tag = $tag,
+            summary = concat!("Read one of the ", $coll, " by your own id"),
+            description = "The live resource this partner created or last wrote under its own `externalId`, under this parent, with its `ETag`.",
+            params(("parentId" = uuid::Uuid, Path, description = "The parent's id"), ("externalId" = String, Path, description = "Your own id for it")),
+            responses(
+                (status = 200, description = "The resource, with its `ETag`", body = $Dto),
+                (status = 304, description = "Not modified since the ETag in If-None-Match"),
+                (status = 404, description = "None of yours has this externalId under this parent", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])))]
+        pub async fn $read_external(State(state): State<AppState>, actor: Actor, Path((parent, external_id)): Path<(String, String)>, headers: HeaderMap) -> Result<Response> {
+            let scope = Scope::under($parent, &parent, $coll, $field)?;
+            collection::get_external::<$R>(&state, &actor, &external_id, &headers, &scope).await
+        }
+
         #[doc = concat!("List the ", $coll, " of one of the ", $parent, ".")]
         #[utoipa::path(get, path = $list_path, tag = $tag,
             summary = concat!("List the ", $coll, " of one of the ", $parent),
@@ -297,26 +330,26 @@ top_level!(resource: Regions, dto: Region, input: RegionInput, filter: RegionFil
     collection: "regions", tag: "regions", key: "Its id, or its CBS code (GM0114)",
     list: list_regions = "/api/v1/regions", create: create_region,
     get: get_region = "/api/v1/regions/{id}", replace: replace_region, patch: patch_region,
-    delete: delete_region, upsert: upsert_region = "/api/v1/regions/external/{externalId}",
+    delete: delete_region, upsert: upsert_region = "/api/v1/regions/external/{externalId}", read_external: get_region_by_external_id,
     bulk: bulk_region = "/api/v1/regions/bulk");
 top_level!(resource: Organizations, dto: Organization, input: OrganizationInput, filter: OrganizationFilter,
     collection: "organizations", tag: "organizations", key: "Its id",
     list: list_organizations = "/api/v1/organizations", create: create_organization,
     get: get_organization = "/api/v1/organizations/{id}", replace: replace_organization,
     patch: patch_organization, delete: delete_organization,
-    upsert: upsert_organization = "/api/v1/organizations/external/{externalId}",
+    upsert: upsert_organization = "/api/v1/organizations/external/{externalId}", read_external: get_organization_by_external_id,
     bulk: bulk_organization = "/api/v1/organizations/bulk");
 top_level!(resource: Themes, dto: Theme, input: ThemeInput, filter: ThemeFilter,
     collection: "themes", tag: "themes", key: "Its id, or its slug (voeding)",
     list: list_themes = "/api/v1/themes", create: create_theme,
     get: get_theme = "/api/v1/themes/{id}", replace: replace_theme, patch: patch_theme,
-    delete: delete_theme, upsert: upsert_theme = "/api/v1/themes/external/{externalId}",
+    delete: delete_theme, upsert: upsert_theme = "/api/v1/themes/external/{externalId}", read_external: get_theme_by_external_id,
     bulk: bulk_theme = "/api/v1/themes/bulk");
 top_level!(resource: Networks, dto: Network, input: NetworkInput, filter: NetworkFilter,
     collection: "networks", tag: "networks", key: "Its id, or its slug (legro)",
     list: list_networks = "/api/v1/networks", create: create_network,
     get: get_network = "/api/v1/networks/{id}", replace: replace_network, patch: patch_network,
-    delete: delete_network, upsert: upsert_network = "/api/v1/networks/external/{externalId}",
+    delete: delete_network, upsert: upsert_network = "/api/v1/networks/external/{externalId}", read_external: get_network_by_external_id,
     bulk: bulk_network = "/api/v1/networks/bulk");
 top_level!(resource: PracticeExamples, dto: PracticeExample, input: PracticeExampleInput,
     filter: PracticeExampleFilter,
@@ -325,34 +358,34 @@ top_level!(resource: PracticeExamples, dto: PracticeExample, input: PracticeExam
     get: get_practice_example = "/api/v1/practice-examples/{id}",
     replace: replace_practice_example, patch: patch_practice_example,
     delete: delete_practice_example,
-    upsert: upsert_practice_example = "/api/v1/practice-examples/external/{externalId}",
+    upsert: upsert_practice_example = "/api/v1/practice-examples/external/{externalId}", read_external: get_practice_example_by_external_id,
     bulk: bulk_practice_example = "/api/v1/practice-examples/bulk");
 top_level!(resource: Initiatives, dto: Initiative, input: InitiativeInput, filter: InitiativeFilter,
     collection: "initiatives", tag: "initiatives", key: "Its id",
     list: list_initiatives = "/api/v1/initiatives", create: create_initiative,
     get: get_initiative = "/api/v1/initiatives/{id}", replace: replace_initiative,
     patch: patch_initiative, delete: delete_initiative,
-    upsert: upsert_initiative = "/api/v1/initiatives/external/{externalId}",
+    upsert: upsert_initiative = "/api/v1/initiatives/external/{externalId}", read_external: get_initiative_by_external_id,
     bulk: bulk_initiative = "/api/v1/initiatives/bulk");
 top_level!(resource: Lessons, dto: Lesson, input: LessonInput, filter: LessonFilter,
     collection: "lessons", tag: "lessons", key: "Its id",
     list: list_lessons = "/api/v1/lessons", create: create_lesson,
     get: get_lesson = "/api/v1/lessons/{id}", replace: replace_lesson, patch: patch_lesson,
-    delete: delete_lesson, upsert: upsert_lesson = "/api/v1/lessons/external/{externalId}",
+    delete: delete_lesson, upsert: upsert_lesson = "/api/v1/lessons/external/{externalId}", read_external: get_lesson_by_external_id,
     bulk: bulk_lesson = "/api/v1/lessons/bulk");
 top_level!(resource: Programmes, dto: Programme, input: ProgrammeInput, filter: ProgrammeFilter,
     collection: "programmes", tag: "programmes", key: "Its id",
     list: list_programmes = "/api/v1/programmes", create: create_programme,
     get: get_programme = "/api/v1/programmes/{id}", replace: replace_programme,
     patch: patch_programme, delete: delete_programme,
-    upsert: upsert_programme = "/api/v1/programmes/external/{externalId}",
+    upsert: upsert_programme = "/api/v1/programmes/external/{externalId}", read_external: get_programme_by_external_id,
     bulk: bulk_programme = "/api/v1/programmes/bulk");
 top_level!(resource: Assignments, dto: Assignment, input: AssignmentInput, filter: AssignmentFilter,
     collection: "assignments", tag: "assignments", key: "Its id",
     list: list_assignments = "/api/v1/assignments", create: create_assignment,
     get: get_assignment = "/api/v1/assignments/{id}", replace: replace_assignment,
     patch: patch_assignment, delete: delete_assignment,
-    upsert: upsert_assignment = "/api/v1/assignments/external/{externalId}",
+    upsert: upsert_assignment = "/api/v1/assignments/external/{externalId}", read_external: get_assignment_by_external_id,
     bulk: bulk_assignment = "/api/v1/assignments/bulk");
 
 nested!(resource: Goals, dto: Goal, input: GoalInput, filter: NetworkChildFilter,
@@ -361,28 +394,28 @@ nested!(resource: Goals, dto: Goal, input: GoalInput, filter: NetworkChildFilter
     list: list_goals = "/api/v1/networks/{parentId}/goals", create: create_goal,
     get: get_goal = "/api/v1/networks/{parentId}/goals/{id}", replace: replace_goal,
     patch: patch_goal, delete: delete_goal,
-    upsert: upsert_goal = "/api/v1/networks/{parentId}/goals/external/{externalId}");
+    upsert: upsert_goal = "/api/v1/networks/{parentId}/goals/external/{externalId}", read_external: get_goal_by_external_id);
 nested!(resource: Memberships, dto: Membership, input: MembershipInput, filter: NetworkChildFilter,
     parent: "networks", parent_param: "parentId", field: "networkId",
     collection: "members", tag: "networks",
     list: list_members = "/api/v1/networks/{parentId}/members", create: create_member,
     get: get_member = "/api/v1/networks/{parentId}/members/{id}", replace: replace_member,
     patch: patch_member, delete: delete_member,
-    upsert: upsert_member = "/api/v1/networks/{parentId}/members/external/{externalId}");
+    upsert: upsert_member = "/api/v1/networks/{parentId}/members/external/{externalId}", read_external: get_member_by_external_id);
 nested!(resource: Reports, dto: Report, input: ReportInput, filter: NetworkChildFilter,
     parent: "networks", parent_param: "parentId", field: "networkId",
     collection: "reports", tag: "networks",
     list: list_reports = "/api/v1/networks/{parentId}/reports", create: create_report,
     get: get_report = "/api/v1/networks/{parentId}/reports/{id}", replace: replace_report,
     patch: patch_report, delete: delete_report,
-    upsert: upsert_report = "/api/v1/networks/{parentId}/reports/external/{externalId}");
+    upsert: upsert_report = "/api/v1/networks/{parentId}/reports/external/{externalId}", read_external: get_report_by_external_id);
 nested!(resource: Transfers, dto: Transfer, input: TransferInput, filter: TransferFilter,
     parent: "lessons", parent_param: "parentId", field: "lessonId",
     collection: "transfers", tag: "lessons",
     list: list_transfers = "/api/v1/lessons/{parentId}/transfers", create: create_transfer,
     get: get_transfer = "/api/v1/lessons/{parentId}/transfers/{id}", replace: replace_transfer,
     patch: patch_transfer, delete: delete_transfer,
-    upsert: upsert_transfer = "/api/v1/lessons/{parentId}/transfers/external/{externalId}");
+    upsert: upsert_transfer = "/api/v1/lessons/{parentId}/transfers/external/{externalId}", read_external: get_transfer_by_external_id);
 
 /// Every collection's routes, with their documentation; bulk requests may be
 /// `bulk_body_limit` bytes.
@@ -407,7 +440,7 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_region,
             delete_region
         ))
-        .routes(routes!(upsert_region))
+        .routes(routes!(get_region_by_external_id, upsert_region))
         .routes(routes!(list_organizations, create_organization))
         .routes(routes!(
             get_organization,
@@ -415,10 +448,13 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_organization,
             delete_organization
         ))
-        .routes(routes!(upsert_organization))
+        .routes(routes!(
+            get_organization_by_external_id,
+            upsert_organization
+        ))
         .routes(routes!(list_themes, create_theme))
         .routes(routes!(get_theme, replace_theme, patch_theme, delete_theme))
-        .routes(routes!(upsert_theme))
+        .routes(routes!(get_theme_by_external_id, upsert_theme))
         .routes(routes!(list_networks, create_network))
         .routes(routes!(
             get_network,
@@ -426,7 +462,7 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_network,
             delete_network
         ))
-        .routes(routes!(upsert_network))
+        .routes(routes!(get_network_by_external_id, upsert_network))
         .routes(routes!(list_practice_examples, create_practice_example))
         .routes(routes!(
             get_practice_example,
@@ -434,7 +470,10 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_practice_example,
             delete_practice_example
         ))
-        .routes(routes!(upsert_practice_example))
+        .routes(routes!(
+            get_practice_example_by_external_id,
+            upsert_practice_example
+        ))
         .routes(routes!(list_initiatives, create_initiative))
         .routes(routes!(
             get_initiative,
@@ -442,7 +481,7 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_initiative,
             delete_initiative
         ))
-        .routes(routes!(upsert_initiative))
+        .routes(routes!(get_initiative_by_external_id, upsert_initiative))
         .routes(routes!(list_lessons, create_lesson))
         .routes(routes!(
             get_lesson,
@@ -450,7 +489,7 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_lesson,
             delete_lesson
         ))
-        .routes(routes!(upsert_lesson))
+        .routes(routes!(get_lesson_by_external_id, upsert_lesson))
         .routes(routes!(list_programmes, create_programme))
         .routes(routes!(
             get_programme,
@@ -458,7 +497,7 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_programme,
             delete_programme
         ))
-        .routes(routes!(upsert_programme))
+        .routes(routes!(get_programme_by_external_id, upsert_programme))
         .routes(routes!(list_assignments, create_assignment))
         .routes(routes!(
             get_assignment,
@@ -466,10 +505,10 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_assignment,
             delete_assignment
         ))
-        .routes(routes!(upsert_assignment))
+        .routes(routes!(get_assignment_by_external_id, upsert_assignment))
         .routes(routes!(list_goals, create_goal))
         .routes(routes!(get_goal, replace_goal, patch_goal, delete_goal))
-        .routes(routes!(upsert_goal))
+        .routes(routes!(get_goal_by_external_id, upsert_goal))
         .routes(routes!(list_members, create_member))
         .routes(routes!(
             get_member,
@@ -477,7 +516,7 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_member,
             delete_member
         ))
-        .routes(routes!(upsert_member))
+        .routes(routes!(get_member_by_external_id, upsert_member))
         .routes(routes!(list_reports, create_report))
         .routes(routes!(
             get_report,
@@ -485,7 +524,7 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_report,
             delete_report
         ))
-        .routes(routes!(upsert_report))
+        .routes(routes!(get_report_by_external_id, upsert_report))
         .routes(routes!(list_transfers, create_transfer))
         .routes(routes!(
             get_transfer,
@@ -493,5 +532,5 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
             patch_transfer,
             delete_transfer
         ))
-        .routes(routes!(upsert_transfer))
+        .routes(routes!(get_transfer_by_external_id, upsert_transfer))
 }

@@ -34,7 +34,8 @@ pub use networks::{Goals, Memberships, Networks, Reports};
 pub use practice_examples::PracticeExamples;
 pub use regions::{Organizations, Regions, Themes};
 pub use resource::{
-    Page, PageRequest, Resource, create, delete, get, get_by_key, list, update, upsert,
+    Page, PageRequest, Resource, create, delete, get, get_by_key, get_external, list, update,
+    upsert,
 };
 
 /// Every table, longest names first, to read constraint names (`ux_<table>_<columns>`).

@@ -619,6 +619,28 @@ pub async fn get<R: Resource>(db: &DatabaseConnection, actor: &Actor, id: Uuid) 
     .await
 }
 
+/// One live resource by the caller's own id for it (`externalId`): what it pushed, read
+/// back without keeping our ids.
+pub async fn get_external<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    external_id: &str,
+) -> Result<R::Dto> {
+    actor.require_read()?;
+    let mut check = Check::new();
+    check.external_id("externalId", external_id);
+    check.finish()?;
+    read(db, move |txn| async move {
+        let row = find_external::<R, _>(&txn, actor.partner_id, external_id, Lock::None)
+            .await?
+            .filter(|row| !is_deleted::<R>(row))
+            .ok_or_else(|| not_found::<R>(external_id))?;
+        let dto = dto_of::<R, _>(&txn, row).await?;
+        Ok((txn, dto))
+    })
+    .await
+}
+
 /// One resource by its natural key (a slug, a CBS code).
 pub async fn get_by_key<R: Resource>(
     db: &DatabaseConnection,
