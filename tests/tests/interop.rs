@@ -122,3 +122,24 @@ both_backends!(
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 );
+
+both_backends!(
+    async fn urls_need_a_host_and_are_stored_normalized(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:practice-examples webhooks:manage changes:read", &[]).await;
+        for bad in ["http:///x", "https:///", "http://", "http:/x", "http:\\\\\\\\example.org\\\\x"] {
+            let (status, _, problem) = call(&app, &token, reqwest::Method::POST, "/api/v1/practice-examples",
+                Some(json!({"title": "Met link", "links": [{"url": bad, "title": "x"}]}))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
+            assert_eq!(problem["invalidParams"][0]["name"], "links[0].url", "{bad}");
+        }
+        let (status, _, created) = call(&app, &token, reqwest::Method::POST, "/api/v1/practice-examples",
+            Some(json!({"title": "Met link", "links": [{"url": "HTTPS://WWW.Example.ORG:443", "title": "x"}]}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["links"][0]["url"], "https://www.example.org/");
+        let (status, _, hook) = call(&app, &token, reqwest::Method::POST, "/api/v1/webhooks",
+            Some(json!({"url": "HTTP://127.0.0.1:80/Hook", "secret": "een-lang-gedeeld-geheim"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        assert_eq!(hook["url"], "http://127.0.0.1/Hook");
+    }
+);

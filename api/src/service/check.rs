@@ -210,11 +210,10 @@ impl Check {
         v.clone()
     }
 
-    /// An optional absolute http(s) URL.
+    /// An optional absolute http(s) URL, normalized.
     pub fn opt_url(&mut self, field: &str, value: &Option<String>) -> Option<String> {
         let v = value.as_ref().filter(|v| !v.trim().is_empty())?;
-        self.url_value(field, v);
-        Some(v.clone())
+        Some(self.url_value(field, v))
     }
 
     /// A required absolute http(s) URL.
@@ -224,28 +223,42 @@ impl Check {
                 self.fail(field, "is required");
                 String::new()
             }
-            Some(v) => {
-                self.url_value(field, v);
-                v.clone()
-            }
+            Some(v) => self.url_value(field, v),
         }
     }
 
-    fn url_value(&mut self, field: &str, v: &str) {
-        let parsed = url::Url::parse(v);
-        let ok = v.len() <= 2000
-            && !v.chars().any(|c| c.is_whitespace() || c.is_control())
-            && parsed.as_ref().is_ok_and(|u| {
-                matches!(u.scheme(), "http" | "https")
-                    && u.host_str().is_some_and(|h| !h.is_empty())
-                    && u.username().is_empty()
-                    && u.password().is_none()
-            });
-        if !ok {
-            self.fail(
-                field,
-                "must be an absolute http:// or https:// URL with a host (at most 2000 characters, no credentials)",
-            );
+    /// Checks an http(s) URL as RFC 9110 §4.2 has it (an authority with a non-empty host:
+    /// `http:///x` is refused, where a browser's parser would make `x` the host) and
+    /// answers its normalized form (scheme and host lowercased, default port dropped, an
+    /// empty path as `/`), which is what is stored.
+    fn url_value(&mut self, field: &str, v: &str) -> String {
+        let authority = v
+            .split_once(':')
+            .and_then(|(_, rest)| rest.strip_prefix("//"))
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['/', '?', '#']));
+        let parsed = url::Url::parse(v).ok().filter(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| !h.is_empty())
+                && u.username().is_empty()
+                && u.password().is_none()
+        });
+        match parsed {
+            Some(url)
+                if authority
+                    && v.len() <= 2000
+                    && !v
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control() || c == '\\') =>
+            {
+                url.into()
+            }
+            _ => {
+                self.fail(
+                    field,
+                    "must be an absolute http:// or https:// URL with a host (at most 2000 characters, no credentials)",
+                );
+                v.to_owned()
+            }
         }
     }
 
