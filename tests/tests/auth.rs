@@ -349,6 +349,7 @@ both_backends!(
         assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(limited.headers()["retry-after"].to_str().expect("ascii").parse::<u64>().expect("seconds") >= 1);
         assert_eq!(limited.headers()["ratelimit-remaining"], "0");
+        assert_eq!(limited.headers()["ratelimit-reset"], limited.headers()["retry-after"], "one moment, named twice");
         assert_eq!(limited.json::<Value>().await.expect("problem")["code"], "rate_limited");
         assert_eq!(audit(&app, Some(&quiet), "").await.status(), StatusCode::OK, "another partner is not held back");
         // Public endpoints carry no rate-limit headers.

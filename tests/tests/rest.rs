@@ -486,6 +486,14 @@ both_backends!(
             .header("access-control-request-headers", "authorization")
             .send().await.expect("preflight");
         assert_eq!(preflight.headers()["access-control-allow-origin"], "https://dashboard.drenthe.example");
+        // A browser script may read every header the API answers with.
+        let cross = app.client.get(app.url("/api/v1/themes")).bearer_auth(&token)
+            .header("origin", "https://dashboard.drenthe.example").send().await.expect("get");
+        let exposed: Vec<String> = cross.headers()["access-control-expose-headers"].to_str().expect("ascii")
+            .split(',').map(|h| h.trim().to_ascii_lowercase()).collect();
+        for needed in ["api-version", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy", "retry-after", "idempotent-replayed", "location", "link", "etag", "x-request-id"] {
+            assert!(exposed.iter().any(|h| h == needed), "{needed} is not exposed: {exposed:?}");
+        }
         let other = app.client.get(app.url("/health/live")).header("origin", "https://elsewhere.example").send().await.expect("get");
         assert!(other.headers().get("access-control-allow-origin").is_none());
     }

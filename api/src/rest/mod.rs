@@ -125,12 +125,20 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             HeaderName::from_static("idempotency-key"),
             REQUEST_ID,
         ])
+        // Every header a browser client reads: without this, a cross-origin script sees
+        // only the CORS-safelisted ones.
         .expose_headers([
             header::ETAG,
             header::LOCATION,
             header::LINK,
+            header::RETRY_AFTER,
             REQUEST_ID,
+            HeaderName::from_static("api-version"),
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static("ratelimit-limit"),
             HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderName::from_static("ratelimit-policy"),
         ])
         .max_age(Duration::from_secs(3600));
     Some(if origins.iter().any(|o| o == "*") {

@@ -1,7 +1,9 @@
 //! Per-partner rate limiting of API calls (governor's GCRA, keyed by partner id): 429 with
-//! `Retry-After` past the limit, and the `RateLimit-*` headers (IETF draft
-//! "RateLimit header fields for HTTP") on every authenticated response, so that a partner
-//! can pace itself before it is refused.
+//! `Retry-After` past the limit, and the `RateLimit-Limit`, `-Remaining`, `-Reset` and
+//! `-Policy` fields of draft-ietf-httpapi-ratelimit-headers-07 on every authenticated
+//! response, so that a partner can pace itself before it is refused. `RateLimit-Reset` is
+//! the seconds until the allowance is full again while calls remain, and until the next
+//! call is allowed when none does: on a 429 it names the same moment as `Retry-After`.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -64,12 +66,18 @@ impl ApiLimits {
                 })
             }
             Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now()).as_secs().max(1);
+                // Rounded up: a retry at `Retry-After` must find a call allowed. With none
+                // left, the quota is "reset" (for the next call) at that same moment.
+                let wait = not_until
+                    .wait_time_from(self.clock.now())
+                    .as_secs_f64()
+                    .ceil()
+                    .max(1.0) as u64;
                 Err((
                     RateInfo {
                         limit: self.per_minute,
                         remaining: 0,
-                        reset: (f64::from(self.per_minute) * seconds_per_call).ceil() as u64,
+                        reset: wait,
                     },
                     wait,
                 ))
