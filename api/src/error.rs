@@ -65,6 +65,10 @@ pub enum Error {
     /// Valid credentials, but not allowed to do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Valid credentials whose token lacks the scope named (RFC 6750 §3.1
+    /// `insufficient_scope`: a 403 whose `WWW-Authenticate` names the scope).
+    #[error("forbidden: the scope {0} is required")]
+    MissingScope(String),
     /// Too many requests; try again after the given number of seconds.
     #[error("too many requests; retry after {retry_after} s")]
     RateLimited {
@@ -126,7 +130,7 @@ impl Error {
             Error::PreconditionFailed { .. } => "precondition_failed",
             Error::PreconditionRequired => "precondition_required",
             Error::Unauthorized(_) => "unauthorized",
-            Error::Forbidden(_) => "forbidden",
+            Error::Forbidden(_) | Error::MissingScope(_) => "forbidden",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
             Error::Busy => "busy",
@@ -146,7 +150,7 @@ impl Error {
             Error::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Forbidden(_) | Error::MissingScope(_) => StatusCode::FORBIDDEN,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -217,7 +221,19 @@ impl IntoResponse for Error {
             Error::Busy => Some(1),
             _ => None,
         };
+        let challenge = match &self {
+            Error::MissingScope(scope) => HeaderValue::from_str(&format!(
+                "Bearer realm=\"leernet\", error=\"insufficient_scope\", scope=\"{scope}\""
+            ))
+            .ok(),
+            _ => None,
+        };
         let mut response = self.problem().into_response();
+        if let Some(challenge) = challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
         if let Some(secs) = retry_after {
             response
                 .headers_mut()

@@ -147,13 +147,22 @@ fn slow_down(retry_after: u64) -> Response {
 
 /// An OAuth error response (RFC 6749 §5.2).
 fn oauth_error(status: StatusCode, error: &str, description: &str, basic: bool) -> Response {
+    // RFC 6749 §5.2: error_description is printable ASCII without `"` and `\`; what a
+    // client sent and is echoed back is held to that too.
+    let description: String = description
+        .chars()
+        .map(|c| match c {
+            '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e' => c,
+            _ => '?',
+        })
+        .collect();
     let mut response = (
         status,
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             (header::PRAGMA, HeaderValue::from_static("no-cache")),
         ],
-        Json(json!({ "error": error, "error_description": description })),
+        Json(json!({ "error": error, "error_description": description.as_str() })),
     )
         .into_response();
     if basic {
@@ -383,8 +392,9 @@ async fn metadata(State(state): State<AppState>) -> Response {
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
-        "response_types_supported": [],
+        // RFC 8414 requires the list; with no authorization endpoint, the only response
+        // type is "none" (OAuth 2.0 Multiple Response Type Encoding Practices).
+        "response_types_supported": ["none"],
         "scopes_supported": auth::supported_scopes(),
     }))
     .into_response()

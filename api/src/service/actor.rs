@@ -78,9 +78,7 @@ impl Actor {
         if self.has_scope(&format!("write:{collection}")) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!(
-                "the scope write:{collection} is required"
-            )))
+            Err(Error::MissingScope(format!("write:{collection}")))
         }
     }
 
@@ -89,7 +87,7 @@ impl Actor {
         if self.has_scope("read") {
             Ok(())
         } else {
-            Err(Error::Forbidden("the scope read is required".to_owned()))
+            Err(Error::MissingScope("read".to_owned()))
         }
     }
 

@@ -67,7 +67,7 @@ pub async fn list(
     after: Option<i64>,
 ) -> Result<AuditPage> {
     if !actor.is_admin() {
-        return Err(Error::Forbidden("the scope admin is required".to_owned()));
+        return Err(Error::MissingScope("admin".to_owned()));
     }
     check_limit(limit)?;
     let mut query = audit::Entity::find();

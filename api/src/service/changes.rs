@@ -576,7 +576,8 @@ async fn pruned_through(db: &sea_orm::DatabaseConnection) -> Result<(i64, i64)> 
 
 /// The newest position of the feed: a cursor from which only changes committed later
 /// follow (for a client that has just read the collections in full).
-pub async fn newest(db: &sea_orm::DatabaseConnection) -> Result<FeedCursor> {
+pub async fn newest(db: &sea_orm::DatabaseConnection, actor: &Actor) -> Result<FeedCursor> {
+    Follower::of_actor(actor).require()?;
     // The last position handed out by a committed transaction; every entry of it is
     // behind the cursor (seq at its maximum), every later commit after it.
     let row = db

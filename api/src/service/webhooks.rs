@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::service::Actor;
-use crate::service::changes::{FEED_SCOPE, FEED_TYPES, Follower};
+use crate::service::changes::{FEED_TYPES, Follower};
 use crate::service::check::Check;
 use crate::service::db::{is_postgres, map_db_err};
 use crate::service::resource::now;
@@ -195,9 +195,7 @@ pub fn require_manage(actor: &Actor) -> Result<()> {
     if actor.has_scope("webhooks:manage") {
         Ok(())
     } else {
-        Err(Error::Forbidden(
-            "the scope webhooks:manage is required".to_owned(),
-        ))
+        Err(Error::MissingScope("webhooks:manage".to_owned()))
     }
 }
 
@@ -228,11 +226,7 @@ pub async fn register(
 ) -> Result<Webhook> {
     require_manage(actor)?;
     // A webhook is the feed pushed: whoever may not read the feed gets no webhook.
-    Follower::of_actor(actor).require().map_err(|_| {
-        Error::Forbidden(format!(
-            "a webhook delivers the change feed: the scope {FEED_SCOPE} is required too"
-        ))
-    })?;
+    Follower::of_actor(actor).require()?;
     let mut check = Check::new();
     let url = check.url("url", &input.url);
     let types = input.types.clone().unwrap_or_default();
