@@ -56,6 +56,10 @@ pub enum Error {
         /// The version the resource has now.
         current: i32,
     },
+    /// A precondition that no version can meet (`If-Match` with weak tags only: RFC 9110
+    /// compares `If-Match` strongly).
+    #[error("{0}")]
+    PreconditionNeverMet(String),
     /// This caller must send `If-Match` on writes.
     #[error("this partner must send If-Match with the current version")]
     PreconditionRequired,
@@ -127,7 +131,9 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::Validation(_) => "validation_failed",
             Error::Conflict(_) => "conflict",
-            Error::PreconditionFailed { .. } => "precondition_failed",
+            Error::PreconditionFailed { .. } | Error::PreconditionNeverMet(_) => {
+                "precondition_failed"
+            }
             Error::PreconditionRequired => "precondition_required",
             Error::Unauthorized(_) => "unauthorized",
             Error::Forbidden(_) | Error::MissingScope(_) => "forbidden",
@@ -147,7 +153,9 @@ impl Error {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Validation(_) => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Error::PreconditionFailed { .. } | Error::PreconditionNeverMet(_) => {
+                StatusCode::PRECONDITION_FAILED
+            }
             Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) | Error::MissingScope(_) => StatusCode::FORBIDDEN,

@@ -212,3 +212,53 @@ both_backends!(
         assert!(output.status.success(), "authlib: {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     }
 );
+
+both_backends!(
+    async fn each_coding_has_its_own_strong_etag_and_if_match_compares_strongly(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:themes", &[]).await;
+        let (status, _, theme) = call(&app, &token, reqwest::Method::POST, "/api/v1/themes", Some(json!({"slug": "voeding", "name": "Voeding in de wijk, voor jong en oud"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let path = format!("/api/v1/themes/{}", theme["id"].as_str().expect("id"));
+        let get = |encoding: &'static str, condition: Option<(&'static str, String)>| {
+            let mut request = app.client.get(app.url(&path)).bearer_auth(&token).header("accept-encoding", encoding);
+            if let Some((name, value)) = condition {
+                request = request.header(name, value);
+            }
+            request.send()
+        };
+        let identity = get("identity", None).await.expect("get");
+        assert_eq!(identity.headers()["etag"], "\"1\"");
+        let gzip = get("gzip", None).await.expect("get");
+        assert_eq!(gzip.headers()["content-encoding"], "gzip");
+        assert_eq!(gzip.headers()["etag"], "\"1-gzip\"");
+        assert_eq!(gzip.headers().get_all("vary").iter().count(), 1, "one Vary");
+        let br = get("br", None).await.expect("get");
+        assert_eq!(br.headers()["etag"], "\"1-br\"");
+
+        // If-None-Match compares weakly: each coding's tag, and a weak one, is version 1.
+        for tag in ["\"1\"", "\"1-gzip\"", "\"1-br\"", "W/\"1\""] {
+            let cached = get("gzip", Some(("if-none-match", tag.to_owned()))).await.expect("get");
+            assert_eq!(cached.status(), StatusCode::NOT_MODIFIED, "{tag}");
+            assert_eq!(cached.headers()["cache-control"], "private, no-cache", "the 304 carries what the 200 would");
+            assert_eq!(cached.headers()["vary"], "accept-encoding");
+            assert!(cached.headers().get("etag").is_some());
+        }
+        assert_eq!(get("gzip", Some(("if-none-match", "\"1-gzip\"".to_owned()))).await.expect("get").headers()["etag"], "\"1-gzip\"");
+
+        // If-Match compares strongly: a weak tag never matches.
+        let patch = |tag: &'static str, name: &'static str| {
+            app.client.patch(app.url(&path)).bearer_auth(&token).header("if-match", tag)
+                .header("content-type", "application/merge-patch+json").body(json!({"name": name}).to_string()).send()
+        };
+        let weak = patch("W/\"1\"", "Zwak").await.expect("patch");
+        assert_eq!(weak.status(), StatusCode::PRECONDITION_FAILED);
+        let (_, _, unchanged) = call(&app, &token, reqwest::Method::GET, &path, None).await;
+        assert_eq!((unchanged["name"].as_str(), unchanged["version"].as_i64()), (Some("Voeding in de wijk, voor jong en oud"), Some(1)));
+        let gzip_tag = patch("\"1-gzip\"", "Gezonde voeding").await.expect("patch");
+        assert_eq!(gzip_tag.status(), StatusCode::OK, "a coding's tag names its version");
+        // If-Match on a read is evaluated too.
+        assert_eq!(get("identity", Some(("if-match", "\"1\"".to_owned()))).await.expect("get").status(), StatusCode::PRECONDITION_FAILED);
+        assert_eq!(get("identity", Some(("if-match", "\"2\"".to_owned()))).await.expect("get").status(), StatusCode::OK);
+    }
+);

@@ -219,7 +219,7 @@ both_backends!(
             json!({"population": 4200}), "population").await;
         life_cycle(&app, &token, "/api/v1/organizations",
             json!({"name": "Buurthuis", "kind": "community_centre", "regionCode": "GM0114"}),
-            json!({"website": "https://buurthuis.example.nl"}), "website").await;
+            json!({"website": "https://buurthuis.example.nl/"}), "website").await;
         life_cycle(&app, &token, "/api/v1/themes", json!({"slug": "bewegen", "name": "bewegen"}), json!({"name": "Bewegen"}), "name").await;
         life_cycle(&app, &token, "/api/v1/networks",
             json!({"slug": "nieuw-netwerk", "name": "Nieuw netwerk", "kind": "learning_network", "themes": ["voeding"], "regions": [{"regionCode": "GM0114"}]}),

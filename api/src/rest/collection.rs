@@ -140,7 +140,29 @@ fn version_of(dto: &Value) -> i64 {
     dto["version"].as_i64().unwrap_or_default()
 }
 
-/// The version `If-Match` names (`"3"` or `W/"3"`); `None` without the header or for `*`.
+/// Content codings a representation may be sent in, each with its own strong entity tag
+/// (`"3"`, `"3-gzip"`, `"3-br"`, as Apache does), since the bytes differ.
+pub const CODINGS: &[&str] = &["gzip", "br"];
+
+/// One entity tag of ours: whether it is weak, and the version it names (any coding).
+fn parse_tag(tag: &str) -> Option<(bool, i64)> {
+    let tag = tag.trim();
+    let (weak, tag) = match tag.strip_prefix("W/") {
+        Some(rest) => (true, rest),
+        None => (false, tag),
+    };
+    let inner = tag.strip_prefix('"')?.strip_suffix('"')?;
+    let version = match inner.split_once('-') {
+        Some((version, coding)) if CODINGS.contains(&coding) => version,
+        Some(_) => return None,
+        None => inner,
+    };
+    Some((weak, version.parse().ok()?))
+}
+
+/// The version `If-Match` names; `None` without the header or for `*`. `If-Match`
+/// compares strongly (RFC 9110 §13.1.1): a weak tag matches nothing, so one with weak tags
+/// only is a 412.
 fn if_match(headers: &HeaderMap) -> Result<Option<i32>> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
@@ -152,24 +174,52 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i32>> {
     if text == "*" {
         return Ok(None);
     }
-    text.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<i32>()
-        .map(Some)
-        .map_err(|_| Error::invalid("If-Match", "must be an ETag this API sent, e.g. \"3\""))
+    let mut strong = None;
+    for tag in text.split(',') {
+        let (weak, version) = parse_tag(tag).ok_or_else(|| {
+            Error::invalid("If-Match", "must be an ETag this API sent, e.g. \"3\"")
+        })?;
+        if !weak && strong.is_none() {
+            strong = Some(version);
+        }
+    }
+    match strong {
+        Some(version) => i32::try_from(version)
+            .map(Some)
+            .map_err(|_| Error::invalid("If-Match", "names no version")),
+        None => Err(Error::PreconditionNeverMet(
+            "If-Match compares strongly: a weak ETag (W/\"...\") never matches; send the ETag as it was sent".to_owned(),
+        )),
+    }
 }
 
-/// Whether `If-None-Match` names the current version.
-fn not_modified(headers: &HeaderMap, version: i64) -> bool {
-    headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',').any(|tag| {
-                let tag = tag.trim();
-                tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version.to_string()
-            })
-        })
+/// The tag of `If-None-Match` that names the current version (compared weakly), in its
+/// strong form, or `*`.
+fn not_modified(headers: &HeaderMap, version: i64) -> Option<String> {
+    let value = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
+    value.split(',').find_map(|tag| {
+        let tag = tag.trim();
+        if tag == "*" {
+            return Some(format!("\"{version}\""));
+        }
+        let (_, named) = parse_tag(tag)?;
+        (named == version).then(|| tag.trim_start_matches("W/").to_owned())
+    })
+}
+
+/// A 304 with what the 200 would have carried: the entity tag, `Cache-Control` and `Vary`.
+fn not_modified_response(tag: &str) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    let headers = response.headers_mut();
+    if let Ok(tag) = HeaderValue::from_str(tag) {
+        headers.insert(header::ETAG, tag);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
 }
 
 /// One resource as a response, with its `ETag`.
@@ -181,6 +231,7 @@ fn one(status: StatusCode, dto: &Value, location: Option<String>) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         headers.insert(header::LOCATION, location);
     }
@@ -495,10 +546,16 @@ fn read_one<R: Resource>(
     let dto = to_value(dto)?;
     in_scope::<R>(scope, &dto, key)?;
     let version = version_of(&dto);
-    if not_modified(headers, version) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.headers_mut().insert(header::ETAG, etag(version));
-        return Ok(response);
+    if let Some(expected) = if_match(headers)?
+        && i64::from(expected) != version
+    {
+        return Err(Error::PreconditionFailed {
+            expected,
+            current: i32::try_from(version).unwrap_or_default(),
+        });
+    }
+    if let Some(tag) = not_modified(headers, version) {
+        return Ok(not_modified_response(&tag));
     }
     Ok(one(StatusCode::OK, &dto, None))
 }
