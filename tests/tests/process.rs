@@ -180,6 +180,36 @@ fn an_unreachable_postgres_is_reported_with_its_reason() {
 }
 
 #[test]
+fn a_password_given_as_a_parameter_of_the_database_url_is_never_printed() {
+    let line = failing(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        "postgres://leernet@127.0.0.1:1/leernet?sslmode=disable&password=hunter2",
+        "--db-connect-timeout",
+        "1s",
+    ]);
+    assert!(
+        line.contains("postgres://leernet@127.0.0.1:1/leernet?sslmode=disable&password=***"),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"), "{line}");
+    let line = failing(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        "mysql://root@localhost/x?PassWord=hunter2;pass%77ord=hunter2",
+    ]);
+    assert!(
+        line.contains("must start with postgres:// or sqlite://"),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"), "{line}");
+}
+
+#[test]
 fn a_log_filter_that_does_not_parse_is_reported() {
     let line = failing(&["serve", "--addr", "127.0.0.1:0", "--log", "leernet=loud"]);
     assert!(
