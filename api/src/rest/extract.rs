@@ -1,6 +1,7 @@
 //! axum's extractors, with their rejections as problem+json (axum's own answer is text):
-//! [`Query`] for list parameters, [`JsonBody`] for request bodies. Paths are read as
-//! strings by the handlers and parsed there, so a malformed id is a 400 naming it too.
+//! [`Query`] for list parameters, [`JsonBody`] for request bodies, [`Path`] for path
+//! segments. Paths are read as strings by the handlers and parsed there, so a malformed id
+//! is a 400 naming it too; a segment that is not UTF-8 once percent-decoded is a 400 here.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -44,6 +45,33 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T
         parse_query(parts.uri.query().unwrap_or_default())
             .map(Query)
             .map_err(IntoResponse::into_response)
+    }
+}
+
+/// Path parameters, read as strings; a segment that cannot be read (`%FF` is not UTF-8) is
+/// a 400 problem naming the path.
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) if rejection.status().is_client_error() => {
+                let mut problem =
+                    Error::invalid("path", format!("cannot be read: {}", rejection.body_text()))
+                        .problem();
+                problem.instance = Some(parts.uri.path().to_owned());
+                Err(problem.into_response())
+            }
+            Err(rejection) => Err(Error::internal(anyhow::anyhow!(
+                "path parameters: {}",
+                rejection.body_text()
+            ))
+            .into_response()),
+        }
     }
 }
 
