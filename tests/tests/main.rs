@@ -16,6 +16,7 @@ mod health;
 mod http_fuzz;
 mod migrations;
 mod openapi;
+mod outages;
 mod process;
 mod resources;
 mod rest;
