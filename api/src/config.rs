@@ -122,6 +122,23 @@ pub struct Config {
     #[arg(long, env = "LEERNET_REQUEST_TIMEOUT", default_value = "30s")]
     pub request_timeout: humantime::Duration,
 
+    /// How long a client may take to send a request's head (request line and header
+    /// fields) once it has begun, and a new connection to begin its first request; a slower
+    /// connection is closed.
+    #[arg(long, env = "LEERNET_HEADER_READ_TIMEOUT", default_value = "10s")]
+    pub header_read_timeout: humantime::Duration,
+
+    /// How long an idle keep-alive connection waits for its next request before it is
+    /// closed (longer than a load balancer's idle timeout, commonly 60 s).
+    #[arg(long, env = "LEERNET_KEEP_ALIVE_TIMEOUT", default_value = "75s")]
+    pub keep_alive_timeout: humantime::Duration,
+
+    /// Most connections open at once. One more closes the oldest idle connection, and is
+    /// refused only when all are serving requests. Keep it below the file limit (`ulimit
+    /// -n`) less the database pool.
+    #[arg(long, env = "LEERNET_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+
     /// Who the service's tokens are from and for.
     #[command(flatten)]
     pub tokens: TokenConfig,
@@ -220,6 +237,9 @@ impl Config {
             seed_on_first_start: false,
             shutdown_timeout: Duration::from_secs(5).into(),
             request_timeout: Duration::from_secs(30).into(),
+            header_read_timeout: Duration::from_secs(10).into(),
+            keep_alive_timeout: Duration::from_secs(75).into(),
+            max_connections: 512,
             tokens: TokenConfig {
                 public_url: None,
                 token_audience: crate::auth::DEFAULT_AUDIENCE.to_owned(),
@@ -236,6 +256,23 @@ impl Config {
             webhook_max_failures: 10,
             webhook_poll_interval: Duration::from_millis(100).into(),
         }
+    }
+
+    /// Refuses settings the service cannot run with.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for (flag, value) in [
+            ("--header-read-timeout", self.header_read_timeout),
+            ("--keep-alive-timeout", self.keep_alive_timeout),
+            ("--request-timeout", self.request_timeout),
+        ] {
+            if Duration::from(value).is_zero() {
+                bail!("{flag} must be longer than 0s");
+            }
+        }
+        if self.max_connections == 0 {
+            bail!("--max-connections (LEERNET_MAX_CONNECTIONS) must be at least 1");
+        }
+        Ok(())
     }
 }
 

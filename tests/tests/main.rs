@@ -8,6 +8,7 @@ mod browser;
 mod changes;
 mod cli;
 mod confinement;
+mod connections;
 mod contract;
 mod deletes;
 mod feed;

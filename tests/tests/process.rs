@@ -20,8 +20,22 @@ pub(crate) struct Process {
 
 impl Process {
     pub(crate) fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(LEERNET)
-            .args(args)
+        Self::spawn(Command::new(LEERNET).args(args))
+    }
+
+    /// Starts `leernet` with at most `files` open file descriptors (`ulimit -n`).
+    pub(crate) fn start_with_file_limit(files: u32, args: &[&str]) -> Self {
+        Self::spawn(
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+                .arg(LEERNET)
+                .args(args),
+        )
+    }
+
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command
             .env_remove("DATABASE_URL")
             .env_remove("LEERNET_ADDR")
             .env_remove("LEERNET_DATA_DIR")
