@@ -128,6 +128,11 @@ pub struct Config {
     #[arg(long, env = "LEERNET_HEADER_READ_TIMEOUT", default_value = "10s")]
     pub header_read_timeout: humantime::Duration,
 
+    /// How long a client may take to send a request's body, from the end of its head; a
+    /// slower body is answered 408.
+    #[arg(long, env = "LEERNET_BODY_READ_TIMEOUT", default_value = "20s")]
+    pub body_read_timeout: humantime::Duration,
+
     /// How long an idle keep-alive connection waits for its next request before it is
     /// closed (longer than a load balancer's idle timeout, commonly 60 s).
     #[arg(long, env = "LEERNET_KEEP_ALIVE_TIMEOUT", default_value = "75s")]
@@ -238,6 +243,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(5).into(),
             request_timeout: Duration::from_secs(30).into(),
             header_read_timeout: Duration::from_secs(10).into(),
+            body_read_timeout: Duration::from_secs(20).into(),
             keep_alive_timeout: Duration::from_secs(75).into(),
             max_connections: 512,
             tokens: TokenConfig {
@@ -262,6 +268,7 @@ impl Config {
     pub fn check(&self) -> anyhow::Result<()> {
         for (flag, value) in [
             ("--header-read-timeout", self.header_read_timeout),
+            ("--body-read-timeout", self.body_read_timeout),
             ("--keep-alive-timeout", self.keep_alive_timeout),
             ("--request-timeout", self.request_timeout),
         ] {

@@ -14,7 +14,8 @@
 //!   only when every connection is serving a request. Running out of file descriptors
 //!   closes the oldest idle connection too.
 //!
-//! On shutdown the listener closes, idle connections close at
+//! A slow request body is bounded in the router (`--body-read-timeout`, 408), where the
+//! answer can be a problem. On shutdown the listener closes, idle connections close at
 //! once and busy ones after their running request, within the grace period.
 
 use std::collections::BTreeMap;

@@ -230,6 +230,22 @@ impl IntoResponse for Error {
     }
 }
 
+impl Problem {
+    /// A problem of its own kind, outside [`Error`]'s (hyper's and the transport's
+    /// answers): `code` names it (`urn:leernet:problem:<code>`), the title is the status's.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            r#type: format!("urn:leernet:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+            code,
+            invalid_params: Vec::new(),
+        }
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -1,7 +1,7 @@
 //! What bounds a connection, through the real server on raw sockets: an idle socket, a
-//! head trickled in and an idle keep-alive connection are cut within their limits; at the
-//! connection cap (or out of file descriptors) the oldest idle connection makes room, so
-//! `/health/live` keeps answering.
+//! head trickled in, an idle keep-alive connection and a slow body are cut within their
+//! limits; at the connection cap (or out of file descriptors) the oldest idle connection
+//! makes room, so `/health/live` keeps answering.
 
 use std::time::{Duration, Instant};
 
@@ -205,6 +205,93 @@ async fn at_the_connection_cap_the_oldest_idle_connection_makes_room_for_a_healt
             .is_err(),
         "the newest idle connection stays"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_connection_busy_a_new_one_is_refused_until_one_is_free() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.max_connections = 4;
+        c.body_read_timeout = Duration::from_secs(2).into();
+    })
+    .await
+    else {
+        return;
+    };
+    // Four requests whose bodies never come: every connection is serving one.
+    let mut busy = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(&app).await;
+        stream.write_all(b"POST /oauth/token HTTP/1.1\r\nhost: leernet\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 40\r\n\r\n").await.expect("write");
+        busy.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = app
+        .client
+        .get(app.url("/health/live"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(refused.is_err(), "refused at the cap: {refused:?}");
+    for stream in &mut busy {
+        let (status, _, _) = response(stream).await;
+        assert_eq!(status, 408);
+    }
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("room again");
+    assert_eq!(live.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_arrives_too_slowly_is_answered_408() {
+    // Whichever strikes first: the body's own deadline, or the request's timeout while the
+    // body is still arriving.
+    for (body_timeout, request_timeout) in [(1, 30), (30, 1)] {
+        let Some(app) = TestApp::spawn_with(Backend::Sqlite, |c| {
+            c.body_read_timeout = Duration::from_secs(body_timeout).into();
+            c.request_timeout = Duration::from_secs(request_timeout).into();
+        })
+        .await
+        else {
+            return;
+        };
+        let mut stream = connect(&app).await;
+        stream.write_all(b"POST /oauth/token HTTP/1.1\r\nhost: leernet\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 29\r\n\r\n").await.expect("write");
+        let started = Instant::now();
+        let (mut reader, mut writer) = stream.into_split();
+        tokio::spawn(async move {
+            for byte in b"grant_type=client_credentials" {
+                if writer.write_all(&[*byte]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        let mut seen = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(8), reader.read_to_end(&mut seen))
+            .await
+            .expect("answered and closed");
+        let text = String::from_utf8_lossy(&seen).to_lowercase();
+        assert!(
+            text.starts_with("http/1.1 408"),
+            "body {body_timeout}s, request {request_timeout}s: {text}"
+        );
+        assert!(
+            text.contains("content-type: application/problem+json")
+                && text.contains("\"code\":\"request_timeout\""),
+            "{text}"
+        );
+        assert!(text.contains("connection: close"), "{text}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

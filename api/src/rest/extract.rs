@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, InvalidParam};
+use crate::error::{Error, InvalidParam, Problem};
 
 /// Query parameters; an unknown parameter, or one of the wrong type, is a 400 naming it.
 #[derive(Debug, Clone)]
@@ -82,13 +82,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
 pub struct JsonBody(pub serde_json::Value);
 
 fn problem(status: StatusCode, code: &'static str, detail: String) -> Response {
-    let mut problem = Error::Validation(Vec::new()).problem();
-    problem.status = status.as_u16();
-    problem.title = status.canonical_reason().unwrap_or("Error").to_owned();
-    problem.r#type = format!("urn:leernet:problem:{code}");
-    problem.code = code;
-    problem.detail = detail;
-    problem.into_response()
+    Problem::new(status, code, detail).into_response()
 }
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
