@@ -12,7 +12,9 @@
 //! - at most `--max-connections` are open. One more closes the oldest idle connection (an
 //!   idle client simply reconnects, and a health check always finds room) and is refused
 //!   only when every connection is serving a request. Running out of file descriptors
-//!   closes the oldest idle connection too.
+//!   closes the oldest idle connection too;
+//! - hyper's own answers to a request it cannot read (400, a URL too long: 414, a head too
+//!   large: 431) carry a problem document like every other answer.
 //!
 //! A slow request body is bounded in the router (`--body-read-timeout`, 408), where the
 //! answer can be a problem. On shutdown the listener closes, idle connections close at
@@ -26,13 +28,13 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
-use axum::http::{Request, Response};
+use axum::http::{Request, Response, StatusCode};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -41,6 +43,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+
+use crate::error::Problem;
 
 /// The largest request head read (request line and header fields together); a larger one
 /// is answered 431 (or 414 for the URL alone). Also what a connection may buffer.
@@ -156,6 +160,9 @@ async fn connection(
         // connections after the header read timeout.
         .header_read_timeout(None)
         .max_buf_size(MAX_HEAD_BYTES)
+        // One buffer per write, so that hyper's own error answers arrive whole in
+        // `Watched::poll_write`.
+        .writev(false)
         .serve_connection(io, service);
     tokio::pin!(connection);
     let mut draining = false;
@@ -433,15 +440,38 @@ impl http_body::Body for Tracked {
     }
 }
 
-/// The socket, noting when a request's head begins.
+/// The socket, noting when a request's head begins, and giving hyper's own error answers
+/// a problem document.
 struct Watched {
     stream: TcpStream,
     conn: Arc<Conn>,
+    /// Bytes written in place of what hyper wrote, and how many of them are out.
+    replacement: Vec<u8>,
+    sent: usize,
 }
 
 impl Watched {
     fn new(stream: TcpStream, conn: Arc<Conn>) -> Self {
-        Self { stream, conn }
+        Self {
+            stream,
+            conn,
+            replacement: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.replacement.len() {
+            let n =
+                ready!(Pin::new(&mut self.stream).poll_write(cx, &self.replacement[self.sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.sent += n;
+        }
+        self.replacement.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -467,14 +497,138 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        ready!(this.poll_replacement(cx))?;
+        // With no request running and no response being written, what hyper writes is its
+        // own answer to a request it could not read.
+        if this.conn.idle()
+            && let Some(answer) = problem_answer(buf)
+        {
+            this.replacement = answer;
+            this.sent = 0;
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        let this = self.get_mut();
+        ready!(this.poll_replacement(cx))?;
+        Pin::new(&mut this.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+        let this = self.get_mut();
+        ready!(this.poll_replacement(cx))?;
+        Pin::new(&mut this.stream).poll_shutdown(cx)
+    }
+}
+
+/// hyper's answer to a request it could not read (`head`: a status line and header fields
+/// with `content-length: 0` and none of the router's headers) with a problem document as
+/// its body; `None` for anything else.
+fn problem_answer(head: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(head).ok()?;
+    let head = text.strip_suffix("\r\n\r\n")?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next()?;
+    let status = status_line
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| status_line.strip_prefix("HTTP/1.0 "))?
+        .get(..3)?
+        .parse::<u16>()
+        .ok()?;
+    let fields: Vec<&str> = lines.collect();
+    let named = |field: &str, name: &str| {
+        field
+            .split_once(':')
+            .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+    };
+    let empty = fields.iter().any(|f| {
+        named(f, "content-length") && f.split_once(':').is_some_and(|(_, v)| v.trim() == "0")
+    });
+    if !empty
+        || fields
+            .iter()
+            .any(|f| named(f, "api-version") || named(f, "content-type"))
+    {
+        return None;
+    }
+    let limit = MAX_HEAD_BYTES / 1024;
+    let (code, detail) = match status {
+        400 => (
+            "bad_request",
+            "the request could not be read: its request line, method, URL or a header field is malformed".to_owned(),
+        ),
+        414 => (
+            "uri_too_long",
+            format!("the URL is too long: the URL and header fields may take {limit} KiB together"),
+        ),
+        431 => (
+            "request_header_fields_too_large",
+            format!("the request's head is too large: the URL and header fields may take {limit} KiB together"),
+        ),
+        _ => return None,
+    };
+    let body = serde_json::to_vec(&Problem::new(
+        StatusCode::from_u16(status).ok()?,
+        code,
+        detail,
+    ))
+    .ok()?;
+    let mut answer = format!("{status_line}\r\n");
+    for field in fields
+        .iter()
+        .filter(|f| !named(f, "content-length") && !named(f, "connection"))
+    {
+        answer.push_str(field);
+        answer.push_str("\r\n");
+    }
+    answer.push_str(&format!(
+        "content-type: application/problem+json\r\ncontent-length: {}\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut answer = answer.into_bytes();
+    answer.extend_from_slice(&body);
+    Some(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::problem_answer;
+
+    #[test]
+    fn only_hypers_empty_error_answers_get_a_problem_body() {
+        let hyper = b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\ndate: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n";
+        let answer = String::from_utf8(problem_answer(hyper).expect("an answer")).expect("text");
+        assert!(
+            answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("\r\ndate: Thu, 01 Jan 2026 00:00:00 GMT\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+        assert!(!answer.contains("content-length: 0\r\n"), "{answer}");
+        let body = answer.split_once("\r\n\r\n").expect("a body").1;
+        let problem: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(
+            (problem["status"].as_u64(), problem["code"].as_str()),
+            (Some(414), Some("uri_too_long"))
+        );
+        for other in [
+            &b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\napi-version: 0.1.0\r\n\r\n"[..],
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 12\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\n\r\n{}",
+            b"0\r\n\r\n",
+        ] {
+            assert!(problem_answer(other).is_none(), "{}", String::from_utf8_lossy(other));
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! What bounds a connection, through the real server on raw sockets: an idle socket, a
 //! head trickled in, an idle keep-alive connection and a slow body are cut within their
 //! limits; at the connection cap (or out of file descriptors) the oldest idle connection
-//! makes room, so `/health/live` keeps answering.
+//! makes room, so `/health/live` keeps answering; requests hyper cannot read are answered
+//! with problems.
 
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use tests::{Backend, TestApp, TestDb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -290,6 +292,44 @@ async fn a_body_that_arrives_too_slowly_is_answered_408() {
             started.elapsed() < Duration::from_secs(4),
             "{:?}",
             started.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_hyper_cannot_read_are_answered_with_problems() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let long = format!(
+        "GET /api/v1/themes?q={} HTTP/1.1\r\nhost: leernet\r\n\r\n",
+        "a".repeat(200_000)
+    );
+    for (request, status) in [
+        (long.as_bytes(), 431u16),
+        (&b"GET /a b c\r\nhost: leernet\r\n\r\n"[..], 400),
+        (&b"GET / HTTP/1.1\r\nbad header\r\n\r\n"[..], 400),
+    ] {
+        let mut stream = connect(&app).await;
+        let _ = stream.write_all(request).await;
+        let (code, head, body) = response(&mut stream).await;
+        assert!(
+            code == status || (status == 431 && code == 414),
+            "{code}: {head}"
+        );
+        assert!(
+            head.contains("content-type: application/problem+json"),
+            "{head}"
+        );
+        let problem: Value = serde_json::from_str(&body).expect("a problem");
+        assert_eq!(
+            problem["status"].as_u64(),
+            Some(u64::from(code)),
+            "{problem}"
+        );
+        assert!(
+            problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{problem}"
         );
     }
 }
