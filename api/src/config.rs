@@ -122,6 +122,28 @@ pub struct Config {
     #[arg(long, env = "LEERNET_REQUEST_TIMEOUT", default_value = "30s")]
     pub request_timeout: humantime::Duration,
 
+    /// How long a client may take to send a request's head (request line and header
+    /// fields) once it has begun, and a new connection to begin its first request; a slower
+    /// connection is closed.
+    #[arg(long, env = "LEERNET_HEADER_READ_TIMEOUT", default_value = "10s")]
+    pub header_read_timeout: humantime::Duration,
+
+    /// How long a client may take to send a request's body, from the end of its head; a
+    /// slower body is answered 408.
+    #[arg(long, env = "LEERNET_BODY_READ_TIMEOUT", default_value = "20s")]
+    pub body_read_timeout: humantime::Duration,
+
+    /// How long an idle keep-alive connection waits for its next request before it is
+    /// closed (longer than a load balancer's idle timeout, commonly 60 s).
+    #[arg(long, env = "LEERNET_KEEP_ALIVE_TIMEOUT", default_value = "75s")]
+    pub keep_alive_timeout: humantime::Duration,
+
+    /// Most connections open at once. One more closes the oldest idle connection, and is
+    /// refused only when all are serving requests. Keep it below the file limit (`ulimit
+    /// -n`) less the database pool.
+    #[arg(long, env = "LEERNET_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+
     /// Who the service's tokens are from and for.
     #[command(flatten)]
     pub tokens: TokenConfig,
@@ -220,6 +242,10 @@ impl Config {
             seed_on_first_start: false,
             shutdown_timeout: Duration::from_secs(5).into(),
             request_timeout: Duration::from_secs(30).into(),
+            header_read_timeout: Duration::from_secs(10).into(),
+            body_read_timeout: Duration::from_secs(20).into(),
+            keep_alive_timeout: Duration::from_secs(75).into(),
+            max_connections: 512,
             tokens: TokenConfig {
                 public_url: None,
                 token_audience: crate::auth::DEFAULT_AUDIENCE.to_owned(),
@@ -237,18 +263,151 @@ impl Config {
             webhook_poll_interval: Duration::from_millis(100).into(),
         }
     }
+
+    /// Refuses settings the service cannot run with.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for (flag, value) in [
+            ("--header-read-timeout", self.header_read_timeout),
+            ("--body-read-timeout", self.body_read_timeout),
+            ("--keep-alive-timeout", self.keep_alive_timeout),
+            ("--request-timeout", self.request_timeout),
+        ] {
+            if Duration::from(value).is_zero() {
+                bail!("{flag} must be longer than 0s");
+            }
+        }
+        if self.max_connections == 0 {
+            bail!("--max-connections (LEERNET_MAX_CONNECTIONS) must be at least 1");
+        }
+        Ok(())
+    }
 }
 
-/// A database URL with any password replaced by `***`, for messages and logs.
+/// Names of parameters that carry a password in a database URL's query or a key=value
+/// connection string (libpq's `password` and `sslpassword`, and common short forms).
+const SECRET_PARAMETERS: &[&str] = &["password", "pass", "pwd", "sslpassword"];
+
+/// A database URL with every credential replaced by `***`, for messages and logs: the
+/// password of the user info (`postgres://user:***@host`) and the value of every
+/// `password=`, `pass=`, `pwd=` or `sslpassword=` parameter, whatever its case and also
+/// when its name is percent-encoded (`pass%77ord=`).
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
     };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    // The user info ends at the last `@` before the query: a password may hold an `@`.
+    let authority_end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let rest = match rest[..authority_end].rfind('@') {
+        Some(at) if !prefix.is_empty() => {
+            let (userinfo, tail) = rest.split_at(at);
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***{tail}"),
+                None => rest.to_owned(),
+            }
+        }
+        _ => rest.to_owned(),
+    };
+    format!("{prefix}{}", redact_parameters(&rest))
+}
+
+/// `name=value` pieces separated by `?`, `&`, `;` or white space, with the value of a
+/// secret parameter replaced.
+fn redact_parameters(text: &str) -> String {
+    const SEPARATORS: [char; 6] = ['?', '&', ';', ' ', '\t', '\n'];
+    text.split_inclusive(SEPARATORS)
+        .map(|piece| {
+            let body = piece.strip_suffix(SEPARATORS).unwrap_or(piece);
+            let separator = &piece[body.len()..];
+            match body.split_once('=') {
+                Some((name, _)) if is_secret_parameter(name) => format!("{name}=***{separator}"),
+                _ => piece.to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn is_secret_parameter(name: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(name.trim()).decode_utf8_lossy();
+    SECRET_PARAMETERS
+        .iter()
+        .any(|secret| decoded.eq_ignore_ascii_case(secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn every_form_of_a_password_is_redacted() {
+        let cases = [
+            (
+                "postgres://leernet:hunter2@db:5432/leernet",
+                "postgres://leernet:***@db:5432/leernet",
+            ),
+            (
+                "postgres://leernet:hun%40ter2@db/leernet",
+                "postgres://leernet:***@db/leernet",
+            ),
+            (
+                "postgres://leernet:hun@ter2@db/leernet",
+                "postgres://leernet:***@db/leernet",
+            ),
+            (
+                "postgres://leernet@db/leernet?password=hunter2",
+                "postgres://leernet@db/leernet?password=***",
+            ),
+            (
+                "postgres://db/leernet?sslmode=require&PassWord=hunter2&application_name=x",
+                "postgres://db/leernet?sslmode=require&PassWord=***&application_name=x",
+            ),
+            (
+                "postgres://db/leernet?pass=hunter2",
+                "postgres://db/leernet?pass=***",
+            ),
+            (
+                "postgres://db/leernet?PWD=hunter2",
+                "postgres://db/leernet?PWD=***",
+            ),
+            (
+                "postgres://db/leernet?sslpassword=hunter2&sslmode=verify-full",
+                "postgres://db/leernet?sslpassword=***&sslmode=verify-full",
+            ),
+            (
+                "postgres://db/leernet?pass%77ord=hunter2",
+                "postgres://db/leernet?pass%77ord=***",
+            ),
+            (
+                "postgres://db/leernet?%70assword=hun%74er2",
+                "postgres://db/leernet?%70assword=***",
+            ),
+            (
+                "postgres://u:a@db/leernet?password=b",
+                "postgres://u:***@db/leernet?password=***",
+            ),
+            (
+                "mysql://root:hunter2@localhost/x",
+                "mysql://root:***@localhost/x",
+            ),
+            (
+                "host=db user=leernet password=hunter2 dbname=x",
+                "host=db user=leernet password=*** dbname=x",
+            ),
+            (
+                "sqlite://leernet.db?mode=rwc",
+                "sqlite://leernet.db?mode=rwc",
+            ),
+            (
+                "postgres://leernet@db/leernet",
+                "postgres://leernet@db/leernet",
+            ),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(redact(url), expected, "{url}");
+            assert!(
+                !redact(url).contains("hunter2") && !redact(url).contains("hun"),
+                "{url}"
+            );
+        }
     }
 }

@@ -4,7 +4,8 @@
 //! `application/problem+json` (RFC 9457) and GraphQL (later) as `extensions.code`, so both
 //! faces say the same thing. Database errors never reach a caller as such: the service maps
 //! the ones a caller caused (a duplicate, a missing reference) to [`Error::Validation`] where
-//! they happen, and everything else becomes [`Error::Internal`], whose cause is logged and
+//! they happen, the database being out of reach to [`Error::Unavailable`] (503 with
+//! `Retry-After`), and everything else becomes [`Error::Internal`], whose cause is logged and
 //! never sent.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -79,7 +80,8 @@ pub enum Error {
         /// Seconds until a retry may succeed.
         retry_after: u64,
     },
-    /// A dependency (the database) is not available right now.
+    /// A dependency (the database) is not available right now, or the request ran past its
+    /// timeout; answered 503 with `Retry-After`.
     #[error("unavailable: {0}")]
     Unavailable(String),
     /// Concurrent writers got in each other's way (a deadlock the database broke, writers it
@@ -196,6 +198,11 @@ impl Error {
     }
 }
 
+/// Seconds a client is told to wait (`Retry-After`) when the service is unavailable: the
+/// database out of reach, or a request past its timeout. Long enough for a pool to
+/// reconnect, short enough for a retry to land soon after the database is back.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -227,6 +234,7 @@ impl IntoResponse for Error {
         let retry_after = match &self {
             Error::RateLimited { retry_after } => Some(*retry_after),
             Error::Busy => Some(1),
+            Error::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
             _ => None,
         };
         let challenge = match &self {
@@ -248,6 +256,22 @@ impl IntoResponse for Error {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+impl Problem {
+    /// A problem of its own kind, outside [`Error`]'s (hyper's and the transport's
+    /// answers): `code` names it (`urn:leernet:problem:<code>`), the title is the status's.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            r#type: format!("urn:leernet:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+            code,
+            invalid_params: Vec::new(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod dto;
 pub mod error;
 pub mod rest;
@@ -141,6 +142,7 @@ impl Server {
     /// touched; requests that arrive meanwhile wait in the listen backlog.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let started = std::time::Instant::now();
+        config.check()?;
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|e| anyhow!("cannot listen on {}: {e}", config.addr))?;
@@ -206,29 +208,17 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grace: std::time::Duration = self.state.config.shutdown_timeout.into();
+        let config = self.state.config.clone();
+        let grace: std::time::Duration = config.shutdown_timeout.into();
+        let limits = connections::Limits {
+            header_read_timeout: config.header_read_timeout.into(),
+            keep_alive_timeout: config.keep_alive_timeout.into(),
+            max_connections: config.max_connections,
+        };
         let db = self.state.db.clone();
         let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(sync::run(self.state.clone(), worker_stop));
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(
-            self.listener,
-            app(self.state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing running requests");
-            let _ = stopping_tx.send(());
-        });
-        let serve = async move { serve.await.context("the HTTP server failed") };
-        tokio::pin!(serve);
-        tokio::select! {
-            result = &mut serve => result?,
-            () = async {
-                let _ = stopping_rx.await;
-                tokio::time::sleep(grace).await;
-            } => tracing::warn!("requests still running after the shutdown timeout; stopping anyway"),
-        }
+        connections::serve(self.listener, app(self.state), limits, shutdown, grace).await;
         // The webhook worker finishes the delivery it is making (bounded by its timeout).
         let _ = stop_worker.send(true);
         if tokio::time::timeout(grace, worker).await.is_err() {

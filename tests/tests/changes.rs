@@ -131,6 +131,22 @@ both_backends!(
 );
 
 both_backends!(
+    async fn a_cursor_with_a_negative_position_is_a_400_naming_after_not_a_410(backend) {
+        use base64::Engine;
+        let app = app_or_skip!(backend);
+        let writer = token(&app, "gemeente", "read changes:read write:themes").await;
+        send(&app, &writer, reqwest::Method::POST, "/api/v1/themes", Some(json!({"slug": "a", "name": "a"}))).await;
+        api::service::changes::prune(&app.db, chrono::Utc::now() + chrono::Duration::seconds(1)).await.expect("prune");
+        for raw in ["feed:-1:0", "feed:-9223372036854775808:0", "feed:0:-1"] {
+            let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+            let (status, problem) = get(&app, &writer, &format!("/api/v1/changes?after={cursor}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{raw}: {problem}");
+            assert_eq!((problem["code"].as_str(), problem["invalidParams"][0]["name"].as_str()), (Some("validation_failed"), Some("after")), "{raw}");
+        }
+    }
+);
+
+both_backends!(
     async fn a_reader_following_the_feed_over_http_misses_nothing_while_8_writers_race(backend) {
         use std::collections::{HashMap, HashSet};
         use std::sync::Arc;

@@ -82,3 +82,18 @@ both_backends!(
         assert!(reqwest::get(&url).await.is_err(), "nothing listens after the stop");
     }
 );
+
+both_backends!(
+    async fn a_path_segment_that_is_not_utf8_is_a_400_problem(backend) {
+        let app = app_or_skip!(backend);
+        let token = tests::token_for(&app, "lezer", "dashboard", "read webhooks:manage", &[]).await;
+        for path in ["/api/v1/themes/%FF", "/api/v1/networks/%C3%28/goals", "/api/v1/webhooks/%FF/deliveries"] {
+            let response = app.client.get(app.url(path)).bearer_auth(&token).send().await.expect("GET");
+            assert_eq!(response.status(), 400, "{path}");
+            assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+            let body: serde_json::Value = response.json().await.expect("problem body");
+            assert_eq!(body["invalidParams"][0]["name"], "path", "{path}: {body}");
+            assert_eq!(body["instance"], path);
+        }
+    }
+);

@@ -20,8 +20,22 @@ pub(crate) struct Process {
 
 impl Process {
     pub(crate) fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(LEERNET)
-            .args(args)
+        Self::spawn(Command::new(LEERNET).args(args))
+    }
+
+    /// Starts `leernet` with at most `files` open file descriptors (`ulimit -n`).
+    pub(crate) fn start_with_file_limit(files: u32, args: &[&str]) -> Self {
+        Self::spawn(
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+                .arg(LEERNET)
+                .args(args),
+        )
+    }
+
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command
             .env_remove("DATABASE_URL")
             .env_remove("LEERNET_ADDR")
             .env_remove("LEERNET_DATA_DIR")
@@ -180,6 +194,36 @@ fn an_unreachable_postgres_is_reported_with_its_reason() {
     assert!(
         line.contains("Connection refused"),
         "the cause, not just a pool timeout: {line}"
+    );
+    assert!(!line.contains("hunter2"), "{line}");
+}
+
+#[test]
+fn a_password_given_as_a_parameter_of_the_database_url_is_never_printed() {
+    let line = failing(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        "postgres://leernet@127.0.0.1:1/leernet?sslmode=disable&password=hunter2",
+        "--db-connect-timeout",
+        "1s",
+    ]);
+    assert!(
+        line.contains("postgres://leernet@127.0.0.1:1/leernet?sslmode=disable&password=***"),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"), "{line}");
+    let line = failing(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        "mysql://root@localhost/x?PassWord=hunter2;pass%77ord=hunter2",
+    ]);
+    assert!(
+        line.contains("must start with postgres:// or sqlite://"),
+        "{line}"
     );
     assert!(!line.contains("hunter2"), "{line}");
 }

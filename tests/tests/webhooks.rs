@@ -1,6 +1,7 @@
 //! Webhooks through the real server and a receiver on loopback: signed CloudEvents, retried
 //! with backoff after a failure and a timeout, delivered in order, logged; SSRF targets
-//! refused; a webhook that keeps failing is disabled, and a redelivery revives it.
+//! refused at registration and again at connect (by the addresses connected to); a webhook
+//! that keeps failing is disabled, and a redelivery revives it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -162,7 +163,8 @@ both_backends!(
     async fn targets_that_reach_inside_are_refused(backend) {
         let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_allow_private = false).await else { return };
         let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
-        for url in ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://10.0.0.8/", "http://[::1]/", "http://localhost/", "ftp://example.org/", "https://user:pw@example.org/"] {
+        for url in ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://10.0.0.8/", "http://[::1]/", "http://localhost/", "ftp://example.org/", "https://user:pw@example.org/",
+            "http://[::127.0.0.1]/", "http://[64:ff9b::a9fe:a9fe]/", "http://[64:ff9b:1::a9fe:a9fe]/", "http://192.0.0.8/", "http://198.18.0.1/", "http://[2002:a9fe:a9fe::]/"] {
             let (status, problem) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "secret": "een-lang-gedeeld-geheim"})).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {problem}");
             assert_eq!(problem["invalidParams"][0]["name"], "url", "{url}");
@@ -417,4 +419,71 @@ async fn wait_for_count(app: &TestApp, table: &str, filter: &str, n: i64) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {n} rows of {table} where {filter}");
+}
+
+both_backends!(
+    async fn a_delivery_to_a_name_that_resolves_inside_is_refused_at_connect(backend) {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+        let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_allow_private = false).await else { return };
+        let (url, received) = receiver(Script::AlwaysFail).await;
+        // Registration would refuse it; a row written before the name pointed inside (DNS
+        // rebinding) is what the delivery must still refuse, by the addresses it connects to.
+        let url = url.replace("127.0.0.1", "localhost");
+        let owner = tests::partner(&app.db, "provincie", &["read", "webhooks:manage"]).await;
+        let now = chrono::Utc::now();
+        let hook = entity::webhook::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()), partner_id: Set(owner.partner_id), url: Set(url),
+            types: Set(String::new()), secret: Set("een-lang-gedeeld-geheim".to_owned()), active: Set(true),
+            consecutive_failures: Set(0), disabled_at: Set(None), created_at: Set(now), updated_at: Set(now), deleted_at: Set(None),
+        }.insert(&app.db).await.expect("a webhook row");
+        let writer = token(&app, "schrijver", "write:themes").await;
+        let (status, _) = post(&app, &writer, "/api/v1/themes", json!({"slug": "voeding", "name": "voeding"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let mut attempted = None;
+        for _ in 0..200 {
+            let rows = entity::webhook_delivery::Entity::find()
+                .filter(entity::webhook_delivery::Column::WebhookId.eq(hook.id))
+                .all(&app.db).await.expect("deliveries");
+            if let Some(row) = rows.into_iter().find(|d| d.attempts >= 1) {
+                attempted = Some(row);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let delivery = attempted.expect("an attempt is recorded");
+        let error = delivery.error.unwrap_or_default();
+        assert!(error.starts_with("target refused") && error.contains("loopback"), "{error}");
+        assert_eq!(delivery.status, "pending", "retried later, as any failure");
+        assert_eq!(received.1.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing reached the receiver");
+    }
+);
+
+#[tokio::test]
+async fn the_delivery_client_checks_the_addresses_it_connects_to() {
+    let (url, received) = receiver(Script::AlwaysFail).await;
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let guarded = api::sync::delivery_client(Duration::from_secs(2), false).expect("a client");
+    let error = guarded
+        .post(&by_name)
+        .body("{}")
+        .send()
+        .await
+        .expect_err("refused at connect");
+    let refused = api::service::webhooks::target::refusal(&error).expect("refused by the resolver");
+    assert!(refused.0.contains("loopback"), "{refused}");
+    assert_eq!(received.1.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // With private targets allowed (tests, local development) the same name is reached.
+    let open = api::sync::delivery_client(Duration::from_secs(2), true).expect("a client");
+    let response = open
+        .post(&by_name)
+        .body("{}")
+        .send()
+        .await
+        .expect("reached");
+    assert_eq!(
+        response.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the receiver's answer"
+    );
+    assert_eq!(received.1.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -2,7 +2,10 @@
 //! token names a `kid` we do not know or when signing with keys older than
 //! [`RELOAD_INTERVAL`] (another instance, or `leernet keys rotate`, may have rotated), at
 //! most once per interval, so that a stream of made-up `kid`s cannot turn into a stream of
-//! queries.
+//! queries. The published keys (`/.well-known/jwks.json`) are served from memory: a stale
+//! set is reloaded first, waiting at most [`REFRESH_WAIT`], and when the database does not
+//! answer the keys in memory are served as they are, so that verifiers elsewhere keep
+//! working while the database is down.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +19,10 @@ use crate::service::keys::{self, SigningKey};
 /// Least time between two reloads on an unknown `kid`.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Longest a request for the published keys waits for a reload before it is served the
+/// keys in memory.
+pub const REFRESH_WAIT: Duration = Duration::from_secs(1);
+
 /// A key ready to sign or verify.
 #[derive(Clone)]
 struct Loaded {
@@ -27,6 +34,8 @@ struct Loaded {
 pub struct KeyRing {
     keys: RwLock<Vec<Loaded>>,
     last_reload: Mutex<Option<Instant>>,
+    /// When the published keys were last reloaded or tried to be, held while one is.
+    last_attempt: Mutex<Option<Instant>>,
 }
 
 impl KeyRing {
@@ -36,6 +45,7 @@ impl KeyRing {
         let ring = Self {
             keys: RwLock::new(Vec::new()),
             last_reload: Mutex::new(None),
+            last_attempt: Mutex::new(None),
         };
         ring.reload(db).await?;
         Ok(ring)
@@ -58,6 +68,28 @@ impl KeyRing {
     /// Reloads now (after `leernet keys rotate` in this process, or on start).
     pub async fn refresh(&self, db: &DatabaseConnection) -> Result<()> {
         self.reload(db).await
+    }
+
+    /// Reloads the keys when they are older than [`RELOAD_INTERVAL`], trying at most once
+    /// per interval and waiting at most [`REFRESH_WAIT`]; never fails: when the database
+    /// does not answer (or another request is reloading), the keys in memory stay.
+    pub async fn refresh_if_stale(&self, db: &DatabaseConnection) {
+        let Ok(mut last_attempt) = self.last_attempt.try_lock() else {
+            return;
+        };
+        if last_attempt.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) || !self.stale().await {
+            return;
+        }
+        *last_attempt = Some(Instant::now());
+        match tokio::time::timeout(REFRESH_WAIT, self.reload(db)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot reload the signing keys; publishing the loaded ones");
+            }
+            Err(_) => tracing::warn!(
+                "reloading the signing keys takes too long; publishing the loaded ones"
+            ),
+        }
     }
 
     /// Whether the last reload is older than [`RELOAD_INTERVAL`].

@@ -1,6 +1,7 @@
 //! axum's extractors, with their rejections as problem+json (axum's own answer is text):
-//! [`Query`] for list parameters, [`JsonBody`] for request bodies. Paths are read as
-//! strings by the handlers and parsed there, so a malformed id is a 400 naming it too.
+//! [`Query`] for list parameters, [`JsonBody`] for request bodies, [`Path`] for path
+//! segments. Paths are read as strings by the handlers and parsed there, so a malformed id
+//! is a 400 naming it too; a segment that is not UTF-8 once percent-decoded is a 400 here.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -9,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, InvalidParam};
+use crate::error::{Error, InvalidParam, Problem};
 
 /// Query parameters; an unknown parameter, or one of the wrong type, is a 400 naming it.
 #[derive(Debug, Clone)]
@@ -47,6 +48,33 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T
     }
 }
 
+/// Path parameters, read as strings; a segment that cannot be read (`%FF` is not UTF-8) is
+/// a 400 problem naming the path.
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) if rejection.status().is_client_error() => {
+                let mut problem =
+                    Error::invalid("path", format!("cannot be read: {}", rejection.body_text()))
+                        .problem();
+                problem.instance = Some(parts.uri.path().to_owned());
+                Err(problem.into_response())
+            }
+            Err(rejection) => Err(Error::internal(anyhow::anyhow!(
+                "path parameters: {}",
+                rejection.body_text()
+            ))
+            .into_response()),
+        }
+    }
+}
+
 /// A JSON request body, not yet read: the content type is checked when it is extracted
 /// (415 otherwise), the body itself only when the handler asks for it, after it has checked
 /// that the caller may write at all, so that a refused caller's body is never buffered. It
@@ -57,13 +85,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T
 pub struct JsonBody(Request);
 
 fn problem(status: StatusCode, code: &'static str, detail: String) -> Response {
-    let mut problem = Error::Validation(Vec::new()).problem();
-    problem.status = status.as_u16();
-    problem.title = status.canonical_reason().unwrap_or("Error").to_owned();
-    problem.r#type = format!("urn:leernet:problem:{code}");
-    problem.code = code;
-    problem.detail = detail;
-    problem.into_response()
+    Problem::new(status, code, detail).into_response()
 }
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {

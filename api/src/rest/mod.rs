@@ -2,6 +2,7 @@
 //! request ids, security headers).
 
 mod audit;
+mod body;
 pub mod changes;
 pub mod collection;
 pub mod extract;
@@ -38,6 +39,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: every route with its middleware.
 pub fn app(state: AppState) -> Router {
     let timeout: Duration = state.config.request_timeout.into();
+    let body_timeout: Duration = state.config.body_read_timeout.into();
     let max_body = state.config.max_body_size;
     let cors = cors(&state.config.cors_allow_origins);
     let hsts = state.config.hsts;
@@ -69,6 +71,9 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(etag_per_coding))
         .layer(axum::middleware::from_fn(move |request, next| {
             request_timeout(timeout, request, next)
+        }))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            body::deadline(body_timeout, request, next)
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -208,14 +213,19 @@ async fn etag_per_coding(request: Request, next: Next) -> Response {
     response
 }
 
-/// Answers 503 (problem+json) when a request takes longer than the configured timeout.
+/// Answers 503 (problem+json) when a request takes longer than the configured timeout
+/// (marked [`body::TimedOut`], which becomes a 408 when the body was still arriving).
 async fn request_timeout(timeout: Duration, request: Request, next: Next) -> Response {
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => Error::Unavailable(format!(
-            "the request took longer than {}; retry later",
-            humantime::format_duration(timeout)
-        ))
-        .into_response(),
+        Err(_) => {
+            let mut response = Error::Unavailable(format!(
+                "the request took longer than {}; retry later",
+                humantime::format_duration(timeout)
+            ))
+            .into_response();
+            response.extensions_mut().insert(body::TimedOut);
+            response
+        }
     }
 }

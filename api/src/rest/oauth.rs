@@ -370,10 +370,10 @@ async fn token(
         .into_response()
 }
 
+/// The published keys, from memory (refreshed first when stale, within a bound): they
+/// keep being served while the database is down.
 async fn jwks(State(state): State<AppState>) -> Response {
-    if let Err(error) = state.keys.refresh(&state.db).await {
-        return error.into_response();
-    }
+    state.keys.refresh_if_stale(&state.db).await;
     (
         [(
             header::CACHE_CONTROL,

@@ -4,7 +4,7 @@
 //! collection has the same operations, documented the same way in the OpenAPI document
 //! (`utoipa-axum`: a route cannot exist without its documentation).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::{Problem, Result};
 use crate::rest::collection::{self, BulkRequest, BulkResult, Page, PageParams, Scope};
-use crate::rest::extract::JsonBody;
+use crate::rest::extract::{JsonBody, Path};
 use crate::service::{
     Actor, Assignments, Goals, Initiatives, Lessons, Memberships, Networks, Organizations,
     PracticeExamples, Programmes, Regions, Reports, Themes, Transfers,

@@ -2,7 +2,7 @@
 //! delivery log with a redeliver action.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use crate::error::{Problem, Result};
 use crate::rest::collection::parse_id;
-use crate::rest::extract::{JsonBody, from_json};
+use crate::rest::extract::{JsonBody, Path, from_json};
 use crate::service::Actor;
 use crate::service::webhooks::{self, Delivery, Webhook, WebhookInput};
 use crate::state::AppState;

@@ -422,7 +422,9 @@ impl FeedCursor {
             .encode(format!("feed:{}:{}", self.position, self.seq))
     }
 
-    /// A cursor from its token; `None` when it is not one.
+    /// A cursor from its token; `None` when it is not one. Positions and sequence numbers
+    /// start at 0, so a negative one was never handed out: it is not a cursor (rather than
+    /// one from before the retention).
     pub fn from_token(text: &str) -> Option<Self> {
         use base64::Engine;
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -432,8 +434,8 @@ impl FeedCursor {
         let mut parts = raw.split(':');
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("feed"), Some(position), Some(seq), None) => Some(FeedCursor {
-                position: position.parse().ok()?,
-                seq: seq.parse().ok()?,
+                position: position.parse().ok().filter(|p: &i64| *p >= 0)?,
+                seq: seq.parse().ok().filter(|s: &i64| *s >= 0)?,
             }),
             _ => None,
         }

@@ -215,12 +215,16 @@ pub fn is_postgres(backend: DbBackend) -> bool {
 /// safety net for races (two writers taking the same slug at once). Constraint names follow
 /// `ux_<table>_<columns>` and `ck_<table>_<column>`, which lets us name the field.
 pub fn map_db_err(err: DbErr) -> Error {
+    if is_transient(&err) {
+        // The cause (which may quote SQL) is logged, never sent.
+        tracing::warn!(error = %err, "the database is unavailable");
+        return Error::Unavailable(
+            "the database is not reachable right now; retry the request".to_owned(),
+        );
+    }
     let db_error = match &err {
         DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
             e.as_database_error()
-        }
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-            return Error::Unavailable("the database is not reachable right now".to_owned());
         }
         DbErr::RecordNotUpdated => {
             return Error::Conflict(
@@ -287,6 +291,34 @@ pub fn map_db_err(err: DbErr) -> Error {
             )])
         }
         _ => Error::internal(err),
+    }
+}
+
+/// Whether `err` is the database being out of reach for a while, not anything the
+/// request did: no connection to be had (pool exhausted or closed, server unreachable), the
+/// connection lost mid-statement (I/O, TLS or protocol failure), or the server refusing or
+/// ending sessions: SQLSTATE class 08 (connection exception), 57P01/57P02/57P03 (admin
+/// shutdown, crash shutdown, cannot connect now) and 53300 (too many connections).
+pub fn is_transient(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                Sqlx::Io(_)
+                | Sqlx::Tls(_)
+                | Sqlx::Protocol(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed => true,
+                Sqlx::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08")
+                        || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

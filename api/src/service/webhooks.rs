@@ -9,11 +9,12 @@
 //! transaction open, and records the outcome: delivered, or retried with exponential
 //! backoff and jitter, the subscription disabled after too many consecutive failures.
 //!
-//! Targets are checked against SSRF when registered and again before every delivery: http
-//! or https only, and no loopback, private, link-local, unspecified or metadata address,
-//! after DNS resolution, unless private targets are allowed (tests, local development).
+//! Targets are checked against SSRF when registered and again at every delivery, on the
+//! addresses actually connected to ([`target`]), unless private targets are allowed (tests,
+//! local development).
 
-use std::net::IpAddr;
+pub mod target;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -32,6 +33,8 @@ use crate::service::changes::{FEED_TYPES, Follower};
 use crate::service::check::Check;
 use crate::service::db::{is_postgres, map_db_err};
 use crate::service::resource::now;
+
+pub use target::{check_target, forbidden_address};
 
 /// What a partner registers.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -116,78 +119,6 @@ fn to_delivery(row: webhook_delivery::Model) -> Delivery {
         error: row.error,
         delivered_at: row.delivered_at,
     }
-}
-
-/// Whether `ip` is one a webhook may not reach: loopback, private (RFC 1918, unique
-/// local), link-local (cloud metadata lives at 169.254.169.254), unspecified, broadcast,
-/// shared address space, or the IPv4 forms of these inside IPv6.
-pub fn forbidden_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..=127).contains(&b))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_address(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
-
-/// Checks a target URL: http(s) with a host whose every address (after DNS) is allowed.
-pub async fn check_target(url: &str, allow_private: bool) -> std::result::Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|_| "is not a URL".to_owned())?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err("must be an http:// or https:// URL".to_owned());
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("must not carry credentials".to_owned());
-    }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| "must have a host".to_owned())?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    if allow_private {
-        return Ok(());
-    }
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio::net::lookup_host((host.as_str(), port)),
-        )
-        .await
-        .map_err(|_| "its host does not resolve in time".to_owned())?
-        .map_err(|_| "its host does not resolve".to_owned())?
-        .map(|a| a.ip())
-        .collect(),
-    };
-    if addresses.is_empty() {
-        return Err("its host does not resolve".to_owned());
-    }
-    if addresses.iter().any(|ip| forbidden_address(*ip)) {
-        return Err(
-            "points at a loopback, private, link-local or metadata address, which webhooks may not reach"
-                .to_owned(),
-        );
-    }
-    Ok(())
 }
 
 /// Refuses a caller without `webhooks:manage`.

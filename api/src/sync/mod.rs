@@ -1,5 +1,6 @@
 //! Webhook delivery: the worker every instance runs. It claims due deliveries (a lease, no
-//! transaction held across the HTTP call), checks the target against SSRF again, POSTs the
+//! transaction held across the HTTP call), checks the target against SSRF again (the URL
+//! here, the addresses in the client's resolver, at connect), POSTs the
 //! change as a CloudEvents 1.0 structured JSON event signed with HMAC-SHA256
 //! (`Leernet-Signature: t=<unix seconds>,v1=<hex>` over `"<t>." + body`), and records the
 //! outcome. On PostgreSQL it wakes on `LISTEN leernet_changes`, which every write
@@ -15,7 +16,8 @@ use sea_orm::sqlx::postgres::PgListener;
 use serde_json::json;
 
 use crate::service::changes::FeedCursor;
-use crate::service::webhooks::{self, Claimed, Outcome, check_target};
+use crate::service::webhooks::target::{GuardedResolver, check_url, refusal};
+use crate::service::webhooks::{self, Claimed, Outcome};
 use crate::state::AppState;
 
 /// How long a claimed delivery is held before another instance may take it.
@@ -61,7 +63,7 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
 }
 
 async fn attempt(state: &AppState, client: &reqwest::Client, claimed: &Claimed) -> Outcome {
-    if let Err(reason) = check_target(&claimed.url, state.config.webhook_allow_private).await {
+    if let Err(reason) = check_url(&claimed.url, state.config.webhook_allow_private) {
         return Outcome::Failed(None, format!("target refused: it {reason}"));
     }
     let body = event(&state.issuer, &claimed.entry).to_string();
@@ -82,6 +84,9 @@ async fn attempt(state: &AppState, client: &reqwest::Client, claimed: &Claimed) 
             Some(response.status().as_u16()),
             format!("the receiver answered {}", response.status()),
         ),
+        Err(ref error) if let Some(reason) = refusal(error) => {
+            Outcome::Failed(None, format!("target refused: it {reason}"))
+        }
         Err(error) if error.is_timeout() => {
             Outcome::Failed(None, "the receiver did not answer in time".to_owned())
         }
@@ -89,16 +94,31 @@ async fn attempt(state: &AppState, client: &reqwest::Client, claimed: &Claimed) 
     }
 }
 
+/// The client deliveries go out with: no redirects (a redirect could lead anywhere), no
+/// proxy from the environment (the target's addresses must be the ones connected to), and
+/// the [`GuardedResolver`], which refuses a host resolving to a forbidden address at
+/// connect, so that DNS changing between check and connect cannot reach inside.
+pub fn delivery_client(timeout: Duration, allow_private: bool) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(std::sync::Arc::new(GuardedResolver { allow_private }))
+        .build()
+}
+
 /// Delivers what is due, until told to stop.
 pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     let timeout: Duration = state.config.webhook_timeout.into();
     let poll: Duration = state.config.webhook_poll_interval.into();
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default();
+    let client = match delivery_client(timeout, state.config.webhook_allow_private) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the webhook client; no webhooks are delivered");
+            return;
+        }
+    };
     let mut listener: Option<PgListener> = None;
     loop {
         if *stop.borrow() {
