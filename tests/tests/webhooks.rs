@@ -429,7 +429,7 @@ both_backends!(
         // Registration would refuse it; a row written before the name pointed inside (DNS
         // rebinding) is what the delivery must still refuse, by the addresses it connects to.
         let url = url.replace("127.0.0.1", "localhost");
-        let owner = tests::partner(&app.db, "provincie", &["read", "webhooks:manage"]).await;
+        let owner = tests::partner(&app.db, "provincie", &["read", "changes:read", "webhooks:manage"]).await;
         let now = chrono::Utc::now();
         let hook = entity::webhook::ActiveModel {
             id: Set(uuid::Uuid::now_v7()), partner_id: Set(owner.partner_id), url: Set(url),

@@ -220,7 +220,7 @@ impl Dependent {
                 .eq("draft")
                 .and(Expr::col((rows, "owner_partner_id")).ne(actor.partner_id))
         } else {
-            Expr::val(false).into()
+            Expr::val(false)
         };
         let mut query = Query::select();
         query
