@@ -78,7 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("seeding failed: {e}"))?;
             println!("{report}");
             if let Some(demo) = &report.demo_admin {
-                print_demo_admin(demo);
+                print_demo_admin(demo, &seed_token_url());
             }
             conn.close().await.ok();
             Ok(())
@@ -94,12 +94,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Prints the demo admin's credentials once, on standard output (never to the log).
-pub fn print_demo_admin(demo: &service::partners::Credentials) {
+/// Prints the demo admin's credentials once, on standard output (never to the log), with
+/// the command that gets a token from `token_url`.
+pub fn print_demo_admin(demo: &service::partners::Credentials, token_url: &str) {
     println!(
-        "demo admin partner (shown once, store it now):\n  clientId:     {}\n  clientSecret: {}\n  get a token:  curl -s -u '{}:{}' -d grant_type=client_credentials http://127.0.0.1:8080/oauth/token",
+        "demo admin partner (shown once, store it now):\n  clientId:     {}\n  clientSecret: {}\n  get a token:  curl -s -u '{}:{}' -d grant_type=client_credentials {token_url}",
         demo.client_id, demo.client_secret, demo.client_id, demo.client_secret
     );
+}
+
+/// Where `leernet serve` would answer token requests with the same environment
+/// (`LEERNET_PUBLIC_URL`, else `LEERNET_ADDR`, else the default address): for `leernet
+/// seed`, which runs without a server.
+fn seed_token_url() -> String {
+    let base = std::env::var("LEERNET_PUBLIC_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            format!(
+                "http://{}",
+                std::env::var("LEERNET_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
+            )
+        });
+    format!("{}/oauth/token", base.trim_end_matches('/'))
 }
 
 /// Opens the database, with a one-line error a person can act on.
@@ -158,7 +175,11 @@ impl Server {
                 .map_err(|e| anyhow!("seeding the new database failed: {e}"))?;
             tracing::info!(%report, "new database seeded");
             if let Some(demo) = &report.demo_admin {
-                print_demo_admin(demo);
+                let bound = listener.local_addr().unwrap_or(config.addr);
+                print_demo_admin(
+                    demo,
+                    &format!("{}/oauth/token", config.tokens.issuer(bound)),
+                );
             }
         }
         let keys = auth::KeyRing::load(&db)

@@ -10,6 +10,9 @@ use tests::{TestDb, both_backends};
 
 const LEERNET: &str = env!("CARGO_BIN_EXE_leernet-process");
 
+/// How a line the process wrote on standard output is marked among its stderr lines.
+const STDOUT: &str = "stdout: ";
+
 /// A `leernet` child process and the lines it writes to stderr (killed on drop, should a
 /// test fail before it stops it).
 pub(crate) struct Process {
@@ -43,12 +46,21 @@ impl Process {
             .env("LEERNET_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start leernet");
         let stderr = child.stderr.take().expect("stderr");
+        let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = mpsc::channel();
+        let out = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if out.send(format!("{STDOUT}{line}")).is_err() {
+                    break;
+                }
+            }
+        });
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
@@ -78,6 +90,30 @@ impl Process {
             }
         }
         panic!("no log line {message:?}; stderr so far: {:#?}", self.seen);
+    }
+
+    /// Waits for a line on standard output that contains `text`.
+    pub(crate) fn wait_for_stdout(&mut self, text: &str) -> String {
+        if let Some(line) = self
+            .seen
+            .iter()
+            .find(|l| l.starts_with(STDOUT) && l.contains(text))
+        {
+            return line[STDOUT.len()..].to_owned();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                break;
+            };
+            self.seen.push(line.clone());
+            if let Some(out) = line.strip_prefix(STDOUT)
+                && out.contains(text)
+            {
+                return out.to_owned();
+            }
+        }
+        panic!("no line with {text:?} on stdout; so far: {:#?}", self.seen);
     }
 
     /// The process id.
@@ -256,4 +292,29 @@ fn an_unwritable_data_directory_is_reported() {
         )),
         "{line}"
     );
+}
+
+#[test]
+fn the_demo_admins_token_hint_names_the_address_the_service_listens_on() {
+    let data = tempfile::tempdir().expect("a data directory");
+    let mut leernet = Process::start(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.path().to_str().expect("a path"),
+    ]);
+    let addr = leernet.wait_for_log("leernet is ready")["addr"]
+        .as_str()
+        .expect("an address")
+        .to_owned();
+    let hint = leernet.wait_for_stdout("get a token:");
+    assert!(
+        hint.trim_end()
+            .ends_with(&format!("http://{addr}/oauth/token")),
+        "{hint}"
+    );
+    assert!(!addr.ends_with(":8080"));
+    leernet.signal("-TERM");
+    leernet.wait();
 }
