@@ -222,6 +222,8 @@ both_backends!(
 
         // Every collection with an upsert route: its input schema, and the route.
         let mut upserts: HashMap<String, String> = HashMap::new();
+        // Paths are relative to the server URL (`/api/v1`).
+        let base = doc["servers"][0]["url"].as_str().expect("a server URL").to_owned();
         for (path, item) in doc["paths"].as_object().expect("paths") {
             if path.ends_with("/external/{externalId}") {
                 let schema = item["put"]["requestBody"]["content"]["application/json"]["schema"]
@@ -229,7 +231,7 @@ both_backends!(
                     .as_str()
                     .unwrap_or_else(|| panic!("PUT {path} takes a named schema"));
                 let name = schema.rsplit('/').next().expect("a schema name").to_owned();
-                upserts.insert(name, path.clone());
+                upserts.insert(name, format!("{base}{path}"));
             }
         }
         let mut covered: Vec<&str> =

@@ -47,7 +47,6 @@ pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .merge(health::routes())
         .merge(oauth::routes())
-        .merge(audit::routes())
         .merge(resources)
         .merge(openapi::routes(api))
         .fallback(not_found)

@@ -41,6 +41,7 @@ use crate::state::AppState;
         (name = "changes", description = "The change feed, in commit order, for partners that stay in step"),
         (name = "webhooks", description = "Change notifications pushed to partners (CloudEvents, signed)"),
         (name = "stats", description = "Counts for dashboards, per region, theme or year (JSON or CSV)"),
+        (name = "audit", description = "Who wrote what and when, for administrators"),
     )
 )]
 struct ApiDoc;
@@ -74,9 +75,272 @@ pub fn documented(bulk_body_limit: usize) -> (Router<AppState>, utoipa::openapi:
         .merge(super::stats::routes())
         .merge(super::changes::routes())
         .merge(super::webhooks::routes())
+        .merge(super::audit::routes())
         .split_for_parts();
     common_responses(&mut api);
+    http_contract(&mut api);
+    let api = relative_to_base(api);
     (router, api)
+}
+
+/// The base of every documented path: the document's `servers` URL (the major version in
+/// the URI, `/core/uri-version`), its paths relative to it.
+pub const BASE: &str = "/api/v1";
+
+/// Paths relative to [`BASE`], which becomes the server URL.
+fn relative_to_base(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut api = api;
+    let paths = std::mem::take(&mut api.paths.paths);
+    api.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| {
+            let relative = path.strip_prefix(BASE).unwrap_or(&path).to_owned();
+            (relative, item)
+        })
+        .collect();
+    api.servers = Some(vec![
+        utoipa::openapi::server::ServerBuilder::new()
+            .url(BASE)
+            .description(Some("This service, version 1"))
+            .build(),
+    ]);
+    api
+}
+
+/// The document as partners read it: schema names without the `_` utoipa joins generic
+/// names with (`Page_Theme` → `ThemePage`, `BulkRequest_ThemeInput` →
+/// `ThemeInputBulkRequest`), which code generators and linters read as two words.
+pub fn to_json(api: &utoipa::openapi::OpenApi) -> String {
+    let mut text = api.to_pretty_json().unwrap_or_default();
+    let renames: Vec<(String, String)> = api
+        .components
+        .as_ref()
+        .map(|c| {
+            c.schemas
+                .keys()
+                .filter_map(|name| {
+                    let (generic, argument) = name.split_once('_')?;
+                    Some((name.clone(), format!("{argument}{generic}")))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (old, new) in &renames {
+        text = text
+            .replace(
+                &format!("\"#/components/schemas/{old}\""),
+                &format!("\"#/components/schemas/{new}\""),
+            )
+            .replace(&format!("\"{old}\": {{"), &format!("\"{new}\": {{"));
+    }
+    text
+}
+
+/// The HTTP contract beside the bodies, so that a generated client can send and read it:
+/// the headers every response carries (`API-Version`, `X-Request-Id`, `RateLimit-*`), those
+/// of single resources (`ETag`; `Location` and `Idempotent-Replayed` on a create), `Link`
+/// on lists, `Retry-After` on 429 and 503, the `If-Match` and `If-None-Match` parameters,
+/// and the CSV form of lists and stats.
+fn http_contract(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Type};
+
+    let string = || {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(Type::String)
+            .build()
+    };
+    let integer = || {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .build()
+    };
+    const HEADERS: &[(&str, bool, &str)] = &[
+        (
+            "API-Version",
+            false,
+            "The full version of the API that answered (e.g. `0.1.0`)",
+        ),
+        (
+            "X-Request-Id",
+            false,
+            "The request's id: the one sent, or a new one; name it when reporting a problem",
+        ),
+        (
+            "RateLimit-Limit",
+            true,
+            "Calls this partner may make per window (draft-ietf-httpapi-ratelimit-headers-07)",
+        ),
+        ("RateLimit-Remaining", true, "Calls left in the window"),
+        (
+            "RateLimit-Reset",
+            true,
+            "Seconds until the allowance is full again (with none left: until the next call is allowed, as `Retry-After`)",
+        ),
+        (
+            "RateLimit-Policy",
+            false,
+            "The quota policy, e.g. `600;w=60`",
+        ),
+        ("Retry-After", true, "Seconds to wait before retrying"),
+        (
+            "ETag",
+            false,
+            "The resource's version as a strong entity tag: `\"3\"`, or `\"3-gzip\"` / `\"3-br\"` for a compressed representation; send it back in `If-Match` or `If-None-Match`",
+        ),
+        ("Location", false, "Where the created resource is"),
+        ("Link", false, "The next page: `<...>; rel=\"next\"`"),
+        (
+            "Idempotent-Replayed",
+            false,
+            "`true` when this is the stored first response to a request with the same `Idempotency-Key`",
+        ),
+    ];
+    let components = api.components.get_or_insert_with(Default::default);
+    for (name, numeric, description) in HEADERS {
+        components.headers.insert(
+            (*name).to_owned(),
+            RefOr::T(
+                HeaderBuilder::new()
+                    .schema(Some(if *numeric { integer() } else { string() }))
+                    .description(Some(*description))
+                    .build(),
+            ),
+        );
+    }
+    for (name, description) in [
+        (
+            "If-Match",
+            "Change (or read) only if the resource is at this version: its `ETag` as sent. Compared strongly; otherwise 412",
+        ),
+        (
+            "If-None-Match",
+            "Answer 304 Not Modified if the resource is still at this version (its `ETag`)",
+        ),
+    ] {
+        components.parameters.insert(
+            name.to_owned(),
+            RefOr::T(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Header)
+                    .required(utoipa::openapi::Required::False)
+                    .schema(Some(string()))
+                    .description(Some(description))
+                    .build(),
+            ),
+        );
+    }
+    components.responses.insert(
+        "ServiceUnavailable".to_owned(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description("The database is out of reach or the request took too long: retry after `Retry-After` seconds")
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        ),
+    );
+    let header = |name: &str| RefOr::Ref(Ref::new(format!("#/components/headers/{name}")));
+    let everywhere = [
+        "API-Version",
+        "X-Request-Id",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "RateLimit-Policy",
+    ];
+    // The shared responses carry what every response does, and Retry-After where it applies.
+    for (name, response) in components.responses.iter_mut() {
+        if let RefOr::T(response) = response {
+            for h in everywhere {
+                response.headers.insert(h.to_owned(), header(h));
+            }
+            if matches!(name.as_str(), "TooManyRequests" | "ServiceUnavailable") {
+                response
+                    .headers
+                    .insert("Retry-After".to_owned(), header("Retry-After"));
+            }
+        }
+    }
+    let csv = ContentBuilder::new().schema(Some(string())).build();
+    for (path, item) in api.paths.paths.iter_mut() {
+        let item_path = path.ends_with('}');
+        let list_path = !item_path && !path.ends_with("/bulk") && !path.ends_with("/redeliver");
+        let ops = [
+            ("get", item.get.as_mut()),
+            ("post", item.post.as_mut()),
+            ("put", item.put.as_mut()),
+            ("patch", item.patch.as_mut()),
+            ("delete", item.delete.as_mut()),
+        ];
+        for (method, operation) in ops {
+            let Some(operation) = operation else { continue };
+            operation
+                .responses
+                .responses
+                .entry("503".to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name("ServiceUnavailable")));
+            // A versioned resource (webhooks and their deliveries have no version).
+            let is_resource = item_path
+                && !path.starts_with("/api/v1/webhooks")
+                && (path.ends_with("{id}") || path.ends_with("{externalId}"));
+            let mut params = Vec::new();
+            if item_path && is_resource {
+                match method {
+                    "get" => params.extend(["If-None-Match", "If-Match"]),
+                    "put" | "patch" | "delete" => params.push("If-Match"),
+                    _ => {}
+                }
+            }
+            let parameters = operation.parameters.get_or_insert_with(Vec::new);
+            for p in params {
+                parameters.push(RefOr::Ref(Ref::new(format!("#/components/parameters/{p}"))));
+            }
+            for (status, response) in operation.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                for h in everywhere {
+                    response.headers.insert(h.to_owned(), header(h));
+                }
+                let single = is_resource && matches!(status.as_str(), "200" | "201" | "304");
+                if single && method != "delete" {
+                    response.headers.insert("ETag".to_owned(), header("ETag"));
+                }
+                if status == "201" {
+                    response
+                        .headers
+                        .insert("Location".to_owned(), header("Location"));
+                    if method == "post" {
+                        response.headers.insert(
+                            "Idempotent-Replayed".to_owned(),
+                            header("Idempotent-Replayed"),
+                        );
+                    }
+                }
+                let page = response.content.get("application/json").is_some_and(|c| {
+                    matches!(c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.contains("/Page_")))
+                });
+                if method == "get" && status == "200" && list_path && page {
+                    response.headers.insert("Link".to_owned(), header("Link"));
+                    response
+                        .content
+                        .insert("text/csv".to_owned(), RefOr::T(csv.clone()));
+                }
+                if method == "get" && status == "200" && path.contains("/stats/") {
+                    response
+                        .content
+                        .insert("text/csv".to_owned(), RefOr::T(csv.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// The answers any operation may give, whatever it does: declared once as reusable
@@ -182,12 +446,13 @@ fn common_responses(api: &mut utoipa::openapi::OpenApi) {
 /// The OpenAPI document as JSON text (what `leernet openapi` prints).
 pub fn document() -> String {
     let (_, api) = documented(0);
-    api.to_pretty_json().unwrap_or_default()
+    to_json(&api)
 }
 
 /// `/api/v1/openapi.json` and `/docs`.
 pub fn routes(api: utoipa::openapi::OpenApi) -> Router<AppState> {
-    let json = api.to_pretty_json().unwrap_or_default();
+    let json = to_json(&api);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
     Router::new()
         .route(
             "/api/v1/openapi.json",
@@ -211,5 +476,8 @@ pub fn routes(api: utoipa::openapi::OpenApi) -> Router<AppState> {
                 }
             }),
         )
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/api/v1/openapi-ui.json", api))
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/docs")
+                .external_url_unchecked("/api/v1/openapi-ui.json", value),
+        )
 }

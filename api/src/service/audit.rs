@@ -27,7 +27,7 @@ pub struct AuditFilter {
 }
 
 /// One audit entry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     /// Its position in the log (the keyset cursor).
@@ -49,7 +49,7 @@ pub struct AuditEntry {
 }
 
 /// A page of the audit log, newest last.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     /// The entries.
