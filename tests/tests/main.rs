@@ -16,6 +16,7 @@ mod hardening;
 mod health;
 mod http_fuzz;
 mod interop;
+mod linters;
 mod migrations;
 mod openapi;
 mod outages;
