@@ -133,7 +133,42 @@ pub fn to_json(api: &utoipa::openapi::OpenApi) -> String {
             )
             .replace(&format!("\"{old}\": {{"), &format!("\"{new}\": {{"));
     }
-    text
+    // Examples show the fields a seed row has; a field it lacks is left out rather than
+    // shown as `null`, which linters read as an example of the wrong type.
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(mut document) => {
+            without_null_examples(&mut document);
+            serde_json::to_string_pretty(&document).unwrap_or(text)
+        }
+        Err(_) => text,
+    }
+}
+
+/// Drops the `null` fields of every `example` in `value`.
+fn without_null_examples(value: &mut serde_json::Value) {
+    fn drop_nulls(example: &mut serde_json::Value) {
+        match example {
+            serde_json::Value::Object(fields) => {
+                fields.retain(|_, v| !v.is_null());
+                fields.values_mut().for_each(drop_nulls);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+            _ => {}
+        }
+    }
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (key, child) in fields.iter_mut() {
+                if key == "example" {
+                    drop_nulls(child);
+                } else {
+                    without_null_examples(child);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_null_examples),
+        _ => {}
+    }
 }
 
 /// The HTTP contract beside the bodies, so that a generated client can send and read it:
