@@ -338,3 +338,29 @@ pub async fn token_with(
         .expect("an access token")
         .to_owned()
 }
+
+/// Sends `method path` with an optional JSON `body` as `token`'s partner; answers the
+/// status, the headers and the JSON body (`null` when there is none).
+pub async fn call(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (
+    reqwest::StatusCode,
+    reqwest::header::HeaderMap,
+    serde_json::Value,
+) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("a request");
+    let (status, headers) = (response.status(), response.headers().clone());
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}

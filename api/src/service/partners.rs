@@ -603,12 +603,7 @@ pub async fn authenticate(
     let Some(credential) = credential.filter(|_| matches) else {
         return Ok(None);
     };
-    let Some(partner) = partner::Entity::find_by_id(credential.partner_id)
-        .filter(partner::Column::RevokedAt.is_null())
-        .one(db)
-        .await
-        .map_err(map_db_err)?
-    else {
+    let Some(partner) = live(db, credential.partner_id).await? else {
         return Ok(None);
     };
     client_credential::Entity::update_many()
@@ -636,15 +631,19 @@ pub async fn actor(
     granted: Option<&[String]>,
     request_id: Option<String>,
 ) -> Result<Option<Actor>> {
-    let Some(partner) = partner::Entity::find_by_id(partner_id)
-        .filter(partner::Column::RevokedAt.is_null())
-        .one(db)
-        .await
-        .map_err(map_db_err)?
-    else {
+    let Some(partner) = live(db, partner_id).await? else {
         return Ok(None);
     };
     actor_of(db, partner, granted, request_id).await.map(Some)
+}
+
+/// The partner `id` unless it is revoked.
+async fn live(db: &DatabaseConnection, id: Uuid) -> Result<Option<partner::Model>> {
+    partner::Entity::find_by_id(id)
+        .filter(partner::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+        .map_err(map_db_err)
 }
 
 /// The [`Actor`] for a token of external issuer `issuer` whose partner claim is `subject`:
