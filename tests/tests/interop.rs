@@ -262,3 +262,55 @@ both_backends!(
         assert_eq!(get("identity", Some(("if-match", "\"2\"".to_owned()))).await.expect("get").status(), StatusCode::OK);
     }
 );
+
+/// The schema a `$ref` names.
+fn schema_of<'a>(document: &'a Value, reference: &str) -> &'a Value {
+    &document["components"]["schemas"][reference.rsplit('/').next().expect("a name")]
+}
+
+both_backends!(
+    async fn every_input_schema_requires_exactly_what_the_service_requires(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "beheer", "admin", "admin", &[]).await;
+        let document: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("document").json().await.expect("json");
+        let base = document["servers"][0]["url"].as_str().expect("a server").to_owned();
+        let mut checked = 0;
+        let mut mismatches = Vec::new();
+        for (path, item) in document["paths"].as_object().expect("paths") {
+            // The top-level creates (sub-collections take their parent from the path).
+            let Some(reference) = item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() else { continue };
+            if path.contains('{') || path.ends_with("/bulk") || !reference.ends_with("Input") || path == "/webhooks" {
+                continue;
+            }
+            let schema = schema_of(&document, reference);
+            let mut documented: Vec<String> = schema["required"].as_array().map(|r| r.iter().map(|n| n.as_str().expect("a name").to_owned()).collect()).unwrap_or_default();
+            documented.sort();
+            // What the service says is missing from an empty body.
+            let (status, _, problem) = call(&app, &token, reqwest::Method::POST, &format!("{base}{path}"), Some(json!({}))).await;
+            let mut enforced: Vec<String> = if status == StatusCode::BAD_REQUEST {
+                problem["invalidParams"].as_array().expect("params").iter()
+                    .filter(|p| p["reason"].as_str().is_some_and(|r| r.starts_with("is required")))
+                    .map(|p| p["name"].as_str().expect("a name").to_owned())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            enforced.sort();
+            enforced.dedup();
+            if documented != enforced {
+                mismatches.push(format!("{path}: the schema requires {documented:?}, the service {enforced:?}"));
+            }
+            for name in &documented {
+                let property = &schema["properties"][name];
+                let nullable = property["type"].as_array().is_some_and(|t| t.iter().any(|t| t == "null"))
+                    || property["oneOf"].as_array().is_some_and(|o| o.iter().any(|t| t["type"] == "null"));
+                if nullable {
+                    mismatches.push(format!("{path}: {name} is required but may be null"));
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked >= 9, "{checked} creates checked");
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    }
+);

@@ -31,12 +31,16 @@ pub struct ProgrammeInput {
     /// Your own id for it.
     pub external_id: Option<String>,
     /// The school by id (required).
+    #[schema(required, nullable = false)]
     pub organization_id: Option<Uuid>,
     /// Name (required).
+    #[schema(required, nullable = false)]
     pub name: Option<String>,
     /// Level (required).
+    #[schema(required, nullable = false)]
     pub level: Option<String>,
     /// Field (required).
+    #[schema(required, nullable = false)]
     pub field: Option<String>,
 }
 
@@ -109,6 +113,7 @@ pub struct AssignmentInput {
     /// Your own id for it.
     pub external_id: Option<String>,
     /// Title (required).
+    #[schema(required, nullable = false)]
     pub title: Option<String>,
     /// Description.
     pub description: Option<String>,

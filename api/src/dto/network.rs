@@ -95,8 +95,10 @@ pub struct NetworkInput {
     /// Slug (required).
     pub slug: Option<String>,
     /// Name (required).
+    #[schema(required, nullable = false)]
     pub name: Option<String>,
     /// Kind (required).
+    #[schema(required, nullable = false)]
     pub kind: Option<String>,
     /// Summary.
     pub summary: Option<String>,

@@ -83,6 +83,7 @@ pub struct PracticeExampleInput {
     /// Slug (required).
     pub slug: Option<String>,
     /// Title (required).
+    #[schema(required, nullable = false)]
     pub title: Option<String>,
     /// Year, 1900 to 2200.
     pub year: Option<i32>,
@@ -186,6 +187,7 @@ pub struct InitiativeInput {
     /// Region by CBS code.
     pub region_code: Option<String>,
     /// Title (required).
+    #[schema(required, nullable = false)]
     pub title: Option<String>,
     /// Description.
     pub description: Option<String>,
@@ -257,8 +259,10 @@ pub struct LessonInput {
     /// Origin region by CBS code.
     pub origin_region_code: Option<String>,
     /// Title (required).
+    #[schema(required, nullable = false)]
     pub title: Option<String>,
     /// Body (required).
+    #[schema(required, nullable = false)]
     pub body: Option<String>,
     /// Theme slugs (at most 100).
     pub themes: Option<Vec<String>>,

@@ -39,8 +39,10 @@ pub struct RegionInput {
     /// CBS code, where one exists.
     pub code: Option<String>,
     /// Name (required).
+    #[schema(required, nullable = false)]
     pub name: Option<String>,
     /// Kind (required).
+    #[schema(required, nullable = false)]
     pub kind: Option<String>,
     /// Parent by id.
     pub parent_id: Option<Uuid>,
@@ -96,8 +98,10 @@ pub struct OrganizationInput {
     /// Your own id for it.
     pub external_id: Option<String>,
     /// Name (required).
+    #[schema(required, nullable = false)]
     pub name: Option<String>,
     /// Kind (required).
+    #[schema(required, nullable = false)]
     pub kind: Option<String>,
     /// Region by id.
     pub region_id: Option<Uuid>,
@@ -151,5 +155,6 @@ pub struct ThemeInput {
     /// Slug (required).
     pub slug: Option<String>,
     /// Name (required).
+    #[schema(required, nullable = false)]
     pub name: Option<String>,
 }
