@@ -1,7 +1,8 @@
 //! Webhooks through the real server and a receiver on loopback: signed CloudEvents, retried
 //! with backoff after a failure and a timeout, delivered in order, logged; SSRF targets
 //! refused at registration and again at connect (by the addresses connected to); a webhook
-//! that keeps failing is disabled, and a redelivery revives it.
+//! that keeps failing is disabled, and a redelivery revives it. Standard Webhooks
+//! signatures are checked by that specification's own Python library.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,14 +20,18 @@ enum Script {
     AlwaysFail,
     /// Always 200.
     AlwaysOk,
+    /// 500, then 200 for good.
+    FailOnceThenOk,
 }
 
 /// What a receiver got: (the status it answered, the signature, the body) per answered
-/// request, and how many requests arrived (a timed-out one is cut off before it answers).
+/// request, how many requests arrived (a timed-out one is cut off before it answers), and
+/// every answered request's headers.
 #[derive(Clone, Default)]
 struct Received(
     Arc<Mutex<Vec<(u16, String, String)>>>,
     Arc<std::sync::atomic::AtomicUsize>,
+    Arc<Mutex<Vec<axum::http::HeaderMap>>>,
 );
 
 async fn receiver(script: Script) -> (String, Received) {
@@ -39,7 +44,9 @@ async fn receiver(script: Script) -> (String, Received) {
             async move {
                 let n = log.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let status = match (script, n) {
-                    (Script::AlwaysFail, _) | (Script::FailThenHangThenOk, 0) => 500,
+                    (Script::AlwaysFail, _)
+                    | (Script::FailThenHangThenOk, 0)
+                    | (Script::FailOnceThenOk, 0) => 500,
                     (Script::AlwaysOk, _) => 200,
                     (Script::FailThenHangThenOk, 1) => {
                         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -53,6 +60,7 @@ async fn receiver(script: Script) -> (String, Received) {
                     .unwrap_or_default()
                     .to_owned();
                 log.0.lock().expect("lock").push((status, signature, body));
+                log.2.lock().expect("lock").push(headers);
                 axum::http::StatusCode::from_u16(status).expect("status")
             }
         }),
@@ -433,7 +441,7 @@ both_backends!(
         let now = chrono::Utc::now();
         let hook = entity::webhook::ActiveModel {
             id: Set(uuid::Uuid::now_v7()), partner_id: Set(owner.partner_id), url: Set(url),
-            types: Set(String::new()), secret: Set("een-lang-gedeeld-geheim".to_owned()), active: Set(true),
+            types: Set(String::new()), secret: Set("een-lang-gedeeld-geheim".to_owned()), signature: Set("leernet".to_owned()), active: Set(true),
             consecutive_failures: Set(0), disabled_at: Set(None), created_at: Set(now), updated_at: Set(now), deleted_at: Set(None),
         }.insert(&app.db).await.expect("a webhook row");
         let writer = token(&app, "schrijver", "write:themes").await;
@@ -487,3 +495,151 @@ async fn the_delivery_client_checks_the_addresses_it_connects_to() {
     );
     assert_eq!(received.1.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// The names of a problem's invalid parameters.
+fn invalid_names(problem: &Value) -> Vec<String> {
+    problem["invalidParams"]
+        .as_array()
+        .map(|params| {
+            params
+                .iter()
+                .map(|p| p["name"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+both_backends!(
+    async fn a_standard_webhooks_secret_is_whsec_and_the_base64_of_24_to_64_bytes(backend) {
+        use base64::Engine;
+        use sea_orm::ConnectionTrait;
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
+        let whsec = |n: usize| format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(vec![42u8; n]));
+        for secret in [json!("een-lang-gedeeld-geheim"), json!(whsec(16)), json!(whsec(65)), json!("whsec_dit is geen base64"),
+            json!(whsec(32).replace("whsec_", "")), Value::Null] {
+            let mut body = json!({"url": "http://127.0.0.1:9/hook", "signature": "standard-webhooks"});
+            if !secret.is_null() {
+                body["secret"] = secret.clone();
+            }
+            let (status, problem) = post(&app, &province, "/api/v1/webhooks", body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{secret}: {problem}");
+            assert_eq!(invalid_names(&problem), ["secret"], "{secret}: {problem}");
+            assert!(problem["invalidParams"][0]["reason"].as_str().expect("a reason").contains("whsec_"), "{problem}");
+        }
+        for n in [24, 64] {
+            let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook", "signature": "standard-webhooks", "secret": whsec(n)})).await;
+            assert_eq!((status, hook["signature"].as_str()), (StatusCode::CREATED, Some("standard-webhooks")), "{hook}");
+        }
+        // An unknown scheme is named along with every other invalid field.
+        let (status, problem) = post(&app, &province, "/api/v1/webhooks", json!({"url": "geen url", "signature": "hmac", "secret": "kort"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let mut names = invalid_names(&problem);
+        names.sort();
+        assert_eq!(names, ["secret", "signature", "url"], "{problem}");
+        // The database refuses a scheme the service does not know, too.
+        let refused = app.db.execute_unprepared("UPDATE webhooks SET signature = 'hmac'").await.expect_err("the CHECK refuses it");
+        assert!(refused.to_string().contains("ck_webhooks_signature") || refused.to_string().contains("CHECK"), "{refused}");
+    }
+);
+
+/// Standard Webhooks' own library as a receiver uses it: the secret and the request's
+/// headers (as JSON) as arguments, the raw body on standard input; it exits non-zero (with
+/// `WebhookVerificationError`) when the delivery does not verify.
+const STANDARD_WEBHOOKS_RECEIVER: &str = r#"
+import json, sys
+from standardwebhooks import Webhook
+secret, headers = sys.argv[1], json.loads(sys.argv[2])
+event = Webhook(secret).verify(sys.stdin.buffer.read(), headers)
+assert event["id"] == headers["webhook-id"], event["id"]
+print("verified")
+"#;
+
+/// Runs [`STANDARD_WEBHOOKS_RECEIVER`] on one received request.
+async fn standard_webhooks_verify(
+    secret: &str,
+    headers: &axum::http::HeaderMap,
+    body: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                json!(value.to_str().expect("a text header")),
+            )
+        })
+        .collect();
+    let (secret, headers, body) = (
+        secret.to_owned(),
+        Value::Object(headers).to_string(),
+        body.to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", STANDARD_WEBHOOKS_RECEIVER, &secret, &headers])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        child
+            .stdin
+            .take()
+            .expect("its input")
+            .write_all(body.as_bytes())
+            .expect("the body");
+        child.wait_with_output().expect("the run")
+    })
+    .await
+    .expect("the run")
+}
+
+both_backends!(
+    async fn standard_webhooks_deliveries_verify_with_the_specifications_own_library(backend) {
+        use base64::Engine;
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let (url, received) = receiver(Script::FailOnceThenOk).await;
+        let province = token(&app, "provincie", "read changes:read webhooks:manage write:themes").await;
+        let key: Vec<u8> = (0u8..32).map(|b| b.wrapping_mul(37)).collect();
+        let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(&key));
+        let (status, hook) = post(&app, &province, "/api/v1/webhooks",
+            json!({"url": url, "types": ["themes"], "secret": secret, "signature": "standard-webhooks"})).await;
+        assert_eq!((status, hook["signature"].as_str()), (StatusCode::CREATED, Some("standard-webhooks")), "{hook}");
+        post(&app, &province, "/api/v1/themes", json!({"slug": "voeding", "name": "Voeding"})).await;
+        wait_for(|| received.2.lock().expect("lock").len() >= 2, "a failed attempt and its retry").await;
+        let attempts: Vec<(axum::http::HeaderMap, String)> = received.2.lock().expect("lock").iter().cloned()
+            .zip(received.0.lock().expect("lock").iter().map(|r| r.2.clone()))
+            .collect();
+        let header = |headers: &axum::http::HeaderMap, name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let event: Value = serde_json::from_str(&attempts[0].1).expect("a CloudEvents body");
+        assert_eq!(event["type"], "nl.leernet.themes.upserted");
+        for (headers, body) in &attempts {
+            // The event id, the same in every attempt; the scheme chosen, and no other.
+            let id = header(headers, "webhook-id").expect("webhook-id");
+            assert_eq!(Some(id.as_str()), event["id"].as_str());
+            assert_eq!(header(headers, "leernet-signature"), None);
+            let t: i64 = header(headers, "webhook-timestamp").expect("webhook-timestamp").parse().expect("unix seconds");
+            assert!((chrono::Utc::now().timestamp() - t).abs() < 300, "{t}");
+            // The signature as the specification defines it...
+            let tag = aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key), format!("{id}.{t}.{body}").as_bytes());
+            let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(tag.as_ref()));
+            assert_eq!(header(headers, "webhook-signature"), Some(expected));
+        }
+        // ...and as its own library checks it: every attempt verifies, a tampered body not.
+        if !crate::interop::python_module("standardwebhooks") {
+            return;
+        }
+        for (headers, body) in &attempts {
+            let verified = standard_webhooks_verify(&secret, headers, body).await;
+            assert!(verified.status.success(), "standardwebhooks: {}\n{}", String::from_utf8_lossy(&verified.stdout), String::from_utf8_lossy(&verified.stderr));
+        }
+        let (headers, body) = &attempts[1];
+        let tampered = body.replacen("Voeding", "Snoepen", 1);
+        assert_ne!(&tampered, body);
+        let refused = standard_webhooks_verify(&secret, headers, &tampered).await;
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && stderr.contains("WebhookVerificationError"), "a tampered body must not verify: {stderr}");
+    }
+);

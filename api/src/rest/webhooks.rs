@@ -18,7 +18,7 @@ use crate::state::AppState;
 /// Register a webhook.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks",
     summary = "Register a webhook",
-    description = "Every change of the given types (all when left out) that this partner may see is POSTed to `url` as a CloudEvents 1.0 event, signed: `Leernet-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.\" + body with the secret>`. Receivers should refuse a `t` older than 300 s and de-duplicate by the event `id`. Loopback, private, link-local and metadata addresses are refused.",
+    description = "Every change of the given types (all when left out) that this partner may see is POSTed to `url` as a CloudEvents 1.0 event, signed as `signature` asks. `leernet` (the default): `Leernet-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.\" + body with the secret>`. `standard-webhooks` (https://www.standardwebhooks.com/, whose libraries verify it): the secret is `whsec_` and the base64 of 24 to 64 random bytes, and each delivery carries `webhook-id` (the event `id`, the same in every attempt), `webhook-timestamp` (unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of \"<webhook-id>.<webhook-timestamp>.\" + body, keyed with the decoded secret bytes>`. Receivers should refuse a timestamp older than 300 s and de-duplicate by the event `id`. Loopback, private, link-local and metadata addresses are refused.",
     request_body(content = WebhookInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered", body = Webhook),
