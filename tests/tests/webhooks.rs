@@ -2,7 +2,8 @@
 //! with backoff after a failure and a timeout, delivered in order, logged; SSRF targets
 //! refused at registration and again at connect (by the addresses connected to); a webhook
 //! that keeps failing is disabled, and a redelivery revives it. Standard Webhooks
-//! signatures are checked by that specification's own Python library.
+//! signatures are checked by that specification's own Python library; registrations are
+//! read back by their `Location`, and the delivery log pages like every list.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -161,9 +162,9 @@ both_backends!(
         }
         let deliveries: Value = app.client.get(app.url(&format!("/api/v1/webhooks/{}/deliveries", hook["id"].as_str().expect("id"))))
             .bearer_auth(&province).send().await.expect("get").json().await.expect("json");
-        let first = deliveries.as_array().expect("deliveries").last().expect("the oldest").clone();
+        let first = deliveries["items"].as_array().expect("deliveries").last().expect("the oldest").clone();
         assert_eq!((first["status"].as_str(), first["attempts"].as_i64()), (Some("delivered"), Some(3)), "{first}");
-        assert_eq!(deliveries.as_array().expect("deliveries").len(), 3, "only themes");
+        assert_eq!(deliveries["items"].as_array().expect("deliveries").len(), 3, "only themes");
     }
 );
 
@@ -210,9 +211,9 @@ both_backends!(
         assert!(hooks[0]["disabledAt"].is_string());
         assert_eq!(received.0.lock().expect("lock").len(), 2);
         let deliveries: Value = app.client.get(app.url(&format!("/api/v1/webhooks/{id}/deliveries"))).bearer_auth(&province).send().await.expect("get").json().await.expect("json");
-        assert_eq!(deliveries[0]["status"], "failed");
-        assert_eq!(deliveries[0]["responseStatus"], 500);
-        let delivery = deliveries[0]["id"].as_i64().expect("id");
+        assert_eq!(deliveries["items"][0]["status"], "failed");
+        assert_eq!(deliveries["items"][0]["responseStatus"], 500);
+        let delivery = deliveries["items"][0]["id"].as_i64().expect("id");
         let (status, again) = post(&app, &province, &format!("/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver"), json!({})).await;
         assert_eq!((status, again["status"].as_str()), (StatusCode::OK, Some("pending")), "{again}");
         assert_eq!(list().await[0]["active"], true);
@@ -496,6 +497,27 @@ async fn the_delivery_client_checks_the_addresses_it_connects_to() {
     assert_eq!(received.1.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
+/// A GET with `token`: its status, headers and JSON body (null when there is none).
+async fn get(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get");
+    let (status, headers) = (response.status(), response.headers().clone());
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
 /// The names of a problem's invalid parameters.
 fn invalid_names(problem: &Value) -> Vec<String> {
     problem["invalidParams"]
@@ -508,6 +530,108 @@ fn invalid_names(problem: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+both_backends!(
+    async fn a_registered_webhook_is_read_at_its_location_by_its_owner_or_an_admin(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
+        let other = token(&app, "gemeente", "read changes:read webhooks:manage").await;
+        let admin = token(&app, "beheer", "admin").await;
+        let reader = token(&app, "dashboard", "read").await;
+        let response = app.client.post(app.url("/api/v1/webhooks")).bearer_auth(&province)
+            .json(&json!({"url": "http://127.0.0.1:9/hook", "types": ["themes"], "secret": "een-lang-gedeeld-geheim"}))
+            .send().await.expect("post");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).expect("a Location").to_owned();
+        let created: Value = response.json().await.expect("json");
+        assert_eq!(location, format!("/api/v1/webhooks/{}", created["id"].as_str().expect("id")));
+        assert_eq!(created["signature"], "leernet", "the default scheme: {created}");
+
+        let same = |read: &Value| ["id", "partnerId", "url", "types", "signature", "active"].iter().all(|f| read[f] == created[f]);
+        let (status, _, read) = get(&app, &province, &location).await;
+        assert!(status == StatusCode::OK && same(&read), "{status}: {read}");
+        assert!(read.get("secret").is_none(), "the secret is never shown");
+        let (status, _, read) = get(&app, &admin, &location).await;
+        assert!(status == StatusCode::OK && same(&read), "an admin reads any partner's: {status}: {read}");
+        let (status, _, problem) = get(&app, &other, &location).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "another partner's webhook is not there for it: {problem}");
+        let (status, _, _) = get(&app, &reader, &location).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "without webhooks:manage");
+        let (status, _, problem) = get(&app, &province, "/api/v1/webhooks/geen-id").await;
+        assert_eq!((status, invalid_names(&problem)), (StatusCode::BAD_REQUEST, vec!["id".to_owned()]));
+        let deleted = app.client.delete(app.url(&location)).bearer_auth(&province).send().await.expect("delete");
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let (status, _, _) = get(&app, &province, &location).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "a deleted webhook is gone");
+    }
+);
+
+both_backends!(
+    async fn deliveries_are_paged_newest_first_by_cursor_and_link(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let (url, _received) = receiver(Script::AlwaysOk).await;
+        let province = token(&app, "provincie", "read changes:read webhooks:manage write:themes").await;
+        let mut hooks = Vec::new();
+        for _ in 0..2 {
+            let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "types": ["themes"], "secret": "een-lang-gedeeld-geheim"})).await;
+            assert_eq!(status, StatusCode::CREATED, "{hook}");
+            hooks.push(hook["id"].as_str().expect("id").to_owned());
+        }
+        for slug in ["voeding", "rookvrij", "bewegen", "slapen", "ontmoeten"] {
+            let (status, _) = post(&app, &province, "/api/v1/themes", json!({"slug": slug, "name": slug})).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        // The outbox is written with each change: all five are listed at once, sent or not.
+        let base = format!("/api/v1/webhooks/{}/deliveries", hooks[0]);
+        let (status, headers, all) = get(&app, &province, &base).await;
+        assert_eq!(status, StatusCode::OK, "{all}");
+        let all_ids: Vec<i64> = all["items"].as_array().expect("items").iter().map(|d| d["id"].as_i64().expect("id")).collect();
+        assert_eq!(all_ids.len(), 5, "{all}");
+        assert!(all_ids.windows(2).all(|w| w[0] > w[1]), "newest first: {all_ids:?}");
+        assert!(all.get("nextCursor").is_none() && headers.get("link").is_none(), "one page (of 50) holds them all");
+        assert_eq!(headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+
+        // Two at a time, following the Link header as a client library does: 2 + 2 + 1.
+        let (mut path, mut seen, mut sizes) = (format!("{base}?limit=2"), Vec::new(), Vec::new());
+        loop {
+            let (status, headers, page) = get(&app, &province, &path).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let items = page["items"].as_array().expect("items");
+            sizes.push(items.len());
+            seen.extend(items.iter().map(|d| d["id"].as_i64().expect("id")));
+            let Some(link) = headers.get("link") else {
+                assert!(page.get("nextCursor").is_none(), "no Link, no nextCursor: {page}");
+                break;
+            };
+            let link = link.to_str().expect("text");
+            let target = link.strip_prefix('<').and_then(|l| l.strip_suffix(">; rel=\"next\"")).expect("<...>; rel=\"next\"");
+            let next = url::Url::parse(&app.url(target)).expect("a URL");
+            assert_eq!(next.path(), base, "{link}");
+            let cursor = next.query_pairs().find(|(k, _)| k == "cursor").map(|(_, v)| v.into_owned());
+            assert_eq!(cursor.as_deref(), page["nextCursor"].as_str(), "the Link carries nextCursor: {link}");
+            assert!(next.query_pairs().any(|(k, v)| k == "limit" && v == "2"), "and keeps the limit: {link}");
+            path = target.to_owned();
+        }
+        assert_eq!(sizes, [2, 2, 1]);
+        assert_eq!(seen, all_ids, "every delivery once, in order");
+
+        // A page size outside 1 to 500 (or no number), an unknown parameter, and a cursor
+        // that is not one of this list's are refused, each named.
+        let (_, _, other) = get(&app, &province, &format!("/api/v1/webhooks/{}/deliveries?limit=1", hooks[1])).await;
+        let foreign = other["nextCursor"].as_str().expect("the other webhook's next page").to_owned();
+        for (query, name) in [("limit=0", "limit"), ("limit=501", "limit"), ("limit=-1", "limit"), ("limit=veel", "limit"), ("limit=", "limit"),
+            ("limt=2", "limt"), ("cursor=bogus", "cursor"), (&format!("cursor={foreign}"), "cursor")] {
+            let (status, _, problem) = get(&app, &province, &format!("{base}?{query}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {problem}");
+            assert_eq!(invalid_names(&problem), [name], "{query}: {problem}");
+        }
+        let (status, _, page) = get(&app, &province, &format!("{base}?limit=500")).await;
+        assert_eq!((status, page["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(5)));
+        let stranger = token(&app, "gemeente", "read changes:read webhooks:manage").await;
+        let (status, _, _) = get(&app, &stranger, &base).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "another partner's deliveries are not there for it");
+    }
+);
 
 both_backends!(
     async fn a_standard_webhooks_secret_is_whsec_and_the_base64_of_24_to_64_bytes(backend) {

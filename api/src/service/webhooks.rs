@@ -34,7 +34,7 @@ use crate::service::Actor;
 use crate::service::changes::{FEED_TYPES, Follower};
 use crate::service::check::Check;
 use crate::service::db::{is_postgres, map_db_err};
-use crate::service::resource::now;
+use crate::service::resource::{check_limit, now};
 
 pub use target::{check_target, forbidden_address};
 
@@ -304,6 +304,11 @@ async fn own(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<webhook
         })
 }
 
+/// One subscription: the actor's own, or any for an admin; not found otherwise.
+pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Webhook> {
+    own(db, actor, id).await.map(to_webhook)
+}
+
 /// The actor's subscriptions; an admin's list holds every partner's.
 pub async fn list(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<Webhook>> {
     require_manage(actor)?;
@@ -339,24 +344,47 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<
     Ok(())
 }
 
-/// The latest deliveries of a subscription, newest first.
+/// A page of a subscription's deliveries.
+#[derive(Debug, Clone)]
+pub struct DeliveryPage {
+    /// The deliveries, newest first.
+    pub items: Vec<Delivery>,
+    /// The page after this one continues below this delivery id; `None` on the last page.
+    pub next: Option<i64>,
+}
+
+/// Up to `limit` (1 to 500) deliveries of a subscription, newest first, those below
+/// delivery id `before` when given: a keyset on the id, which grows with every delivery.
 pub async fn deliveries(
     db: &DatabaseConnection,
     actor: &Actor,
     id: Uuid,
     limit: u64,
-) -> Result<Vec<Delivery>> {
+    before: Option<i64>,
+) -> Result<DeliveryPage> {
     let hook = own(db, actor, id).await?;
-    Ok(webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::WebhookId.eq(hook.id))
+    check_limit(limit)?;
+    let mut query =
+        webhook_delivery::Entity::find().filter(webhook_delivery::Column::WebhookId.eq(hook.id));
+    if let Some(before) = before {
+        query = query.filter(webhook_delivery::Column::Id.lt(before));
+    }
+    let mut rows = query
         .order_by_desc(webhook_delivery::Column::Id)
-        .limit(limit.clamp(1, 500))
+        .limit(limit + 1)
         .all(db)
         .await
-        .map_err(map_db_err)?
-        .into_iter()
-        .map(to_delivery)
-        .collect())
+        .map_err(map_db_err)?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(DeliveryPage {
+        items: rows.into_iter().map(to_delivery).collect(),
+        next,
+    })
 }
 
 /// Sends a delivery again (and re-enables its subscription): it becomes due now.
