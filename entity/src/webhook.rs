@@ -13,6 +13,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub types: String,
     pub secret: String,
+    /// How deliveries are signed: `leernet` or `standard-webhooks`.
+    pub signature: String,
     pub active: bool,
     pub consecutive_failures: i32,
     pub disabled_at: Option<DateTimeUtc>,

@@ -145,7 +145,7 @@ both_backends!(
 );
 
 /// Whether Python has `module`; when not, a failure if tools are required (`.ci/run`).
-fn python_module(module: &str) -> bool {
+pub fn python_module(module: &str) -> bool {
     let found = std::process::Command::new("python3")
         .args(["-c", &format!("import {module}")])
         .stdout(std::process::Stdio::null())

@@ -1,7 +1,9 @@
 //! Webhooks through the real server and a receiver on loopback: signed CloudEvents, retried
 //! with backoff after a failure and a timeout, delivered in order, logged; SSRF targets
 //! refused at registration and again at connect (by the addresses connected to); a webhook
-//! that keeps failing is disabled, and a redelivery revives it.
+//! that keeps failing is disabled, and a redelivery revives it. Standard Webhooks
+//! signatures are checked by that specification's own Python library; registrations are
+//! read back by their `Location`, and the delivery log pages like every list.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,14 +21,18 @@ enum Script {
     AlwaysFail,
     /// Always 200.
     AlwaysOk,
+    /// 500, then 200 for good.
+    FailOnceThenOk,
 }
 
 /// What a receiver got: (the status it answered, the signature, the body) per answered
-/// request, and how many requests arrived (a timed-out one is cut off before it answers).
+/// request, how many requests arrived (a timed-out one is cut off before it answers), and
+/// every answered request's headers.
 #[derive(Clone, Default)]
 struct Received(
     Arc<Mutex<Vec<(u16, String, String)>>>,
     Arc<std::sync::atomic::AtomicUsize>,
+    Arc<Mutex<Vec<axum::http::HeaderMap>>>,
 );
 
 async fn receiver(script: Script) -> (String, Received) {
@@ -39,7 +45,9 @@ async fn receiver(script: Script) -> (String, Received) {
             async move {
                 let n = log.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let status = match (script, n) {
-                    (Script::AlwaysFail, _) | (Script::FailThenHangThenOk, 0) => 500,
+                    (Script::AlwaysFail, _)
+                    | (Script::FailThenHangThenOk, 0)
+                    | (Script::FailOnceThenOk, 0) => 500,
                     (Script::AlwaysOk, _) => 200,
                     (Script::FailThenHangThenOk, 1) => {
                         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -53,6 +61,7 @@ async fn receiver(script: Script) -> (String, Received) {
                     .unwrap_or_default()
                     .to_owned();
                 log.0.lock().expect("lock").push((status, signature, body));
+                log.2.lock().expect("lock").push(headers);
                 axum::http::StatusCode::from_u16(status).expect("status")
             }
         }),
@@ -153,9 +162,9 @@ both_backends!(
         }
         let deliveries: Value = app.client.get(app.url(&format!("/api/v1/webhooks/{}/deliveries", hook["id"].as_str().expect("id"))))
             .bearer_auth(&province).send().await.expect("get").json().await.expect("json");
-        let first = deliveries.as_array().expect("deliveries").last().expect("the oldest").clone();
+        let first = deliveries["items"].as_array().expect("deliveries").last().expect("the oldest").clone();
         assert_eq!((first["status"].as_str(), first["attempts"].as_i64()), (Some("delivered"), Some(3)), "{first}");
-        assert_eq!(deliveries.as_array().expect("deliveries").len(), 3, "only themes");
+        assert_eq!(deliveries["items"].as_array().expect("deliveries").len(), 3, "only themes");
     }
 );
 
@@ -202,9 +211,9 @@ both_backends!(
         assert!(hooks[0]["disabledAt"].is_string());
         assert_eq!(received.0.lock().expect("lock").len(), 2);
         let deliveries: Value = app.client.get(app.url(&format!("/api/v1/webhooks/{id}/deliveries"))).bearer_auth(&province).send().await.expect("get").json().await.expect("json");
-        assert_eq!(deliveries[0]["status"], "failed");
-        assert_eq!(deliveries[0]["responseStatus"], 500);
-        let delivery = deliveries[0]["id"].as_i64().expect("id");
+        assert_eq!(deliveries["items"][0]["status"], "failed");
+        assert_eq!(deliveries["items"][0]["responseStatus"], 500);
+        let delivery = deliveries["items"][0]["id"].as_i64().expect("id");
         let (status, again) = post(&app, &province, &format!("/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver"), json!({})).await;
         assert_eq!((status, again["status"].as_str()), (StatusCode::OK, Some("pending")), "{again}");
         assert_eq!(list().await[0]["active"], true);
@@ -433,7 +442,7 @@ both_backends!(
         let now = chrono::Utc::now();
         let hook = entity::webhook::ActiveModel {
             id: Set(uuid::Uuid::now_v7()), partner_id: Set(owner.partner_id), url: Set(url),
-            types: Set(String::new()), secret: Set("een-lang-gedeeld-geheim".to_owned()), active: Set(true),
+            types: Set(String::new()), secret: Set("een-lang-gedeeld-geheim".to_owned()), signature: Set("leernet".to_owned()), active: Set(true),
             consecutive_failures: Set(0), disabled_at: Set(None), created_at: Set(now), updated_at: Set(now), deleted_at: Set(None),
         }.insert(&app.db).await.expect("a webhook row");
         let writer = token(&app, "schrijver", "write:themes").await;
@@ -487,3 +496,274 @@ async fn the_delivery_client_checks_the_addresses_it_connects_to() {
     );
     assert_eq!(received.1.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// A GET with `token`: its status, headers and JSON body (null when there is none).
+async fn get(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get");
+    let (status, headers) = (response.status(), response.headers().clone());
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// The names of a problem's invalid parameters.
+fn invalid_names(problem: &Value) -> Vec<String> {
+    problem["invalidParams"]
+        .as_array()
+        .map(|params| {
+            params
+                .iter()
+                .map(|p| p["name"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+both_backends!(
+    async fn a_registered_webhook_is_read_at_its_location_by_its_owner_or_an_admin(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
+        let other = token(&app, "gemeente", "read changes:read webhooks:manage").await;
+        let admin = token(&app, "beheer", "admin").await;
+        let reader = token(&app, "dashboard", "read").await;
+        let response = app.client.post(app.url("/api/v1/webhooks")).bearer_auth(&province)
+            .json(&json!({"url": "http://127.0.0.1:9/hook", "types": ["themes"], "secret": "een-lang-gedeeld-geheim"}))
+            .send().await.expect("post");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).expect("a Location").to_owned();
+        let created: Value = response.json().await.expect("json");
+        assert_eq!(location, format!("/api/v1/webhooks/{}", created["id"].as_str().expect("id")));
+        assert_eq!(created["signature"], "leernet", "the default scheme: {created}");
+
+        let same = |read: &Value| ["id", "partnerId", "url", "types", "signature", "active"].iter().all(|f| read[f] == created[f]);
+        let (status, _, read) = get(&app, &province, &location).await;
+        assert!(status == StatusCode::OK && same(&read), "{status}: {read}");
+        assert!(read.get("secret").is_none(), "the secret is never shown");
+        let (status, _, read) = get(&app, &admin, &location).await;
+        assert!(status == StatusCode::OK && same(&read), "an admin reads any partner's: {status}: {read}");
+        let (status, _, problem) = get(&app, &other, &location).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "another partner's webhook is not there for it: {problem}");
+        let (status, _, _) = get(&app, &reader, &location).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "without webhooks:manage");
+        let (status, _, problem) = get(&app, &province, "/api/v1/webhooks/geen-id").await;
+        assert_eq!((status, invalid_names(&problem)), (StatusCode::BAD_REQUEST, vec!["id".to_owned()]));
+        let deleted = app.client.delete(app.url(&location)).bearer_auth(&province).send().await.expect("delete");
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let (status, _, _) = get(&app, &province, &location).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "a deleted webhook is gone");
+    }
+);
+
+both_backends!(
+    async fn deliveries_are_paged_newest_first_by_cursor_and_link(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let (url, _received) = receiver(Script::AlwaysOk).await;
+        let province = token(&app, "provincie", "read changes:read webhooks:manage write:themes").await;
+        let mut hooks = Vec::new();
+        for _ in 0..2 {
+            let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "types": ["themes"], "secret": "een-lang-gedeeld-geheim"})).await;
+            assert_eq!(status, StatusCode::CREATED, "{hook}");
+            hooks.push(hook["id"].as_str().expect("id").to_owned());
+        }
+        for slug in ["voeding", "rookvrij", "bewegen", "slapen", "ontmoeten"] {
+            let (status, _) = post(&app, &province, "/api/v1/themes", json!({"slug": slug, "name": slug})).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        // The outbox is written with each change: all five are listed at once, sent or not.
+        let base = format!("/api/v1/webhooks/{}/deliveries", hooks[0]);
+        let (status, headers, all) = get(&app, &province, &base).await;
+        assert_eq!(status, StatusCode::OK, "{all}");
+        let all_ids: Vec<i64> = all["items"].as_array().expect("items").iter().map(|d| d["id"].as_i64().expect("id")).collect();
+        assert_eq!(all_ids.len(), 5, "{all}");
+        assert!(all_ids.windows(2).all(|w| w[0] > w[1]), "newest first: {all_ids:?}");
+        assert!(all.get("nextCursor").is_none() && headers.get("link").is_none(), "one page (of 50) holds them all");
+        assert_eq!(headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+
+        // Two at a time, following the Link header as a client library does: 2 + 2 + 1.
+        let (mut path, mut seen, mut sizes) = (format!("{base}?limit=2"), Vec::new(), Vec::new());
+        loop {
+            let (status, headers, page) = get(&app, &province, &path).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let items = page["items"].as_array().expect("items");
+            sizes.push(items.len());
+            seen.extend(items.iter().map(|d| d["id"].as_i64().expect("id")));
+            let Some(link) = headers.get("link") else {
+                assert!(page.get("nextCursor").is_none(), "no Link, no nextCursor: {page}");
+                break;
+            };
+            let link = link.to_str().expect("text");
+            let target = link.strip_prefix('<').and_then(|l| l.strip_suffix(">; rel=\"next\"")).expect("<...>; rel=\"next\"");
+            let next = url::Url::parse(&app.url(target)).expect("a URL");
+            assert_eq!(next.path(), base, "{link}");
+            let cursor = next.query_pairs().find(|(k, _)| k == "cursor").map(|(_, v)| v.into_owned());
+            assert_eq!(cursor.as_deref(), page["nextCursor"].as_str(), "the Link carries nextCursor: {link}");
+            assert!(next.query_pairs().any(|(k, v)| k == "limit" && v == "2"), "and keeps the limit: {link}");
+            path = target.to_owned();
+        }
+        assert_eq!(sizes, [2, 2, 1]);
+        assert_eq!(seen, all_ids, "every delivery once, in order");
+
+        // A page size outside 1 to 500 (or no number), an unknown parameter, and a cursor
+        // that is not one of this list's are refused, each named.
+        let (_, _, other) = get(&app, &province, &format!("/api/v1/webhooks/{}/deliveries?limit=1", hooks[1])).await;
+        let foreign = other["nextCursor"].as_str().expect("the other webhook's next page").to_owned();
+        for (query, name) in [("limit=0", "limit"), ("limit=501", "limit"), ("limit=-1", "limit"), ("limit=veel", "limit"), ("limit=", "limit"),
+            ("limt=2", "limt"), ("cursor=bogus", "cursor"), (&format!("cursor={foreign}"), "cursor")] {
+            let (status, _, problem) = get(&app, &province, &format!("{base}?{query}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {problem}");
+            assert_eq!(invalid_names(&problem), [name], "{query}: {problem}");
+        }
+        let (status, _, page) = get(&app, &province, &format!("{base}?limit=500")).await;
+        assert_eq!((status, page["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(5)));
+        let stranger = token(&app, "gemeente", "read changes:read webhooks:manage").await;
+        let (status, _, _) = get(&app, &stranger, &base).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "another partner's deliveries are not there for it");
+    }
+);
+
+both_backends!(
+    async fn a_standard_webhooks_secret_is_whsec_and_the_base64_of_24_to_64_bytes(backend) {
+        use base64::Engine;
+        use sea_orm::ConnectionTrait;
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
+        let whsec = |n: usize| format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(vec![42u8; n]));
+        for secret in [json!("een-lang-gedeeld-geheim"), json!(whsec(16)), json!(whsec(65)), json!("whsec_dit is geen base64"),
+            json!(whsec(32).replace("whsec_", "")), Value::Null] {
+            let mut body = json!({"url": "http://127.0.0.1:9/hook", "signature": "standard-webhooks"});
+            if !secret.is_null() {
+                body["secret"] = secret.clone();
+            }
+            let (status, problem) = post(&app, &province, "/api/v1/webhooks", body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{secret}: {problem}");
+            assert_eq!(invalid_names(&problem), ["secret"], "{secret}: {problem}");
+            assert!(problem["invalidParams"][0]["reason"].as_str().expect("a reason").contains("whsec_"), "{problem}");
+        }
+        for n in [24, 64] {
+            let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook", "signature": "standard-webhooks", "secret": whsec(n)})).await;
+            assert_eq!((status, hook["signature"].as_str()), (StatusCode::CREATED, Some("standard-webhooks")), "{hook}");
+        }
+        // An unknown scheme is named along with every other invalid field.
+        let (status, problem) = post(&app, &province, "/api/v1/webhooks", json!({"url": "geen url", "signature": "hmac", "secret": "kort"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let mut names = invalid_names(&problem);
+        names.sort();
+        assert_eq!(names, ["secret", "signature", "url"], "{problem}");
+        // The database refuses a scheme the service does not know, too.
+        let refused = app.db.execute_unprepared("UPDATE webhooks SET signature = 'hmac'").await.expect_err("the CHECK refuses it");
+        assert!(refused.to_string().contains("ck_webhooks_signature") || refused.to_string().contains("CHECK"), "{refused}");
+    }
+);
+
+/// Standard Webhooks' own library as a receiver uses it: the secret and the request's
+/// headers (as JSON) as arguments, the raw body on standard input; it exits non-zero (with
+/// `WebhookVerificationError`) when the delivery does not verify.
+const STANDARD_WEBHOOKS_RECEIVER: &str = r#"
+import json, sys
+from standardwebhooks import Webhook
+secret, headers = sys.argv[1], json.loads(sys.argv[2])
+event = Webhook(secret).verify(sys.stdin.buffer.read(), headers)
+assert event["id"] == headers["webhook-id"], event["id"]
+print("verified")
+"#;
+
+/// Runs [`STANDARD_WEBHOOKS_RECEIVER`] on one received request.
+async fn standard_webhooks_verify(
+    secret: &str,
+    headers: &axum::http::HeaderMap,
+    body: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                json!(value.to_str().expect("a text header")),
+            )
+        })
+        .collect();
+    let (secret, headers, body) = (
+        secret.to_owned(),
+        Value::Object(headers).to_string(),
+        body.to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", STANDARD_WEBHOOKS_RECEIVER, &secret, &headers])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        child
+            .stdin
+            .take()
+            .expect("its input")
+            .write_all(body.as_bytes())
+            .expect("the body");
+        child.wait_with_output().expect("the run")
+    })
+    .await
+    .expect("the run")
+}
+
+both_backends!(
+    async fn standard_webhooks_deliveries_verify_with_the_specifications_own_library(backend) {
+        use base64::Engine;
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let (url, received) = receiver(Script::FailOnceThenOk).await;
+        let province = token(&app, "provincie", "read changes:read webhooks:manage write:themes").await;
+        let key: Vec<u8> = (0u8..32).map(|b| b.wrapping_mul(37)).collect();
+        let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(&key));
+        let (status, hook) = post(&app, &province, "/api/v1/webhooks",
+            json!({"url": url, "types": ["themes"], "secret": secret, "signature": "standard-webhooks"})).await;
+        assert_eq!((status, hook["signature"].as_str()), (StatusCode::CREATED, Some("standard-webhooks")), "{hook}");
+        post(&app, &province, "/api/v1/themes", json!({"slug": "voeding", "name": "Voeding"})).await;
+        wait_for(|| received.2.lock().expect("lock").len() >= 2, "a failed attempt and its retry").await;
+        let attempts: Vec<(axum::http::HeaderMap, String)> = received.2.lock().expect("lock").iter().cloned()
+            .zip(received.0.lock().expect("lock").iter().map(|r| r.2.clone()))
+            .collect();
+        let header = |headers: &axum::http::HeaderMap, name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let event: Value = serde_json::from_str(&attempts[0].1).expect("a CloudEvents body");
+        assert_eq!(event["type"], "nl.leernet.themes.upserted");
+        for (headers, body) in &attempts {
+            // The event id, the same in every attempt; the scheme chosen, and no other.
+            let id = header(headers, "webhook-id").expect("webhook-id");
+            assert_eq!(Some(id.as_str()), event["id"].as_str());
+            assert_eq!(header(headers, "leernet-signature"), None);
+            let t: i64 = header(headers, "webhook-timestamp").expect("webhook-timestamp").parse().expect("unix seconds");
+            assert!((chrono::Utc::now().timestamp() - t).abs() < 300, "{t}");
+            // The signature as the specification defines it...
+            let tag = aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key), format!("{id}.{t}.{body}").as_bytes());
+            let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(tag.as_ref()));
+            assert_eq!(header(headers, "webhook-signature"), Some(expected));
+        }
+        // ...and as its own library checks it: every attempt verifies, a tampered body not.
+        if !crate::interop::python_module("standardwebhooks") {
+            return;
+        }
+        for (headers, body) in &attempts {
+            let verified = standard_webhooks_verify(&secret, headers, body).await;
+            assert!(verified.status.success(), "standardwebhooks: {}\n{}", String::from_utf8_lossy(&verified.stdout), String::from_utf8_lossy(&verified.stderr));
+        }
+        let (headers, body) = &attempts[1];
+        let tampered = body.replacen("Voeding", "Snoepen", 1);
+        assert_ne!(&tampered, body);
+        let refused = standard_webhooks_verify(&secret, headers, &tampered).await;
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && stderr.contains("WebhookVerificationError"), "a tampered body must not verify: {stderr}");
+    }
+);

@@ -66,7 +66,7 @@ impl Scope {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
-    /// The items, oldest first.
+    /// The items, in the list's order (a collection's `sort`, oldest first by default).
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -340,7 +340,7 @@ pub fn updated_since(value: &str) -> Result<chrono::DateTime<chrono::Utc>> {
 }
 
 /// The `Link` header pointing at the page after `cursor`, keeping the other parameters.
-fn next_link(base: &str, query: &str, cursor: &str) -> String {
+pub fn next_link(base: &str, query: &str, cursor: &str) -> String {
     let mut next = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if key != "cursor" {

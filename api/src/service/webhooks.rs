@@ -1,6 +1,7 @@
 //! Webhook subscriptions and their deliveries (`sync.md`).
 //!
-//! A partner with `webhooks:manage` registers `{url, types, secret}`. Every committed
+//! A partner with `webhooks:manage` registers `{url, types, secret, signature}`: how its
+//! deliveries are signed is its choice, [`SignatureScheme`]. Every committed
 //! change gets a delivery row per matching subscription in its own transaction (the
 //! outbox, see [`crate::service::changes`]). A worker on each instance claims due
 //! deliveries — the oldest pending one of each subscription, so that a subscription gets
@@ -27,14 +28,73 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::dto::stored;
 use crate::error::{Error, Result};
 use crate::service::Actor;
 use crate::service::changes::{FEED_TYPES, Follower};
 use crate::service::check::Check;
 use crate::service::db::{is_postgres, map_db_err};
-use crate::service::resource::now;
+use crate::service::resource::{check_limit, now};
 
 pub use target::{check_target, forbidden_address};
+
+/// How a webhook's deliveries are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureScheme {
+    /// `Leernet-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`, keyed
+    /// with the secret's UTF-8 bytes.
+    #[default]
+    Leernet,
+    /// Standard Webhooks (<https://www.standardwebhooks.com/>): `webhook-id`,
+    /// `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of
+    /// "<id>.<timestamp>.<body>">`, keyed with the bytes of a `whsec_` secret.
+    StandardWebhooks,
+}
+
+impl SignatureScheme {
+    /// Every scheme.
+    pub const ALL: &'static [SignatureScheme] =
+        &[SignatureScheme::Leernet, SignatureScheme::StandardWebhooks];
+
+    /// The name, as sent and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureScheme::Leernet => "leernet",
+            SignatureScheme::StandardWebhooks => "standard-webhooks",
+        }
+    }
+}
+
+impl std::str::FromStr for SignatureScheme {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        SignatureScheme::ALL
+            .iter()
+            .copied()
+            .find(|scheme| scheme.as_str() == s)
+            .ok_or_else(|| "must be one of: leernet, standard-webhooks".to_owned())
+    }
+}
+
+/// The prefix of a Standard Webhooks secret.
+const STANDARD_SECRET_PREFIX: &str = "whsec_";
+
+/// The key bytes of a Standard Webhooks secret: `whsec_` and the base64 (padded or not) of
+/// 24 to 64 bytes, as the specification asks; `None` for anything else.
+pub fn standard_secret(secret: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const BASE64: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let key = BASE64
+        .decode(secret.strip_prefix(STANDARD_SECRET_PREFIX)?)
+        .ok()?;
+    (24..=64).contains(&key.len()).then_some(key)
+}
 
 /// What a partner registers.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -44,8 +104,12 @@ pub struct WebhookInput {
     pub url: Option<String>,
     /// The collections to be told about (all when left out).
     pub types: Option<Vec<String>>,
-    /// The shared secret that signs every delivery (16 to 200 characters).
+    /// The shared secret that signs every delivery: 16 to 200 characters with `leernet`;
+    /// with `standard-webhooks`, `whsec_` and the base64 of 24 to 64 random bytes.
     pub secret: Option<String>,
+    /// How deliveries are signed: `leernet` (the default) or `standard-webhooks`.
+    #[schema(value_type = Option<SignatureScheme>)]
+    pub signature: Option<String>,
 }
 
 /// A subscription, as shown (never its secret).
@@ -60,6 +124,8 @@ pub struct Webhook {
     pub url: String,
     /// The collections it gets (empty: all).
     pub types: Vec<String>,
+    /// How its deliveries are signed.
+    pub signature: SignatureScheme,
     /// Whether deliveries are being made.
     pub active: bool,
     /// Failures in a row so far.
@@ -100,6 +166,7 @@ fn to_webhook(row: webhook::Model) -> Webhook {
         partner_id: row.partner_id,
         url: row.url,
         types: row.types.split_whitespace().map(str::to_owned).collect(),
+        signature: stored(&row.signature),
         active: row.active,
         consecutive_failures: row.consecutive_failures,
         disabled_at: row.disabled_at,
@@ -170,15 +237,28 @@ pub async fn register(
             );
         }
     }
-    match &input.secret {
-        None => check.fail("secret", "is required: 16 to 200 characters"),
-        Some(secret) if !(16..=200).contains(&secret.chars().count()) => {
+    let signature = check.enum_or("signature", &input.signature, SignatureScheme::Leernet);
+    match (&input.secret, signature) {
+        (None, SignatureScheme::Leernet) => {
+            check.fail("secret", "is required: 16 to 200 characters")
+        }
+        (Some(secret), SignatureScheme::Leernet)
+            if !(16..=200).contains(&secret.chars().count()) =>
+        {
             check.fail("secret", "must be 16 to 200 characters")
         }
-        Some(secret) if secret.chars().any(char::is_control) => {
+        (Some(secret), SignatureScheme::Leernet) if secret.chars().any(char::is_control) => {
             check.fail("secret", "must not contain control characters")
         }
-        Some(_) => {}
+        (Some(_), SignatureScheme::Leernet) => {}
+        (secret, SignatureScheme::StandardWebhooks) => {
+            if secret.as_deref().and_then(standard_secret).is_none() {
+                check.fail(
+                    "secret",
+                    "must be whsec_ followed by the base64 of 24 to 64 random bytes (Standard Webhooks)",
+                );
+            }
+        }
     }
     if check.is_ok_at("url")
         && let Err(reason) = check_target(&url, allow_private).await
@@ -194,6 +274,7 @@ pub async fn register(
         url: Set(url),
         types: Set(types.join(" ")),
         secret: Set(input.secret.unwrap_or_default()),
+        signature: Set(signature.as_str().to_owned()),
         active: Set(true),
         consecutive_failures: Set(0),
         disabled_at: Set(None),
@@ -221,6 +302,11 @@ async fn own(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<webhook
             resource: "webhooks",
             key: id.to_string(),
         })
+}
+
+/// One subscription: the actor's own, or any for an admin; not found otherwise.
+pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Webhook> {
+    own(db, actor, id).await.map(to_webhook)
 }
 
 /// The actor's subscriptions; an admin's list holds every partner's.
@@ -258,24 +344,47 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<
     Ok(())
 }
 
-/// The latest deliveries of a subscription, newest first.
+/// A page of a subscription's deliveries.
+#[derive(Debug, Clone)]
+pub struct DeliveryPage {
+    /// The deliveries, newest first.
+    pub items: Vec<Delivery>,
+    /// The page after this one continues below this delivery id; `None` on the last page.
+    pub next: Option<i64>,
+}
+
+/// Up to `limit` (1 to 500) deliveries of a subscription, newest first, those below
+/// delivery id `before` when given: a keyset on the id, which grows with every delivery.
 pub async fn deliveries(
     db: &DatabaseConnection,
     actor: &Actor,
     id: Uuid,
     limit: u64,
-) -> Result<Vec<Delivery>> {
+    before: Option<i64>,
+) -> Result<DeliveryPage> {
     let hook = own(db, actor, id).await?;
-    Ok(webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::WebhookId.eq(hook.id))
+    check_limit(limit)?;
+    let mut query =
+        webhook_delivery::Entity::find().filter(webhook_delivery::Column::WebhookId.eq(hook.id));
+    if let Some(before) = before {
+        query = query.filter(webhook_delivery::Column::Id.lt(before));
+    }
+    let mut rows = query
         .order_by_desc(webhook_delivery::Column::Id)
-        .limit(limit.clamp(1, 500))
+        .limit(limit + 1)
         .all(db)
         .await
-        .map_err(map_db_err)?
-        .into_iter()
-        .map(to_delivery)
-        .collect())
+        .map_err(map_db_err)?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(DeliveryPage {
+        items: rows.into_iter().map(to_delivery).collect(),
+        next,
+    })
 }
 
 /// Sends a delivery again (and re-enables its subscription): it becomes due now.
@@ -327,6 +436,8 @@ pub struct Claimed {
     pub url: String,
     /// Its secret.
     pub secret: String,
+    /// How it is signed.
+    pub signature: SignatureScheme,
     /// The entry.
     pub entry: entity::change::Model,
 }
@@ -439,6 +550,7 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
                 webhook_id: hook.id,
                 url: hook.url,
                 secret: hook.secret,
+                signature: stored(&hook.signature),
                 entry,
             });
         }
@@ -517,4 +629,48 @@ pub async fn record(
     delivery.update(&txn).await.map_err(map_db_err)?;
     txn.commit().await.map_err(map_db_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::PartialSchema;
+
+    /// The OpenAPI schema lists exactly the names sent, accepted and stored.
+    #[test]
+    fn the_schemes_schema_lists_the_wire_names() {
+        let schema = serde_json::to_value(SignatureScheme::schema()).expect("a schema");
+        let names: Vec<&str> = SignatureScheme::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(schema["enum"], serde_json::json!(names));
+        for scheme in SignatureScheme::ALL {
+            assert_eq!(
+                serde_json::json!(scheme),
+                serde_json::json!(scheme.as_str())
+            );
+            assert_eq!(scheme.as_str().parse::<SignatureScheme>(), Ok(*scheme));
+        }
+    }
+
+    #[test]
+    fn a_standard_secret_is_whsec_and_the_base64_of_24_to_64_bytes() {
+        use base64::Engine;
+        let encode = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+        for n in [24, 32, 64] {
+            assert_eq!(
+                standard_secret(&format!("whsec_{}", encode(n))),
+                Some(vec![7u8; n])
+            );
+            let unpadded = format!("whsec_{}", encode(n).trim_end_matches('='));
+            assert_eq!(standard_secret(&unpadded).map(|k| k.len()), Some(n));
+        }
+        for refused in [
+            format!("whsec_{}", encode(23)),
+            format!("whsec_{}", encode(65)),
+            encode(32),
+            "whsec_niet-base64!".to_owned(),
+            "een-lang-gedeeld-geheim".to_owned(),
+        ] {
+            assert_eq!(standard_secret(&refused), None, "{refused}");
+        }
+    }
 }

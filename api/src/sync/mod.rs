@@ -1,9 +1,10 @@
 //! Webhook delivery: the worker every instance runs. It claims due deliveries (a lease, no
 //! transaction held across the HTTP call), checks the target against SSRF again (the URL
 //! here, the addresses in the client's resolver, at connect), POSTs the
-//! change as a CloudEvents 1.0 structured JSON event signed with HMAC-SHA256
-//! (`Leernet-Signature: t=<unix seconds>,v1=<hex>` over `"<t>." + body`), and records the
-//! outcome. On PostgreSQL it wakes on `LISTEN leernet_changes`, which every write
+//! change as a CloudEvents 1.0 structured JSON event signed with HMAC-SHA256 as the webhook
+//! chose (`Leernet-Signature: t=<unix seconds>,v1=<hex>` over `"<t>." + body`, or the
+//! Standard Webhooks headers, `webhook-signature: v1,<base64>` over
+//! `"<event id>.<t>." + body`), and records the outcome. On PostgreSQL it wakes on `LISTEN leernet_changes`, which every write
 //! transaction notifies at commit on whichever instance it ran, and it also polls
 //! (`--webhook-poll-interval`), so that a lost notification delays a delivery but never
 //! drops it; on SQLite it polls. A crash between sending and recording delivers again
@@ -17,7 +18,7 @@ use serde_json::json;
 
 use crate::service::changes::FeedCursor;
 use crate::service::webhooks::target::{GuardedResolver, check_url, refusal};
-use crate::service::webhooks::{self, Claimed, Outcome};
+use crate::service::webhooks::{self, Claimed, Outcome, SignatureScheme, standard_secret};
 use crate::state::AppState;
 
 /// How long a claimed delivery is held before another instance may take it.
@@ -36,7 +37,7 @@ pub fn event(issuer: &str, entry: &entity::change::Model) -> serde_json::Value {
     };
     json!({
         "specversion": "1.0",
-        "id": format!("change-{}", entry.seq),
+        "id": event_id(entry),
         "source": format!("{issuer}/api/v1/changes"),
         "type": format!("nl.leernet.{}.{verb}", entry.resource_type),
         "subject": entry.resource_id,
@@ -54,6 +55,12 @@ pub fn event(issuer: &str, entry: &entity::change::Model) -> serde_json::Value {
     })
 }
 
+/// The event id of a change-log entry: unique per entry, the same in every attempt, so
+/// that receivers de-duplicate by it (and Standard Webhooks' `webhook-id`).
+pub fn event_id(entry: &entity::change::Model) -> String {
+    format!("change-{}", entry.seq)
+}
+
 /// `t=<t>,v1=<hex HMAC-SHA256 of "<t>." + body>`.
 pub fn signature(secret: &str, t: i64, body: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
@@ -62,20 +69,46 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={hex}")
 }
 
+/// Standard Webhooks' `v1,<base64 HMAC-SHA256 of "<id>.<t>." + body>`, keyed with the
+/// secret's decoded bytes.
+pub fn standard_signature(key: &[u8], id: &str, t: i64, body: &str) -> String {
+    use base64::Engine;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    let tag = hmac::sign(&key, format!("{id}.{t}.{body}").as_bytes());
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+    )
+}
+
 async fn attempt(state: &AppState, client: &reqwest::Client, claimed: &Claimed) -> Outcome {
     if let Err(reason) = check_url(&claimed.url, state.config.webhook_allow_private) {
         return Outcome::Failed(None, format!("target refused: it {reason}"));
     }
     let body = event(&state.issuer, &claimed.entry).to_string();
     let t = chrono::Utc::now().timestamp();
-    let sent = client
+    let request = client
         .post(&claimed.url)
         .header("content-type", "application/cloudevents+json")
-        .header("leernet-signature", signature(&claimed.secret, t, &body))
-        .header("leernet-delivery", claimed.id.to_string())
-        .body(body)
-        .send()
-        .await;
+        .header("leernet-delivery", claimed.id.to_string());
+    let request = match claimed.signature {
+        SignatureScheme::Leernet => {
+            request.header("leernet-signature", signature(&claimed.secret, t, &body))
+        }
+        SignatureScheme::StandardWebhooks => {
+            // Checked at registration; a secret that cannot be read signs nothing.
+            let Some(key) = standard_secret(&claimed.secret) else {
+                return Outcome::Failed(None, "the webhook's secret cannot be read".to_owned());
+            };
+            let id = event_id(&claimed.entry);
+            let signed = standard_signature(&key, &id, t, &body);
+            request
+                .header("webhook-id", id)
+                .header("webhook-timestamp", t.to_string())
+                .header("webhook-signature", signed)
+        }
+    };
+    let sent = request.body(body).send().await;
     match sent {
         Ok(response) if response.status().is_success() => {
             Outcome::Delivered(response.status().as_u16())
