@@ -21,6 +21,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
+    /// The scopes of the token that registered it (none: its partner's own).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub scopes: Option<String>,
 }
 
 /// Relations are resolved by the service layer with explicit, batched queries.

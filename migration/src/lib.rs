@@ -12,6 +12,7 @@ mod m20261126_000004_webhook_lease;
 mod m20261126_000005_webhook_queue_head;
 mod m20261201_000001_partner_issuers;
 mod m20261202_000001_webhook_signature;
+mod m20261202_000002_webhook_scopes;
 pub mod rebuild;
 
 /// Applies Leernet's migrations in order (`leernet migrate`, and `leernet serve` on start).
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_webhook_queue_head::Migration),
             Box::new(m20261201_000001_partner_issuers::Migration),
             Box::new(m20261202_000001_webhook_signature::Migration),
+            Box::new(m20261202_000002_webhook_scopes::Migration),
         ]
     }
 }

@@ -368,8 +368,21 @@ both_backends!(
         let school = token(&app, "school", "read changes:read webhooks:manage write:practice-examples").await;
         let admin = token(&app, "beheer", "admin").await;
         let stale = token(&app, "vertrokken", "read changes:read webhooks:manage").await;
+        // An admin whose token is narrowed to the feed: its webhook sees what that token
+        // sees, not what the partner could (an identity provider's binding without admin
+        // rights narrows the same way).
+        let narrowed = {
+            let credentials = api::service::partners::create(&app.db, api::service::partners::NewPartner {
+                name: "beheer-smal".to_owned(), kind: "admin".to_owned(),
+                scopes: vec!["admin".to_owned(), "changes:read".to_owned(), "webhooks:manage".to_owned()], unconfined: true, ..Default::default()
+            }).await.expect("a partner");
+            let response: Value = app.client.post(app.url("/oauth/token")).basic_auth(&credentials.client_id, Some(&credentials.client_secret))
+                .form(&[("grant_type", "client_credentials"), ("scope", "changes:read webhooks:manage")])
+                .send().await.expect("token").json().await.expect("json");
+            response["access_token"].as_str().expect("a token").to_owned()
+        };
         let mut receivers = Vec::new();
-        for (who, script) in [(&province, Script::AlwaysOk), (&school, Script::AlwaysOk), (&admin, Script::AlwaysOk), (&stale, Script::AlwaysFail)] {
+        for (who, script) in [(&province, Script::AlwaysOk), (&school, Script::AlwaysOk), (&admin, Script::AlwaysOk), (&stale, Script::AlwaysFail), (&narrowed, Script::AlwaysOk)] {
             let (url, received) = receiver(script).await;
             let (status, hook) = register(who.clone(), url).await;
             assert_eq!(status, StatusCode::CREATED, "{hook}");
@@ -388,7 +401,7 @@ both_backends!(
         post(&app, &province, "/api/v1/themes", json!({"slug": "rookvrij", "name": "Rookvrij"})).await;
 
         // Each live partner's webhook got exactly what its feed shows, in the same order.
-        for (i, who) in [&province, &school, &admin].into_iter().enumerate() {
+        for (i, who) in [(0, &province), (1, &school), (2, &admin), (4, &narrowed)] {
             let expected = feed_ids(&app, who).await;
             wait_for(|| event_keys(&receivers[i].1).len() >= expected.len(), "the deliveries").await;
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -396,6 +409,7 @@ both_backends!(
         }
         assert_eq!(feed_ids(&app, &admin).await.len(), 4, "the admin sees the draft");
         assert_eq!(feed_ids(&app, &province).await.len(), 3, "the province does not");
+        assert_eq!(event_keys(&receivers[4].1).len(), 2, "a webhook registered with a token narrowed below admin gets the public themes only, no draft");
         // The revoked partner's queued delivery is not sent again, nor anything after it.
         wait_for_count(&app, "webhook_deliveries", "error LIKE 'not sent%'", 1).await;
         assert_eq!(receivers[3].1.1.load(std::sync::atomic::Ordering::SeqCst), 1, "one attempt, before the revocation");
@@ -405,7 +419,7 @@ both_backends!(
 
         // An admin lists every partner's webhooks; registrations and removals are audited.
         let all: Value = app.client.get(app.url("/api/v1/webhooks")).bearer_auth(&admin).send().await.expect("list").json().await.expect("json");
-        assert_eq!(all.as_array().map(Vec::len), Some(4), "{all}");
+        assert_eq!(all.as_array().map(Vec::len), Some(5), "{all}");
         let own: Value = app.client.get(app.url("/api/v1/webhooks")).bearer_auth(&school).send().await.expect("list").json().await.expect("json");
         assert_eq!(own.as_array().map(Vec::len), Some(1), "{own}");
         let school_hook = receivers[1].0["id"].as_str().expect("id");
@@ -415,7 +429,7 @@ both_backends!(
         let actions: Vec<(String, String)> = audit["items"].as_array().expect("items").iter()
             .map(|e| (e["action"].as_str().expect("action").to_owned(), e["resourceId"].as_str().expect("id").to_owned()))
             .collect();
-        assert_eq!(actions.len(), 5, "{audit}");
+        assert_eq!(actions.len(), 6, "{audit}");
         assert_eq!(actions.last(), Some(&("delete".to_owned(), school_hook.to_owned())));
     }
 );
@@ -443,7 +457,7 @@ both_backends!(
         let hook = entity::webhook::ActiveModel {
             id: Set(uuid::Uuid::now_v7()), partner_id: Set(owner.partner_id), url: Set(url),
             types: Set(String::new()), secret: Set("een-lang-gedeeld-geheim".to_owned()), signature: Set("leernet".to_owned()), active: Set(true),
-            consecutive_failures: Set(0), disabled_at: Set(None), created_at: Set(now), updated_at: Set(now), deleted_at: Set(None),
+            consecutive_failures: Set(0), disabled_at: Set(None), created_at: Set(now), updated_at: Set(now), deleted_at: Set(None), scopes: Set(None),
         }.insert(&app.db).await.expect("a webhook row");
         let writer = token(&app, "schrijver", "write:themes").await;
         let (status, _) = post(&app, &writer, "/api/v1/themes", json!({"slug": "voeding", "name": "voeding"})).await;

@@ -147,9 +147,15 @@ impl Follower {
         }
     }
 
-    /// A webhook's partner as it stands now: revoked partners follow nothing.
-    pub fn of_partner(partner: &entity::partner::Model) -> Self {
-        let scopes: Vec<&str> = partner.scopes.split_whitespace().collect();
+    /// A webhook's partner as it stands now, with no more than `granted` (the scopes of the
+    /// token that registered the webhook, when it recorded them): revoked partners follow
+    /// nothing.
+    pub fn of_partner(partner: &entity::partner::Model, granted: Option<&str>) -> Self {
+        let scopes: Vec<&str> = partner
+            .scopes
+            .split_whitespace()
+            .filter(|s| granted.is_none_or(|g| g.split_whitespace().any(|t| t == *s)))
+            .collect();
         let admin = scopes.contains(&"admin");
         Self {
             partner_id: partner.id,
@@ -354,7 +360,7 @@ async fn enqueue_deliveries(txn: &DatabaseTransaction, position: i64) -> Result<
         let Some(follower) = partners
             .iter()
             .find(|p| p.id == hook.partner_id)
-            .map(Follower::of_partner)
+            .map(|p| Follower::of_partner(p, hook.scopes.as_deref()))
             .filter(Follower::may_follow)
         else {
             continue;

@@ -281,6 +281,8 @@ pub async fn register(
         created_at: Set(at),
         updated_at: Set(at),
         deleted_at: Set(None),
+        // What the registering token may read is all its deliveries will carry.
+        scopes: Set(Some(actor.scopes.join(" "))),
     }
     .insert(&txn)
     .await
@@ -519,7 +521,7 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
                 .one(&txn)
                 .await
                 .map_err(map_db_err)?
-                .map(|p| Follower::of_partner(&p)),
+                .map(|p| Follower::of_partner(&p, hook.scopes.as_deref())),
             None => None,
         };
         let allowed = match (&follower, &entry) {
