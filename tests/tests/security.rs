@@ -107,8 +107,25 @@ both_backends!(
                 other => panic!("a flood request got {other}: {body}"),
             }
         }
+        let after_flood = peak_rss(leernet.pid());
+        // A second flood, and failures one at a time (each checked on whatever thread is
+        // free): the working memory is reused, so the peak does not grow with them.
+        let again: Vec<_> = (0..200)
+            .map(|i| {
+                let (client, base) = (flooder.clone(), base.clone());
+                tokio::spawn(async move { token_request(&client, &base, &format!("lnc_weer_{i}"), "geraden").await.status() })
+            })
+            .collect();
+        for request in again {
+            let status = request.await.expect("a flood request");
+            assert!([StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS, StatusCode::SERVICE_UNAVAILABLE].contains(&status), "{status}");
+        }
+        for i in 0..8 {
+            let status = token_request(&client_from(&format!("127.0.0.{}", 40 + i)), &base, &format!("lnc_een_{i}"), "geraden").await.status();
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
         let peak = peak_rss(leernet.pid());
-        eprintln!("peak RSS: idle {} MiB, after the flood {} MiB; {refused_quickly} of 200 refused before hashing; the real client needed {attempts} attempt(s)", idle >> 20, peak >> 20);
+        eprintln!("peak RSS: idle {} MiB, after a flood {} MiB, after another and 8 failures one by one {} MiB; {refused_quickly} of 200 refused before hashing; the real client needed {attempts} attempt(s)", idle >> 20, after_flood >> 20, peak >> 20);
         assert!(peak < RSS_BOUND, "the peak RSS was {} MiB", peak >> 20);
         assert!(refused_quickly > 0, "a flood this size cannot all be hashed at once");
         let themes = own.get(format!("{base}/api/v1/themes")).bearer_auth(&token).send().await.expect("themes");

@@ -13,7 +13,7 @@
 use std::sync::LazyLock;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use base64::Engine;
 use entity::{client_credential, partner, partner_issuer, partner_network, partner_region};
 use sea_orm::ActiveValue::Set;
@@ -554,6 +554,56 @@ static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
 /// to retry ([`Error::Busy`]).
 const HASH_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Working memory for checking secrets (argon2id's 19 MiB), allocated once per core that
+/// checks and reused: freed after each check, the allocator would keep it anyway and a
+/// process that had checked secrets on many threads would hold many such blocks.
+static WORKING_MEMORY: LazyLock<std::sync::Mutex<Vec<Vec<argon2::Block>>>> =
+    LazyLock::new(|| std::sync::Mutex::new(Vec::new()));
+
+/// Whether `secret` matches the PHC-format argon2 `hash`, computed in reused working memory
+/// and compared in constant time.
+fn verify_secret(hash: &str, secret: &[u8]) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        argon2::Algorithm::try_from(parsed.algorithm),
+        argon2::Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let Ok(version) = parsed
+        .version
+        .map(argon2::Version::try_from)
+        .transpose()
+        .map(Option::unwrap_or_default)
+    else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; argon2::password_hash::Salt::MAX_LENGTH];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut blocks = WORKING_MEMORY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .unwrap_or_default();
+    blocks.resize(params.block_count(), argon2::Block::new());
+    let mut out = vec![0u8; expected.len()];
+    let computed = Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(secret, salt, &mut out, &mut blocks[..])
+        .is_ok();
+    WORKING_MEMORY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(blocks);
+    computed && aws_lc_rs::constant_time::verify_slices_are_equal(&out, expected.as_bytes()).is_ok()
+}
+
 /// The right to check one secret: one of the cores' [`HASHING`] permits.
 pub struct HashPermit(
     #[expect(dead_code, reason = "held for its drop")] tokio::sync::SemaphorePermit<'static>,
@@ -589,17 +639,9 @@ pub async fn authenticate(
         .as_ref()
         .map_or_else(|| DUMMY_HASH.clone(), |c| c.secret_hash.clone());
     let secret = secret.to_owned();
-    let matches = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(secret.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .map_err(Error::internal)?;
+    let matches = tokio::task::spawn_blocking(move || verify_secret(&hash, secret.as_bytes()))
+        .await
+        .map_err(Error::internal)?;
     let Some(credential) = credential.filter(|_| matches) else {
         return Ok(None);
     };
