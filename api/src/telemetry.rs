@@ -11,6 +11,9 @@ use crate::config::LogFormat;
 /// from `warn` (they log every statement at `info`).
 const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn";
 
+/// Silences the PostgreSQL driver's reading of connect parameters (see [`init`]).
+const NO_URL_PARAMETERS: &str = "sqlx_postgres::options=off";
+
 /// Installs the global subscriber; call once at start-up. `filter` is the `--log` setting;
 /// without it `RUST_LOG` applies. A filter that does not parse is refused with its reason.
 pub fn init(format: LogFormat, filter: Option<&str>) -> anyhow::Result<()> {
@@ -21,7 +24,11 @@ pub fn init(format: LogFormat, filter: Option<&str>) -> anyhow::Result<()> {
         Some(text) => EnvFilter::try_new(text)
             .map_err(|e| anyhow::anyhow!("invalid log filter {text:?}: {e}"))?,
         None => EnvFilter::new(DEFAULT_FILTER),
-    };
+    }
+    // The PostgreSQL driver warns of every connect parameter it does not know, with its
+    // value: a `PassWord=` or `pwd=` in the database URL would be printed. Never logged,
+    // whatever the filter.
+    .add_directive(NO_URL_PARAMETERS.parse()?);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -265,6 +265,24 @@ fn a_password_given_as_a_parameter_of_the_database_url_is_never_printed() {
 }
 
 #[test]
+fn no_log_line_shows_a_password_parameter_the_driver_does_not_know() {
+    let args = [
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        "postgres://u:geheim1@127.0.0.1:1/x?PassWord=geheim2&pwd=geheim3&sslpassword=geheim4",
+        "--db-connect-timeout",
+        "1s",
+    ];
+    let (status, stderr) = Process::start(&args).wait();
+    assert_eq!(status.code(), Some(1));
+    for line in &stderr {
+        assert!(!line.contains("geheim"), "{line}");
+    }
+}
+
+#[test]
 fn a_log_filter_that_does_not_parse_is_reported() {
     let line = failing(&["serve", "--addr", "127.0.0.1:0", "--log", "leernet=loud"]);
     assert!(
