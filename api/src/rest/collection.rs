@@ -354,20 +354,37 @@ pub fn next_link(base: &str, query: &str, cursor: &str) -> String {
 /// One value as a CSV cell: text as it is, lists joined with `;` (objects in a list as
 /// their values joined with `:`), nothing for null; RFC 4180 quoting.
 fn csv_cell(value: &Value) -> String {
-    let text = match value {
+    match value {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                Value::Object(fields) => {
-                    fields.values().map(csv_cell).collect::<Vec<_>>().join(":")
-                }
-                other => csv_cell(other),
-            })
-            .collect::<Vec<_>>()
-            .join(";"),
+        Value::String(s) => csv_field(s),
+        Value::Array(items) => csv_field(
+            &items
+                .iter()
+                .map(|item| match item {
+                    Value::Object(fields) => fields
+                        .values()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(";"),
+        ),
+        // Numbers and booleans: never quoted, never a formula.
         other => other.to_string(),
+    }
+}
+
+/// One CSV field of text: RFC 4180 quoting, and text a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) prefixed with `'`, so that
+/// a title like `=HYPERLINK(...)` stays text (OWASP: CSV injection).
+pub fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
     };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::dto::*;
 use crate::error::{Error, Problem, Result};
-use crate::rest::collection::updated_since;
+use crate::rest::collection::{csv_field, updated_since};
 use crate::rest::extract::parse_query;
 use crate::service::stats::{self, Counted, GroupBy, Stats};
 use crate::service::{
@@ -81,15 +81,6 @@ pub struct StatsQueryWithoutThemes {
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
     /// Full-text search, as in lists.
     pub q: Option<String>,
-}
-
-/// RFC 4180 quoting.
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
 }
 
 fn wants_csv(headers: &HeaderMap) -> bool {
