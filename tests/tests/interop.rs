@@ -253,6 +253,11 @@ both_backends!(
         };
         let weak = patch("W/\"1\"", "Zwak").await.expect("patch");
         assert_eq!(weak.status(), StatusCode::PRECONDITION_FAILED);
+        // Strong comparison is of the tag as sent: "01" is not "1".
+        for other in ["\"01\"", "\"+1\"", "\"1-deflate\""] {
+            assert_eq!(patch(other, "Anders").await.expect("patch").status(), StatusCode::PRECONDITION_FAILED, "{other}");
+        }
+        assert_eq!(patch("1", "Geen tag").await.expect("patch").status(), StatusCode::BAD_REQUEST, "not an entity tag at all");
         let (_, _, unchanged) = call(&app, &token, reqwest::Method::GET, &path, None).await;
         assert_eq!((unchanged["name"].as_str(), unchanged["version"].as_i64()), (Some("Voeding in de wijk, voor jong en oud"), Some(1)));
         let gzip_tag = patch("\"1-gzip\"", "Gezonde voeding").await.expect("patch");

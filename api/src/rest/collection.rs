@@ -144,8 +144,10 @@ fn version_of(dto: &Value) -> i64 {
 /// (`"3"`, `"3-gzip"`, `"3-br"`, as Apache does), since the bytes differ.
 pub const CODINGS: &[&str] = &["gzip", "br"];
 
-/// One entity tag of ours: whether it is weak, and the version it names (any coding).
-fn parse_tag(tag: &str) -> Option<(bool, i64)> {
+/// One entity tag: whether it is weak, and the version it names if it is one of ours
+/// (`"3"`, `"3-gzip"`, `"3-br"`, exactly as sent: `"03"` names none); `None` when the text
+/// is not an entity tag at all.
+fn parse_tag(tag: &str) -> Option<(bool, Option<i64>)> {
     let tag = tag.trim();
     let (weak, tag) = match tag.strip_prefix("W/") {
         Some(rest) => (true, rest),
@@ -154,15 +156,19 @@ fn parse_tag(tag: &str) -> Option<(bool, i64)> {
     let inner = tag.strip_prefix('"')?.strip_suffix('"')?;
     let version = match inner.split_once('-') {
         Some((version, coding)) if CODINGS.contains(&coding) => version,
-        Some(_) => return None,
+        Some(_) => return Some((weak, None)),
         None => inner,
     };
-    Some((weak, version.parse().ok()?))
+    let named = version
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v >= 1 && v.to_string() == version);
+    Some((weak, named))
 }
 
 /// The version `If-Match` names; `None` without the header or for `*`. `If-Match`
-/// compares strongly (RFC 9110 §13.1.1): a weak tag matches nothing, so one with weak tags
-/// only is a 412.
+/// compares strongly (RFC 9110 §13.1.1): a weak tag matches nothing, nor does a tag this
+/// API did not send, so one without a strong tag of ours is a 412.
 fn if_match(headers: &HeaderMap) -> Result<Option<i32>> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
@@ -177,10 +183,10 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i32>> {
     let mut strong = None;
     for tag in text.split(',') {
         let (weak, version) = parse_tag(tag).ok_or_else(|| {
-            Error::invalid("If-Match", "must be an ETag this API sent, e.g. \"3\"")
+            Error::invalid("If-Match", "must be ETags as sent, e.g. \"3\"")
         })?;
         if !weak && strong.is_none() {
-            strong = Some(version);
+            strong = version;
         }
     }
     match strong {
@@ -188,7 +194,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i32>> {
             .map(Some)
             .map_err(|_| Error::invalid("If-Match", "names no version")),
         None => Err(Error::PreconditionNeverMet(
-            "If-Match compares strongly: a weak ETag (W/\"...\") never matches; send the ETag as it was sent".to_owned(),
+            "If-Match compares strongly: it names no version of this resource as its ETag was sent (a weak W/\"...\" tag never matches)".to_owned(),
         )),
     }
 }
@@ -203,7 +209,7 @@ fn not_modified(headers: &HeaderMap, version: i64) -> Option<String> {
             return Some(format!("\"{version}\""));
         }
         let (_, named) = parse_tag(tag)?;
-        (named == version).then(|| tag.trim_start_matches("W/").to_owned())
+        (named == Some(version)).then(|| tag.trim_start_matches("W/").to_owned())
     })
 }
 
