@@ -198,6 +198,11 @@ both_backends!(
         let body: Value = response.json().await.expect("json");
         let description = body["error_description"].as_str().expect("a description");
         assert!(description.chars().all(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')), "{description}");
+        // A body past the limit is an OAuth error as well.
+        let huge = format!("grant_type=client_credentials&x={}", "a".repeat(2 * 1024 * 1024));
+        let response = app.client.post(app.url("/oauth/token")).header("content-type", "application/x-www-form-urlencoded").body(huge).send().await.expect("token");
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(response.json::<Value>().await.expect("an OAuth error")["error"], "invalid_request");
         let metadata: Value = app.client.get(app.url("/.well-known/oauth-authorization-server")).send().await.expect("metadata").json().await.expect("json");
         assert_eq!(metadata["response_types_supported"], json!(["none"]));
         assert!(metadata.get("token_endpoint_auth_signing_alg_values_supported").is_none(), "no method that needs it is offered");

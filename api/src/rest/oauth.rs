@@ -202,8 +202,29 @@ async fn token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    // A body too large or cut off is an OAuth error too, not the framework's plain text.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
+            return oauth_error(
+                if too_large {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                "invalid_request",
+                if too_large {
+                    "the request body is larger than this service accepts"
+                } else {
+                    "the request body could not be read"
+                },
+                false,
+            );
+        }
+    };
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
