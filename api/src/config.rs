@@ -198,6 +198,11 @@ pub struct Config {
     #[arg(long, env = "LEERNET_WEBHOOK_POLL_INTERVAL", default_value = "1s")]
     pub webhook_poll_interval: humantime::Duration,
 
+    /// Live webhooks one partner may have: each is a queue the worker serves, so one
+    /// partner's many slow receivers would hold back everyone else's deliveries.
+    #[arg(long, env = "LEERNET_WEBHOOK_MAX_PER_PARTNER", default_value_t = 10)]
+    pub webhook_max_per_partner: u64,
+
     /// Send `Strict-Transport-Security` (set it when the service is reached over TLS).
     #[arg(long, env = "LEERNET_HSTS", default_value_t = false, action = clap::ArgAction::Set)]
     pub hsts: bool,
@@ -261,6 +266,7 @@ impl Config {
             webhook_timeout: Duration::from_secs(2).into(),
             webhook_max_failures: 10,
             webhook_poll_interval: Duration::from_millis(100).into(),
+            webhook_max_per_partner: 10,
         }
     }
 

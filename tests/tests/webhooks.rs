@@ -781,3 +781,31 @@ both_backends!(
         assert!(!refused.status.success() && stderr.contains("WebhookVerificationError"), "a tampered body must not verify: {stderr}");
     }
 );
+
+both_backends!(
+    async fn a_partner_has_at_most_the_configured_number_of_webhooks_even_registering_at_once(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_max_per_partner = 3).await else { return };
+        let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
+        let attempts: Vec<_> = (0..8)
+            .map(|i| {
+                let (client, url, token) = (app.client.clone(), app.url("/api/v1/webhooks"), province.clone());
+                tokio::spawn(async move {
+                    client.post(url).bearer_auth(token)
+                        .json(&json!({"url": format!("http://127.0.0.1:9/hook-{i}"), "secret": "een-lang-gedeeld-geheim"}))
+                        .send().await.expect("post").status()
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for attempt in attempts {
+            statuses.push(attempt.await.expect("a registration"));
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 3, "{statuses:?}");
+        assert!(statuses.iter().all(|s| [StatusCode::CREATED, StatusCode::CONFLICT].contains(s)), "{statuses:?}");
+        assert_eq!(tests::count(&app.db, "webhooks", "deleted_at IS NULL").await, 3);
+        // Another partner has room of its own.
+        let school = token(&app, "school", "read changes:read webhooks:manage").await;
+        let (status, _) = post(&app, &school, "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/school", "secret": "een-lang-gedeeld-geheim"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+);

@@ -182,9 +182,8 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i32>> {
     }
     let mut strong = None;
     for tag in text.split(',') {
-        let (weak, version) = parse_tag(tag).ok_or_else(|| {
-            Error::invalid("If-Match", "must be ETags as sent, e.g. \"3\"")
-        })?;
+        let (weak, version) = parse_tag(tag)
+            .ok_or_else(|| Error::invalid("If-Match", "must be ETags as sent, e.g. \"3\""))?;
         if !weak && strong.is_none() {
             strong = version;
         }

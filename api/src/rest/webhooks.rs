@@ -37,8 +37,14 @@ pub async fn create_webhook(
 ) -> Result<Response> {
     webhooks::require_manage(&actor)?;
     let input: WebhookInput = from_json(body.value().await?)?;
-    let hook =
-        webhooks::register(&state.db, &actor, input, state.config.webhook_allow_private).await?;
+    let hook = webhooks::register(
+        &state.db,
+        &actor,
+        input,
+        state.config.webhook_allow_private,
+        state.config.webhook_max_per_partner,
+    )
+    .await?;
     let location =
         HeaderValue::from_str(&format!("/api/v1/webhooks/{}", hook.id)).map_err(Error::internal)?;
     Ok((

@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 use entity::{webhook, webhook_delivery};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -221,6 +221,7 @@ pub async fn register(
     actor: &Actor,
     input: WebhookInput,
     allow_private: bool,
+    max_per_partner: u64,
 ) -> Result<Webhook> {
     require_manage(actor)?;
     // A webhook is the feed pushed: whoever may not read the feed gets no webhook.
@@ -268,6 +269,26 @@ pub async fn register(
     check.finish()?;
     let at = now();
     let txn = crate::service::db::begin_immediate(db).await?;
+    // Registrations of one partner queue on its row (SQLite's writers queue anyway), so
+    // two at once cannot both find room for one more.
+    if is_postgres(db.get_database_backend()) {
+        entity::partner::Entity::find_by_id(actor.partner_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(map_db_err)?;
+    }
+    let live = webhook::Entity::find()
+        .filter(webhook::Column::PartnerId.eq(actor.partner_id))
+        .filter(webhook::Column::DeletedAt.is_null())
+        .count(&txn)
+        .await
+        .map_err(map_db_err)?;
+    if live >= max_per_partner {
+        return Err(Error::Conflict(format!(
+            "this partner has {live} webhooks, the most it may have; delete one first (one webhook can take every type)"
+        )));
+    }
     let row = webhook::ActiveModel {
         id: Set(Uuid::now_v7()),
         partner_id: Set(actor.partner_id),
