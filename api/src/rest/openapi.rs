@@ -333,6 +333,13 @@ fn http_contract(api: &mut utoipa::openapi::OpenApi) {
                     _ => {}
                 }
             }
+            if params.contains(&"If-Match") {
+                operation
+                    .responses
+                    .responses
+                    .entry("412".to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("PreconditionFailed")));
+            }
             let parameters = operation.parameters.get_or_insert_with(Vec::new);
             for p in params {
                 parameters.push(RefOr::Ref(Ref::new(format!("#/components/parameters/{p}"))));
