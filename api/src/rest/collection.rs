@@ -511,21 +511,28 @@ where
     let sort = request.sort.clone();
     let result = service::list::<R>(&state.db, actor, &filter, request).await?;
     let next_cursor = result.next.map(|after| cursor_of(R::TYPE, &sort, &after));
+    Ok(page_response(result.items, next_cursor, &scope.base, query))
+}
+
+/// A page as a response: `{items, nextCursor}`, never cached, with a `Link: rel="next"` to
+/// `base` with `query` and the next cursor when there is one.
+pub fn page_response<T: Serialize>(
+    items: Vec<T>,
+    next_cursor: Option<String>,
+    base: &str,
+    query: &str,
+) -> Response {
     let link = next_cursor
         .as_ref()
-        .map(|cursor| next_link(&scope.base, query, cursor));
-    let mut response = Json(Page {
-        items: result.items,
-        next_cursor,
-    })
-    .into_response();
+        .map(|cursor| next_link(base, query, cursor));
+    let mut response = Json(Page { items, next_cursor }).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert(header::LINK, link);
     }
-    Ok(response)
+    response
 }
 
 /// `GET` one resource by id, or by natural key where the collection has one.

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{Error, Problem, Result};
-use crate::rest::collection::{Page, next_link, parse_id};
+use crate::rest::collection::{Page, page_response, parse_id};
 use crate::rest::extract::{JsonBody, Path, Query, from_json};
 use crate::service::Actor;
 use crate::service::webhooks::{self, Delivery, Webhook, WebhookInput};
@@ -189,25 +189,12 @@ pub async fn list_webhook_deliveries(
         .transpose()?;
     let page = webhooks::deliveries(&state.db, &actor, id, limit, before).await?;
     let next_cursor = page.next.map(|before| delivery_cursor(id, before));
-    let link = next_cursor.as_ref().map(|cursor| {
-        next_link(
-            &format!("/api/v1/webhooks/{id}/deliveries"),
-            uri.query().unwrap_or_default(),
-            cursor,
-        )
-    });
-    let mut response = Json(Page {
-        items: page.items,
+    Ok(page_response(
+        page.items,
         next_cursor,
-    })
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        response.headers_mut().insert(header::LINK, link);
-    }
-    Ok(response)
+        &format!("/api/v1/webhooks/{id}/deliveries"),
+        uri.query().unwrap_or_default(),
+    ))
 }
 
 /// Send a delivery again.
