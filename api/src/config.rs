@@ -32,9 +32,11 @@ pub struct DbConfig {
     #[arg(long, env = "LEERNET_DATA_DIR", default_value = ".")]
     pub data_dir: PathBuf,
 
-    /// Maximum number of pooled database connections.
-    #[arg(long, env = "LEERNET_DB_MAX_CONNECTIONS", default_value_t = 8)]
-    pub db_max_connections: u32,
+    /// Maximum number of pooled database connections. Default: 4 per core (at least 8) on
+    /// PostgreSQL, whose connections wait on the network between statements; 2 per core (at
+    /// least 4) on SQLite, which reads on the service's own cores.
+    #[arg(long, env = "LEERNET_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
 
     /// How long a SQLite writer waits for another writer before giving up (e.g. `5s`).
     #[arg(long, env = "LEERNET_DB_BUSY_TIMEOUT", default_value = "5s")]
@@ -87,12 +89,21 @@ impl DbConfig {
 
     /// Pool options for [`crate::service::db::connect`].
     pub fn options(&self) -> anyhow::Result<DbOptions> {
-        if self.db_max_connections == 0 {
+        if self.db_max_connections == Some(0) {
             bail!("--db-max-connections (LEERNET_DB_MAX_CONNECTIONS) must be at least 1");
         }
+        let url = self.url()?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        let max_connections = self.db_max_connections.unwrap_or_else(|| {
+            if url.starts_with("postgres") {
+                (4 * cores).max(8)
+            } else {
+                (2 * cores).max(4)
+            }
+        });
         Ok(DbOptions {
-            url: self.url()?,
-            max_connections: self.db_max_connections,
+            url,
+            max_connections,
             busy_timeout: self.db_busy_timeout.into(),
             connect_timeout: self.db_connect_timeout.into(),
         })
@@ -239,7 +250,7 @@ impl Config {
             db: DbConfig {
                 database_url: Some(database_url.to_owned()),
                 data_dir: PathBuf::from("."),
-                db_max_connections: 4,
+                db_max_connections: Some(4),
                 db_busy_timeout: Duration::from_secs(10).into(),
                 db_connect_timeout: Duration::from_secs(5).into(),
             },

@@ -244,7 +244,15 @@ impl IntoResponse for Error {
             .ok(),
             _ => None,
         };
+        let too_large = matches!(self, Error::TooLarge(_));
         let mut response = self.problem().into_response();
+        if too_large {
+            // The rest of the body is never read: the connection closes after this answer,
+            // and says so, so that a client does not send its next request on it.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(challenge) = challenge {
             response
                 .headers_mut()

@@ -23,6 +23,9 @@
 //! `rest`: the REST API's requests/s and latencies over a realistic data set (served by
 //! the release binary), the first against the 1,000th page, and on PostgreSQL the
 //! database's own ceiling for a list page (see [`rest`]).
+//!
+//! `plans`: on PostgreSQL, `EXPLAIN (ANALYZE, BUFFERS)` of every statement each REST
+//! endpoint issues over the same data set (see [`rest::plans`]).
 
 mod feed;
 mod rest;
@@ -65,7 +68,8 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Some("rest") => rest::run().await,
-        _ => bail!("usage: leernet-bench writes | log-size | feed | rest"),
+        Some("plans") => rest::plans().await,
+        _ => bail!("usage: leernet-bench writes | log-size | feed | rest | plans"),
     }
 }
 

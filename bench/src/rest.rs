@@ -1383,6 +1383,218 @@ fn inline(sql: &str, values: &[(usize, String)]) -> String {
     out
 }
 
+/// `plans` (PostgreSQL): over the data set of [`dataset`] (at `LEERNET_BENCH_SCALE`), the
+/// statements each endpoint of [`rest`] issues, captured from the running service's
+/// statement log as [`database_ceiling`] does, each with its `EXPLAIN (ANALYZE, BUFFERS)`
+/// and a summary line: its time, its buffers (shared hits and reads) and any sequential
+/// scan of a table of more than 1,000 rows (a page should never need one).
+pub async fn plans() -> Result<()> {
+    let scale: f64 = env_or("LEERNET_BENCH_SCALE", 1.0)?;
+    let bin = std::env::current_exe()?.with_file_name("leernet");
+    if std::env::var(POSTGRES_ENV).is_err() {
+        bail!("plans needs PostgreSQL: set {POSTGRES_ENV} (or pass a URL to bench/plans)");
+    }
+    let test_db = TestDb::new(Backend::Postgres).await.context("a database")?;
+    let db = connect(&DbOptions {
+        url: test_db.url.clone(),
+        max_connections: 4,
+        busy_timeout: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(5),
+    })
+    .await?;
+    Migrator::up(&db, None).await?;
+    let data = dataset(&db, scale).await?;
+    db.execute_unprepared("VACUUM ANALYZE").await?;
+    println!(
+        "leernet-bench plans: {} regions, {} networks, {} practice examples, {} assignments",
+        data.regions,
+        data.networks,
+        thousands(data.practice_examples as f64),
+        thousands(data.assignments as f64)
+    );
+    let partner = partners::create(
+        &db,
+        partners::NewPartner {
+            name: "bench-dashboard".to_owned(),
+            kind: "dashboard".to_owned(),
+            scopes: vec!["read".to_owned(), "changes:read".to_owned()],
+            unconfined: true,
+            ..Default::default()
+        },
+    )
+    .await?
+    .partner_id;
+    let filter = format!("region={}&theme={}", data.provinces[2], data.themes[2]);
+    let server = Server::start(&bin, &db, &test_db.url, partner, &[]).await?;
+    let id = server
+        .json(&format!("/api/v1/practice-examples?limit=1&{filter}"))
+        .await?["items"][0]["id"]
+        .as_str()
+        .context("the filtered list is empty")?
+        .to_owned();
+    drop(server);
+    let endpoints = [
+        (
+            "list, province subtree and theme",
+            format!("/api/v1/practice-examples?limit=50&{filter}"),
+        ),
+        (
+            "list, unfiltered",
+            "/api/v1/practice-examples?limit=50".to_owned(),
+        ),
+        (
+            "list, by title",
+            "/api/v1/practice-examples?limit=50&sort=title".to_owned(),
+        ),
+        (
+            "list, changed since, newest first",
+            "/api/v1/practice-examples?limit=50&sort=-updatedAt&updatedSince=2020-01-01T00:00:00Z"
+                .to_owned(),
+        ),
+        ("read by id", format!("/api/v1/practice-examples/{id}")),
+        (
+            "search, common word",
+            format!("/api/v1/practice-examples?limit=50&q={COMMON_WORD}"),
+        ),
+        (
+            "search, rare word",
+            format!("/api/v1/practice-examples?limit=50&q={RARE_WORD}"),
+        ),
+        (
+            "stats by municipality",
+            "/api/v1/stats/practice-examples?groupBy=region&regionLevel=municipality".to_owned(),
+        ),
+        (
+            "stats by theme",
+            "/api/v1/stats/practice-examples?groupBy=theme".to_owned(),
+        ),
+        (
+            "assignments, province subtree",
+            format!(
+                "/api/v1/assignments?limit=50&region={}&status=open",
+                data.provinces[2]
+            ),
+        ),
+        (
+            "networks, province subtree",
+            format!("/api/v1/networks?limit=50&region={}", data.provinces[2]),
+        ),
+        (
+            "regions, province subtree",
+            format!("/api/v1/regions?limit=50&region={}", data.provinces[2]),
+        ),
+        ("change feed", "/api/v1/changes?limit=100".to_owned()),
+    ];
+    let admin = Database::connect(std::env::var(POSTGRES_ENV)?).await?;
+    let Some(log) = ServerLog::find(&admin).await? else {
+        bail!("PostgreSQL's log was not found (set LEERNET_BENCH_PG_LOG)");
+    };
+    let name: String = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_database() AS n",
+        ))
+        .await?
+        .context("a row")?
+        .try_get("", "n")?;
+    admin
+        .execute_unprepared(&format!(
+            "ALTER DATABASE \"{name}\" SET log_statement = 'all'"
+        ))
+        .await?;
+    let captured = async {
+        let server = Server::start(
+            &bin,
+            &db,
+            &test_db.url,
+            partner,
+            &["--webhook-poll-interval", "1h"],
+        )
+        .await?;
+        let mut captured = Vec::new();
+        for (what, path) in &endpoints {
+            server.json(path).await?;
+            let from = log.size(&admin).await?;
+            server.json(path).await?;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            captured.push((
+                *what,
+                path.clone(),
+                statements(&log.read(&admin, from).await?, &name),
+            ));
+        }
+        drop(server);
+        anyhow::Ok(captured)
+    }
+    .await;
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE \"{name}\" RESET log_statement"))
+        .await?;
+    let mut summary = Vec::new();
+    for (what, path, statements) in captured? {
+        println!("\n## {what}: GET {path}");
+        for statement in statements.iter().filter(|s| {
+            let s = s.trim_start().to_ascii_uppercase();
+            s.starts_with("SELECT") || s.starts_with("WITH")
+        }) {
+            let rows = db
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("EXPLAIN (ANALYZE, BUFFERS) {statement}"),
+                ))
+                .await?;
+            let plan: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get::<String>("", "QUERY PLAN"))
+                .collect::<Result<_, _>>()?;
+            let time = plan
+                .iter()
+                .find_map(|l| l.trim().strip_prefix("Execution Time: "))
+                .unwrap_or("?")
+                .to_owned();
+            let buffers = plan
+                .iter()
+                .find_map(|l| l.trim().strip_prefix("Buffers: "))
+                .unwrap_or("none")
+                .to_owned();
+            let seq_scans: Vec<String> = plan
+                .iter()
+                .filter(|l| l.contains("Seq Scan on"))
+                .filter(|l| {
+                    l.split("rows=")
+                        .nth(2)
+                        .and_then(|r| r.split_whitespace().next())
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .is_some_and(|n| n > 1_000)
+                        || l.contains("Seq Scan on practice_examples")
+                        || l.contains("Seq Scan on assignments")
+                })
+                .map(|l| l.trim().to_owned())
+                .collect();
+            println!("  {statement};");
+            for line in &plan {
+                println!("    {line}");
+            }
+            let short: String = statement.chars().take(70).collect();
+            summary.push(format!(
+                "{what:<36} {time:>12} {buffers:<28} {}{short}",
+                if seq_scans.is_empty() {
+                    ""
+                } else {
+                    "SEQ SCAN "
+                }
+            ));
+        }
+    }
+    println!("\n## Summary: endpoint, execution time, buffers, statement");
+    for line in summary {
+        println!("{line}");
+    }
+    admin.close().await.ok();
+    db.close().await.ok();
+    Ok(())
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;

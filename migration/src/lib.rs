@@ -13,7 +13,9 @@ mod m20261126_000005_webhook_queue_head;
 mod m20261201_000001_partner_issuers;
 mod m20261202_000001_webhook_signature;
 mod m20261202_000002_webhook_scopes;
+mod m20261203_000001_read_path;
 pub mod rebuild;
+pub mod search;
 
 /// Applies Leernet's migrations in order (`leernet migrate`, and `leernet serve` on start).
 pub struct Migrator;
@@ -31,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_partner_issuers::Migration),
             Box::new(m20261202_000001_webhook_signature::Migration),
             Box::new(m20261202_000002_webhook_scopes::Migration),
+            Box::new(m20261203_000001_read_path::Migration),
         ]
     }
 }

@@ -6,46 +6,11 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
+use crate::search::SEARCHED;
+
 /// See the module documentation.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-/// The searchable tables and their text columns, in the service's order.
-const SEARCHED: &[(&str, &[&str])] = &[
-    ("regions", &["name"]),
-    ("organizations", &["name"]),
-    ("themes", &["name"]),
-    ("networks", &["name", "summary", "description"]),
-    ("goals", &["title", "description"]),
-    ("reports", &["title"]),
-    (
-        "practice_examples",
-        &[
-            "title",
-            "summary",
-            "context",
-            "approach",
-            "why_it_works",
-            "how_to_apply",
-            "expected_outcome",
-        ],
-    ),
-    ("initiatives", &["title", "description"]),
-    ("lessons", &["title", "body"]),
-    ("programmes", &["name"]),
-    (
-        "assignments",
-        &["title", "description", "learning_outcomes"],
-    ),
-];
-
-fn document(columns: &[&str]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("coalesce({c}, '')"))
-        .collect::<Vec<_>>()
-        .join(" || ' ' || ")
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -58,7 +23,7 @@ impl MigrationTrait for Migration {
                 .get_connection()
                 .execute_unprepared(&format!(
                     "CREATE INDEX ix_{table}_search ON {table} USING GIN (to_tsvector('dutch', {}))",
-                    document(columns)
+                    crate::search::document(columns, "")
                 ))
                 .await?;
         }

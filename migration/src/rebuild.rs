@@ -122,8 +122,8 @@ fn closing_paren(sql: &str, start: usize) -> Option<usize> {
 }
 
 /// Rebuilds SQLite table `table` from its `CREATE TABLE` statement as changed by `edit`
-/// (same columns, in the same order), keeping its rows, its indexes and every reference to
-/// it. Refuses (and changes nothing) when the result would break a foreign key.
+/// (same columns, in the same order), keeping its rows (with their rowids), its indexes,
+/// its triggers, the views and every reference to it. Refuses (and changes nothing) when the result would break a foreign key.
 pub async fn rebuild_sqlite(
     manager: &SchemaManager<'_>,
     table: &str,
@@ -188,6 +188,34 @@ async fn rebuild_on(
     .map(|r| r.try_get::<String, _>(0))
     .collect::<Result<_, _>>()
     .map_err(sql_err)?;
+    // Triggers go with the table and views that name it stop the rename (SQLite checks
+    // every view against the schema): both are made again after it, as they were.
+    let triggers = schema_sql(
+        conn,
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+        Some(table),
+    )
+    .await?;
+    let views: Vec<(String, String)> =
+        sqlx::query("SELECT name, sql FROM sqlite_master WHERE type = 'view'")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql_err)?
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(sql_err)?;
+    // The rows keep their rowids: the full-text indexes refer to rows by rowid.
+    let columns: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info(?)")
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err)?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).map(|c| format!("\"{c}\"")))
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    let columns = columns.join(", ");
     let edited = edit(&create)?;
     let scratch = format!("{table}__rebuild");
     let head = format!("CREATE TABLE \"{table}\"");
@@ -196,14 +224,23 @@ async fn rebuild_on(
             "the edited statement must still begin with {head}"
         )));
     };
-    for sql in [
-        format!("CREATE TABLE \"{scratch}\"{body}"),
-        format!("INSERT INTO \"{scratch}\" SELECT * FROM \"{table}\""),
-        format!("DROP TABLE \"{table}\""),
-        format!("ALTER TABLE \"{scratch}\" RENAME TO \"{table}\""),
-    ]
-    .iter()
-    .chain(indexes.iter())
+    let drop_views: Vec<String> = views
+        .iter()
+        .map(|(name, _)| format!("DROP VIEW \"{name}\""))
+        .collect();
+    for sql in drop_views
+        .iter()
+        .chain(&[
+            format!("CREATE TABLE \"{scratch}\"{body}"),
+            format!(
+                "INSERT INTO \"{scratch}\" (rowid, {columns}) SELECT rowid, {columns} FROM \"{table}\""
+            ),
+            format!("DROP TABLE \"{table}\""),
+            format!("ALTER TABLE \"{scratch}\" RENAME TO \"{table}\""),
+        ])
+        .chain(indexes.iter())
+        .chain(triggers.iter())
+        .chain(views.iter().map(|(_, sql)| sql))
     {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str()))
             .execute(&mut *conn)
@@ -225,6 +262,26 @@ async fn rebuild_on(
         .await
         .map_err(sql_err)?;
     Ok(())
+}
+
+/// The `sql` column of the schema rows `query` selects (bound to `table` when given).
+async fn schema_sql(
+    conn: &mut sqlx::SqliteConnection,
+    query: &'static str,
+    table: Option<&str>,
+) -> Result<Vec<String>, DbErr> {
+    let mut query = sqlx::query(query);
+    if let Some(table) = table {
+        query = query.bind(table.to_owned());
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err)?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)
 }
 
 fn sql_err(e: sqlx::Error) -> DbErr {

@@ -21,6 +21,7 @@ mod migrations;
 mod openapi;
 mod outages;
 mod process;
+mod reads;
 mod resources;
 mod rest;
 mod security;

@@ -51,7 +51,7 @@ async fn exhaust(db: &sea_orm::DatabaseConnection) -> Vec<sea_orm::DatabaseTrans
 both_backends!(
     async fn an_exhausted_pool_answers_503_with_retry_after(backend) {
         let Some(app) = TestApp::spawn_with(backend, |c| {
-            c.db.db_max_connections = 2;
+            c.db.db_max_connections = Some(2);
             c.db.db_connect_timeout = Duration::from_millis(500).into();
         }).await else { return };
         let token = tests::token_for(&app, "lezer", "dashboard", "read", &[]).await;
@@ -67,7 +67,7 @@ both_backends!(
 both_backends!(
     async fn a_request_past_its_timeout_answers_503_with_retry_after(backend) {
         let Some(app) = TestApp::spawn_with(backend, |c| {
-            c.db.db_max_connections = 2;
+            c.db.db_max_connections = Some(2);
             c.db.db_connect_timeout = Duration::from_secs(2).into();
             c.request_timeout = Duration::from_millis(300).into();
         }).await else { return };
@@ -118,7 +118,8 @@ both_backends!(
 /// run: each request succeeds or is a 503 with `Retry-After`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_terminated_mid_query_are_503_with_retry_after_never_500() {
-    let Some(app) = TestApp::spawn_with(Backend::Postgres, |c| c.db.db_max_connections = 4).await
+    let Some(app) =
+        TestApp::spawn_with(Backend::Postgres, |c| c.db.db_max_connections = Some(4)).await
     else {
         return;
     };

@@ -209,7 +209,9 @@ async fn token(
         Ok(body) => body,
         Err(rejection) => {
             let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
-            return oauth_error(
+            // The rest of the body is never read: the connection closes after this answer,
+            // and says so, so that a client does not send its next request on it.
+            let mut response = oauth_error(
                 if too_large {
                     StatusCode::PAYLOAD_TOO_LARGE
                 } else {
@@ -223,6 +225,10 @@ async fn token(
                 },
                 false,
             );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
         }
     };
     let form_type = headers

@@ -44,9 +44,6 @@ impl Resource for Programmes {
         (field == "name").then_some(programme::Column::Name)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &["name"]
-    }
     const DEPENDENTS: &'static [Dependent] = &[Dependent::linked(
         "assignment_programmes",
         "programme_id",
@@ -178,10 +175,6 @@ impl Resource for Assignments {
 
     fn sort_column(field: &str) -> Option<assignment::Column> {
         (field == "title").then_some(assignment::Column::Title)
-    }
-
-    fn search_columns() -> &'static [&'static str] {
-        &["title", "description", "learning_outcomes"]
     }
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &assignment::Model) -> Result<Anchors> {

@@ -76,6 +76,9 @@ async fn open_pool(options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
             .idle_timeout(None)
             .max_lifetime(None);
     }
+    // The JIT compiles plans worth seconds; an API's statements take milliseconds, and
+    // compiling cost more than it saved in every plan measured here.
+    opts.map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
     let busy = options.busy_timeout;
     opts.map_sqlx_sqlite_opts(move |o: SqliteConnectOptions| {
         o.create_if_missing(true)

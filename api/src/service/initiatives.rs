@@ -40,9 +40,6 @@ impl Resource for Initiatives {
         (field == "title").then_some(initiative::Column::Title)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &["title", "description"]
-    }
     const DEPENDENTS: &'static [Dependent] = &[Dependent::refuse(
         "assignments",
         "initiative_id",

@@ -44,9 +44,6 @@ impl Resource for Lessons {
         (field == "title").then_some(lesson::Column::Title)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &["title", "body"]
-    }
     const DEPENDENTS: &'static [Dependent] = &[Dependent::cascade(
         "transfers",
         "lesson_id",

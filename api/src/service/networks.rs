@@ -87,9 +87,6 @@ impl Resource for Networks {
         (field == "name").then_some(network::Column::Name)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &["name", "summary", "description"]
-    }
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::refuse("networks", "parent_network_id", "child networks"),
         Dependent::refuse("practice_examples", "network_id", "practice examples"),
@@ -518,9 +515,6 @@ impl Resource for Goals {
         (field == "title").then_some(goal::Column::Title)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &["title", "description"]
-    }
     const SCOPE: &'static str = "networks";
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &goal::Model) -> Result<Anchors> {
@@ -747,9 +741,6 @@ impl Resource for Reports {
         (field == "title").then_some(report::Column::Title)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &["title"]
-    }
     const SCOPE: &'static str = "networks";
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &report::Model) -> Result<Anchors> {

@@ -673,19 +673,13 @@ pub async fn actor(
     granted: Option<&[String]>,
     request_id: Option<String>,
 ) -> Result<Option<Actor>> {
-    let Some(partner) = live(db, partner_id).await? else {
-        return Ok(None);
+    let backend = db.get_database_backend();
+    let who = if crate::service::db::is_postgres(backend) {
+        "SELECT $1::uuid AS id, TRUE AS admin"
+    } else {
+        "SELECT ? AS id, 1 AS admin"
     };
-    actor_of(db, partner, granted, request_id).await.map(Some)
-}
-
-/// The partner `id` unless it is revoked.
-async fn live(db: &DatabaseConnection, id: Uuid) -> Result<Option<partner::Model>> {
-    partner::Entity::find_by_id(id)
-        .filter(partner::Column::RevokedAt.is_null())
-        .one(db)
-        .await
-        .map_err(map_db_err)
+    actor_where(db, who, vec![partner_id.into()], granted, request_id).await
 }
 
 /// The [`Actor`] for a token of external issuer `issuer` whose partner claim is `subject`:
@@ -698,32 +692,87 @@ pub async fn external_actor(
     granted: Option<&[String]>,
     request_id: Option<String>,
 ) -> Result<Option<Actor>> {
-    let Some(binding) = partner_issuer::Entity::find_by_id((issuer.to_owned(), subject.to_owned()))
-        .one(db)
-        .await
-        .map_err(map_db_err)?
-    else {
-        return Ok(None);
+    let backend = db.get_database_backend();
+    let who = if crate::service::db::is_postgres(backend) {
+        "SELECT partner_id AS id, admin FROM partner_issuers WHERE issuer = $1 AND subject = $2"
+    } else {
+        "SELECT partner_id AS id, admin FROM partner_issuers WHERE issuer = ? AND subject = ?"
     };
-    if binding.partner_id == crate::service::SYSTEM_PARTNER_ID {
-        return Ok(None);
-    }
-    let Some(mut actor) = actor(db, binding.partner_id, granted, request_id).await? else {
-        return Ok(None);
-    };
-    if !binding.admin {
-        actor.scopes.retain(|s| s != "admin");
-    }
-    Ok(Some(actor))
+    let actor = actor_where(
+        db,
+        who,
+        vec![issuer.into(), subject.into()],
+        granted,
+        request_id,
+    )
+    .await?;
+    Ok(actor.filter(|a| a.partner_id != crate::service::SYSTEM_PARTNER_ID))
 }
 
-async fn actor_of(
+/// The partner `id` unless it is revoked.
+async fn live(db: &DatabaseConnection, id: Uuid) -> Result<Option<partner::Model>> {
+    partner::Entity::find_by_id(id)
+        .filter(partner::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+        .map_err(map_db_err)
+}
+
+/// The actor of the partner that the query `who` (columns `id` and `admin`: whether
+/// `admin` may pass) names, with its confinement: one statement, whoever asks. `None` when
+/// `who` names none, or a revoked one.
+async fn actor_where(
     db: &DatabaseConnection,
-    partner: partner::Model,
+    who: &str,
+    values: Vec<sea_orm::Value>,
     granted: Option<&[String]>,
     request_id: Option<String>,
-) -> Result<Actor> {
-    let held: Vec<&str> = partner.scopes.split_whitespace().collect();
+) -> Result<Option<Actor>> {
+    let backend = db.get_database_backend();
+    // The partner's row, then its regions and networks.
+    let sql = format!(
+        "WITH who AS ({who}) \
+         SELECT 'p' AS k, p.id AS id, p.kind AS kind, p.scopes AS scopes, \
+                p.unconfined AS unconfined, p.require_if_match AS strict, who.admin AS admin \
+         FROM partners p JOIN who ON p.id = who.id WHERE p.revoked_at IS NULL \
+         UNION ALL SELECT 'r', r.region_id, NULL, NULL, NULL, NULL, NULL \
+         FROM partner_regions r JOIN who ON r.partner_id = who.id \
+         UNION ALL SELECT 'n', n.network_id, NULL, NULL, NULL, NULL, NULL \
+         FROM partner_networks n JOIN who ON n.partner_id = who.id"
+    );
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await
+        .map_err(map_db_err)?;
+    let mut partner = None;
+    let (mut regions, mut networks) = (Vec::new(), Vec::new());
+    for row in &rows {
+        let kind: String = row.try_get("", "k").map_err(map_db_err)?;
+        let id: Uuid = row.try_get("", "id").map_err(map_db_err)?;
+        match kind.as_str() {
+            "p" => {
+                partner = Some((
+                    id,
+                    row.try_get::<String>("", "kind").map_err(map_db_err)?,
+                    row.try_get::<String>("", "scopes").map_err(map_db_err)?,
+                    row.try_get::<bool>("", "unconfined").map_err(map_db_err)?,
+                    row.try_get::<bool>("", "strict").map_err(map_db_err)?,
+                    row.try_get::<bool>("", "admin").map_err(map_db_err)?,
+                ));
+            }
+            "r" => regions.push(id),
+            _ => networks.push(id),
+        }
+    }
+    let Some((partner_id, kind, held, unconfined, require_if_match, admin)) = partner else {
+        return Ok(None);
+    };
+    let held: Vec<&str> = held
+        .split_whitespace()
+        .filter(|s| admin || *s != "admin")
+        .collect();
     let scopes = match granted {
         Some(granted) => granted
             .iter()
@@ -732,34 +781,17 @@ async fn actor_of(
             .collect(),
         None => held.iter().map(|s| (*s).to_owned()).collect(),
     };
-    let confinement = if partner.unconfined {
+    let confinement = if unconfined {
         Confinement::Unconfined
     } else {
-        Confinement::Within {
-            regions: partner_region::Entity::find()
-                .filter(partner_region::Column::PartnerId.eq(partner.id))
-                .all(db)
-                .await
-                .map_err(map_db_err)?
-                .into_iter()
-                .map(|r| r.region_id)
-                .collect(),
-            networks: partner_network::Entity::find()
-                .filter(partner_network::Column::PartnerId.eq(partner.id))
-                .all(db)
-                .await
-                .map_err(map_db_err)?
-                .into_iter()
-                .map(|n| n.network_id)
-                .collect(),
-        }
+        Confinement::Within { regions, networks }
     };
-    Ok(Actor {
-        partner_id: partner.id,
-        kind: partner.kind.clone(),
+    Ok(Some(Actor {
+        partner_id,
+        kind,
         scopes,
         confinement,
-        require_if_match: partner.require_if_match,
+        require_if_match,
         request_id,
-    })
+    }))
 }

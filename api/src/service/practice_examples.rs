@@ -59,18 +59,6 @@ impl Resource for PracticeExamples {
         (field == "title").then_some(practice_example::Column::Title)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &[
-            "title",
-            "summary",
-            "context",
-            "approach",
-            "why_it_works",
-            "how_to_apply",
-            "expected_outcome",
-        ]
-    }
-
     async fn anchors<C: ConnectionTrait>(
         _conn: &C,
         row: &practice_example::Model,

@@ -587,7 +587,7 @@ pub fn parents_with(
 }
 
 /// Each of `regions` with each of its ancestors and itself: `(region, ancestor)` pairs, in
-/// one query.
+/// one query (an index range of `region_closure` per region).
 pub async fn ancestry<C: ConnectionTrait>(conn: &C, regions: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
     if regions.is_empty() {
         return Ok(Vec::new());
@@ -600,10 +600,8 @@ pub async fn ancestry<C: ConnectionTrait>(conn: &C, regions: &[Uuid]) -> Result<
         })
         .collect();
     let sql = format!(
-        "WITH RECURSIVE up(start, id, parent_id) AS ( \
-           SELECT id, id, parent_id FROM regions WHERE id IN ({}) \
-           UNION SELECT up.start, r.id, r.parent_id FROM regions r JOIN up ON r.id = up.parent_id \
-         ) SELECT start, id FROM up",
+        "SELECT descendant_id AS start, ancestor_id AS id FROM region_closure \
+         WHERE descendant_id IN ({})",
         placeholders.join(", ")
     );
     let values: Vec<Value> = regions.iter().map(|r| (*r).into()).collect();
@@ -647,7 +645,7 @@ pub async fn region_root<C: ConnectionTrait>(conn: &C, value: &str) -> Result<Uu
 }
 
 /// SQL for "`lhs` lies in the subtree of region `root`" (the region and everything below
-/// it), as one recursive query.
+/// it): one index range of `region_closure`.
 pub fn in_subtree(backend: sea_orm::DbBackend, lhs: &str, root: Uuid) -> sea_orm::sea_query::Expr {
     in_subtree_then(backend, lhs, root, "")
 }
@@ -662,8 +660,7 @@ pub fn in_subtree_then(
     let placeholder = if is_postgres(backend) { "$1" } else { "?" };
     Expr::cust_with_values(
         format!(
-            "{lhs} IN (WITH RECURSIVE subtree(id) AS (SELECT id FROM regions WHERE id = {placeholder} \
-             UNION ALL SELECT r.id FROM regions r JOIN subtree s ON r.parent_id = s.id) SELECT id FROM subtree){close}"
+            "{lhs} IN (SELECT descendant_id FROM region_closure WHERE ancestor_id = {placeholder}){close}"
         ),
         [root],
     )

@@ -42,7 +42,9 @@ impl Resource for Regions {
     type ActiveModel = region::ActiveModel;
     type Input = RegionInput;
     type Dto = Region;
-    type Children = ();
+    /// The parent to place it under in the closure, when that changes (a new region, or a
+    /// new parent).
+    type Children = Option<Option<Uuid>>;
     type Filter = RegionFilter;
     const TYPE: &'static str = "regions";
 
@@ -52,9 +54,6 @@ impl Resource for Regions {
         (field == "name").then_some(region::Column::Name)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &["name"]
-    }
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::refuse("regions", "parent_id", "child regions"),
         Dependent::refuse("organizations", "region_id", "organizations"),
@@ -90,7 +89,7 @@ impl Resource for Regions {
         input: &RegionInput,
         row: &mut region::ActiveModel,
         current: Option<&region::Model>,
-    ) -> Result<()> {
+    ) -> Result<Option<Option<Uuid>>> {
         let mut check = Check::new();
         let name = check.line("name", &input.name);
         let kind: RegionKind = check.enumeration("kind", &input.kind);
@@ -173,14 +172,19 @@ impl Resource for Regions {
         row.parent_id = Set(parent_id);
         row.deprived = Set(input.deprived.unwrap_or(false));
         row.population = Set(population);
-        Ok(())
+        let moved = current.is_none_or(|c| c.parent_id != parent_id);
+        Ok(moved.then_some(parent_id))
     }
 
     async fn write_children<C: ConnectionTrait>(
-        _conn: &C,
-        _id: Uuid,
-        _children: (),
+        conn: &C,
+        id: Uuid,
+        parent: Option<Option<Uuid>>,
     ) -> Result<bool> {
+        if let Some(parent) = parent {
+            place_in_closure(conn, id, parent).await?;
+        }
+        // The closure is derived from `parent_id`: the row's own change is the change.
         Ok(false)
     }
 
@@ -221,6 +225,86 @@ impl Resource for Regions {
     }
 }
 
+/// Places region `id` (with everything below it) under `parent` in `region_closure`, in the
+/// writing transaction: its subtree's rows to its old ancestors go, rows to the new
+/// parent's ancestors (and the parent) come, and its own row (depth 0) is made when it is
+/// new. On PostgreSQL the closure's writers take one transaction-scoped advisory lock
+/// first and then read it afresh (writes run at READ COMMITTED), so a region moved while
+/// another is created or moved below it is seen by the later one: a creation under `Y`
+/// waits for `Y`'s move to commit and copies `Y`'s new ancestors, and a move of `Y` that
+/// waits for a creation below it moves the new region along. On SQLite writers are
+/// serialized already (`BEGIN IMMEDIATE`). Region writes are rare; serializing them costs
+/// nothing readers notice.
+pub async fn place_in_closure<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    parent: Option<Uuid>,
+) -> Result<()> {
+    let backend = conn.get_database_backend();
+    let postgres = crate::service::db::is_postgres(backend);
+    let p = |i: usize| {
+        if postgres {
+            format!("${i}")
+        } else {
+            format!("?{i}")
+        }
+    };
+    let run = |sql: String, values: Vec<sea_orm::Value>| {
+        conn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+    };
+    if postgres {
+        run(
+            format!(
+                "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))",
+                p(1)
+            ),
+            vec!["region_closure".into()],
+        )
+        .await
+        .map_err(map_db_err)?;
+    }
+    run(
+        format!(
+            "INSERT INTO region_closure (ancestor_id, descendant_id, depth) \
+             SELECT {0}, {0}, 0 WHERE NOT EXISTS \
+             (SELECT 1 FROM region_closure WHERE ancestor_id = {0} AND descendant_id = {0})",
+            p(1)
+        ),
+        vec![id.into()],
+    )
+    .await
+    .map_err(map_db_err)?;
+    run(
+        format!(
+            "DELETE FROM region_closure \
+             WHERE descendant_id IN (SELECT descendant_id FROM region_closure WHERE ancestor_id = {0}) \
+             AND ancestor_id NOT IN (SELECT descendant_id FROM region_closure WHERE ancestor_id = {0})",
+            p(1)
+        ),
+        vec![id.into()],
+    )
+    .await
+    .map_err(map_db_err)?;
+    if let Some(parent) = parent {
+        run(
+            format!(
+                "INSERT INTO region_closure (ancestor_id, descendant_id, depth) \
+                 SELECT up.ancestor_id, down.descendant_id, up.depth + down.depth + 1 \
+                 FROM region_closure up, region_closure down \
+                 WHERE up.descendant_id = {} AND down.ancestor_id = {}",
+                p(1),
+                p(2)
+            ),
+            vec![parent.into(), id.into()],
+        )
+        .await
+        .map_err(map_db_err)?;
+    }
+    Ok(())
+}
+
 /// Organizations.
 pub struct Organizations;
 
@@ -241,9 +325,6 @@ impl Resource for Organizations {
         (field == "name").then_some(organization::Column::Name)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &["name"]
-    }
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::refuse("networks", "lead_organization_id", "networks it leads"),
         Dependent::refuse("networks", "funder_id", "networks it funds"),
@@ -365,9 +446,6 @@ impl Resource for Themes {
         (field == "name").then_some(theme::Column::Name)
     }
 
-    fn search_columns() -> &'static [&'static str] {
-        &["name"]
-    }
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::linked(
             "network_themes",
@@ -567,32 +645,47 @@ pub async fn slug_of<E: EntityTrait + entity::Common, C: ConnectionTrait>(
 }
 
 /// A slug for a row that was sent without one: derived from `text` ([`slugify`]) and made
-/// unique among the live rows of `E` with a numeric suffix (`gezonde-school-2`).
+/// unique among the live rows of `E` with a numeric suffix (`gezonde-school-2`). The
+/// candidates are looked up by exact value, a batch at a time (the base and its first 15
+/// suffixes, then the next 64, ...), so each batch is a few probes of the slug's unique
+/// index, whatever the size of the table (a prefix `LIKE` could not use that index under a
+/// non-C collation, and scanned the table).
 pub async fn derived_slug<E: EntityTrait + entity::Common, C: ConnectionTrait>(
     conn: &C,
     column: E::Column,
     text: &str,
 ) -> Result<String> {
     let base = slugify(text);
-    let taken: Vec<String> = E::find()
-        .select_only()
-        .column(column)
-        .filter(column.like(format!("{base}%")))
-        .filter(E::deleted_at().is_null())
-        .into_tuple::<String>()
-        .all(conn)
-        .await
-        .map_err(map_db_err)?;
-    let free = |candidate: &str| {
-        !taken.iter().any(|t| t == candidate)
-            && !crate::service::check::RESERVED_SLUGS.contains(&candidate)
-            && uuid::Uuid::try_parse(candidate).is_err()
+    let candidate = |n: usize| {
+        if n < 2 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        }
     };
-    if free(&base) {
-        return Ok(base);
+    let mut from = 1;
+    let mut size = 16;
+    loop {
+        let batch: Vec<String> = (from..from + size)
+            .map(candidate)
+            .filter(|c| {
+                !crate::service::check::RESERVED_SLUGS.contains(&c.as_str())
+                    && uuid::Uuid::try_parse(c).is_err()
+            })
+            .collect();
+        let taken: Vec<String> = E::find()
+            .select_only()
+            .column(column)
+            .filter(column.is_in(batch.clone()))
+            .filter(E::deleted_at().is_null())
+            .into_tuple::<String>()
+            .all(conn)
+            .await
+            .map_err(map_db_err)?;
+        if let Some(free) = batch.into_iter().find(|c| !taken.contains(c)) {
+            return Ok(free);
+        }
+        from += size;
+        size = 64;
     }
-    (2..)
-        .map(|n| format!("{base}-{n}"))
-        .find(|candidate| free(candidate))
-        .ok_or_else(|| crate::error::Error::internal(anyhow::anyhow!("no free slug")))
 }

@@ -126,9 +126,10 @@ pub trait Resource: Send + Sync + 'static {
     /// How [`Resource::sort_column`]'s fields are named in a refusal (`, name`).
     const SORT_HINT: &'static str = "";
 
-    /// The text columns full-text search (`q`) looks in.
+    /// The text columns full-text search (`q`) looks in: its table's in
+    /// [`migration::search::SEARCHED`], the one list the search index is built from.
     fn search_columns() -> &'static [&'static str] {
-        &[]
+        migration::search::columns(sea_orm::EntityName::table_name(&Self::Entity::default()))
     }
 
     /// What `actor` gets by default for what `filter` leaves open (an education platform
@@ -749,9 +750,8 @@ pub struct PageRequest {
     pub sort: Sort,
     /// Only rows changed at or after this time.
     pub updated_since: Option<DateTime<Utc>>,
-    /// Full-text search over the resource's text fields ([`Resource::search_columns`]):
-    /// Dutch stemming on PostgreSQL (`to_tsvector('dutch', ...)`, GIN-indexed), a
-    /// case-insensitive substring match on SQLite.
+    /// Full-text search over the resource's text fields ([`Resource::search_columns`]),
+    /// from an index on both backends ([`search_condition`]).
     pub q: Option<String>,
 }
 
@@ -811,10 +811,18 @@ fn key_value(column_is_time: bool, key: &str) -> Result<Value> {
     }
 }
 
-/// The full-text condition for `q` over the resource's search columns.
+/// The full-text condition for `q` over the resource's search index.
+///
+/// PostgreSQL: `websearch_to_tsquery('dutch', q)` (words, `"a phrase"`, `-not`, `or`, with
+/// Dutch stemming and stop words) against the table's stored `search` vector, from its GIN
+/// index. SQLite: every word of three or more characters must occur in the row's text and
+/// no `-word` may, case-insensitively, found in the table's FTS5 trigram index; so a part
+/// of a compound word finds it too (`preventie` finds `valpreventie`), and quotes and `or`
+/// are not operators there. A query with no such word to look for is refused on both, so
+/// that the same query never means "everything" on one backend and "nothing" on the other.
 pub fn search_condition<R: Resource>(backend: DbBackend, q: &str) -> Result<Condition> {
-    let columns = R::search_columns();
-    if columns.is_empty() {
+    let table = sea_orm::EntityName::table_name(&R::Entity::default());
+    if R::search_columns().is_empty() {
         return Err(Error::invalid(
             "q",
             format!("{} cannot be searched", R::TYPE),
@@ -823,32 +831,54 @@ pub fn search_condition<R: Resource>(backend: DbBackend, q: &str) -> Result<Cond
     if q.trim().is_empty() || q.chars().count() > 200 || q.chars().any(char::is_control) {
         return Err(Error::invalid("q", "must be 1 to 200 characters of text"));
     }
-    let document = search_document(columns);
+    let (words, excluded) = search_words(q);
+    if words.is_empty() {
+        return Err(Error::invalid(
+            "q",
+            "must hold a word of at least 3 letters or digits",
+        ));
+    }
     Ok(Condition::all().add(if is_postgres(backend) {
         Expr::cust_with_values(
-            format!("to_tsvector('dutch', {document}) @@ plainto_tsquery('dutch', $1)"),
+            format!(r#""{table}"."search" @@ websearch_to_tsquery('dutch', $1)"#),
             [q.to_owned()],
         )
     } else {
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        // Each word as an FTS5 string (a trigram phrase): all wanted, none excluded.
+        let quoted =
+            |words: &[String]| words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>();
+        let mut query = quoted(&words).join(" AND ");
+        for word in quoted(&excluded) {
+            query = format!("({query}) NOT {word}");
+        }
+        let fts = migration::search::fts_table(table);
         Expr::cust_with_values(
-            format!("({document}) LIKE ? ESCAPE '\\'"),
-            [format!("%{escaped}%")],
+            format!(r#""{table}".rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"#),
+            [query],
         )
     }))
 }
 
-/// The text searched: the columns joined by spaces (the GIN indexes on PostgreSQL are on
-/// exactly this expression).
-pub fn search_document(columns: &[&str]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("coalesce({c}, '')"))
-        .collect::<Vec<_>>()
-        .join(" || ' ' || ")
+/// The words of a query that search looks for, and the words it excludes (`-word`):
+/// runs of letters and digits (with `-` and `'` inside a word, as in `zorg-en-welzijn`) of
+/// at least three characters, lowercased.
+fn search_words(q: &str) -> (Vec<String>, Vec<String>) {
+    let (mut wanted, mut excluded) = (Vec::new(), Vec::new());
+    for token in q.split(|c: char| c.is_whitespace() || c == '"') {
+        let into = if token.starts_with('-') {
+            &mut excluded
+        } else {
+            &mut wanted
+        };
+        into.extend(
+            token
+                .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+                .map(|w| w.trim_matches(|c: char| c == '-' || c == '\''))
+                .filter(|w| w.chars().count() >= 3)
+                .map(str::to_lowercase),
+        );
+    }
+    (wanted, excluded)
 }
 
 /// A filtered page of live resources.

@@ -4,7 +4,7 @@
 //!
 //! SQL does the counting: the rows a list would return are a subquery (the very filters,
 //! visibility and search of [`crate::service::resource::list`]), and one `GROUP BY` over a
-//! recursive walk of the region tree (or the theme links, or the year) counts them. No row
+//! join through the region closure (or the theme links, or the year) counts them. No row
 //! is loaded into memory. A row counts in the group of the region at the chosen level that
 //! its own region lies in; a row whose region lies above that level (a practice example of
 //! the whole province, grouped by municipality) is in no group.
@@ -123,18 +123,18 @@ pub async fn stats<R: Counted>(
         let sql = match group_by {
             GroupBy::Region(level) => {
                 let join = match R::REGION {
-                    RegionOf::Column(column) => format!("JOIN tree t ON x.{column} = t.id"),
+                    RegionOf::Column(column) => {
+                        format!("JOIN region_closure t ON t.descendant_id = x.{column}")
+                    }
                     RegionOf::Link(link, parent, region) => format!(
-                        "JOIN {link} l ON l.{parent} = x.id JOIN tree t ON l.{region} = t.id"
+                        "JOIN {link} l ON l.{parent} = x.id JOIN region_closure t ON t.descendant_id = l.{region}"
                     ),
                 };
                 format!(
-                    "WITH RECURSIVE tree(root, id) AS ( \
-                       SELECT id, id FROM regions WHERE kind = '{}' AND deleted_at IS NULL \
-                       UNION ALL SELECT t.root, r.id FROM regions r JOIN tree t ON r.parent_id = t.id) \
-                     SELECT g.code AS key, g.id AS region_id, g.name AS label, COUNT(DISTINCT x.id){cast} AS n{total} \
-                     FROM {table} x {join} JOIN regions g ON g.id = t.root \
-                     WHERE x.id IN ({}) GROUP BY g.id, g.code, g.name ORDER BY n DESC, label",
+                    "SELECT g.code AS key, g.id AS region_id, g.name AS label, COUNT(DISTINCT x.id){cast} AS n{total} \
+                     FROM {table} x {join} JOIN regions g ON g.id = t.ancestor_id \
+                     WHERE g.kind = '{}' AND g.deleted_at IS NULL AND x.id IN ({}) \
+                     GROUP BY g.id, g.code, g.name ORDER BY n DESC, label",
                     level.as_str(),
                     subquery.sql
                 )
