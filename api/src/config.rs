@@ -188,6 +188,11 @@ pub struct Config {
     #[arg(long, env = "LEERNET_MAX_BODY_SIZE", default_value_t = 1024 * 1024)]
     pub max_body_size: usize,
 
+    /// Bytes of list pages and stats kept in memory, keyed by the change feed (answers are
+    /// counted at their JSON size); 0 keeps none.
+    #[arg(long, env = "LEERNET_READ_CACHE_SIZE", default_value_t = 64 * 1024 * 1024)]
+    pub read_cache_size: usize,
+
     /// Origins browsers may call the API from (CORS), comma-separated, or `*`; none by
     /// default.
     #[arg(long, env = "LEERNET_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
@@ -271,6 +276,7 @@ impl Config {
             rate_limit_per_minute: 6_000,
             external_issuers: Vec::new(),
             max_body_size: 1024 * 1024,
+            read_cache_size: 16 * 1024 * 1024,
             cors_allow_origins: Vec::new(),
             hsts: false,
             webhook_allow_private: true,

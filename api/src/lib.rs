@@ -208,6 +208,7 @@ impl Server {
                 external_issuers: Arc::new(auth::external::ExternalIssuers::new(
                     config.external_issuers.clone(),
                 )),
+                cache: Arc::new(service::cache::ReadCache::new(config.read_cache_size)),
                 config: Arc::new(config),
             },
         })

@@ -27,6 +27,8 @@ pub struct AppState {
     pub token_failures: Arc<FailureLimits>,
     /// API calls per partner.
     pub api_limits: Arc<ApiLimits>,
+    /// List pages and stats keyed by the change feed.
+    pub cache: Arc<crate::service::cache::ReadCache>,
     /// Identity providers whose tokens are accepted too.
     pub external_issuers: Arc<ExternalIssuers>,
 }

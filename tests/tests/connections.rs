@@ -213,7 +213,7 @@ async fn at_the_connection_cap_the_oldest_idle_connection_makes_room_for_a_healt
 async fn with_every_connection_busy_a_new_one_is_refused_until_one_is_free() {
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, |c| {
         c.max_connections = 4;
-        c.body_read_timeout = Duration::from_secs(2).into();
+        c.body_read_timeout = Duration::from_secs(5).into();
     })
     .await
     else {
@@ -226,7 +226,9 @@ async fn with_every_connection_busy_a_new_one_is_refused_until_one_is_free() {
         stream.write_all(b"POST /oauth/token HTTP/1.1\r\nhost: leernet\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 40\r\n\r\n").await.expect("write");
         busy.push(stream);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Until the server has read every head (a connection whose head it has not read yet is
+    // idle, and would make room): time enough on a loaded machine, well within the 5 s.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let refused = app
         .client
         .get(app.url("/health/live"))

@@ -444,3 +444,112 @@ async fn clients_hanging_up_mid_request_leave_the_pool_clean_on_postgres() {
         );
     }
 }
+
+/// A token from `base`'s `/oauth/token` for `credentials`.
+async fn token_at(
+    client: &reqwest::Client,
+    base: &str,
+    credentials: &api::service::partners::Credentials,
+) -> String {
+    let response: Value = client
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("a token")
+        .json()
+        .await
+        .expect("json");
+    response["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
+
+both_backends!(
+    async fn cached_lists_and_stats_follow_writes_through_another_instance_at_once(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        // A second instance on the same database, with its own cache.
+        let other = api::Server::start(api::config::Config::for_database(&app.test_db.url)).await.expect("a second instance");
+        let other_base = format!("http://{}", other.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(other.run(async move { let _ = stopped.await; }));
+
+        let writer = api::service::partners::create(&app.db, api::service::partners::NewPartner {
+            name: "provincie".to_owned(), kind: "provincial_network".to_owned(),
+            scopes: ["read", "write:themes", "write:regions", "write:practice-examples"].map(str::to_owned).to_vec(),
+            unconfined: true, ..Default::default()
+        }).await.expect("a partner");
+        let reader = api::service::partners::create(&app.db, api::service::partners::NewPartner {
+            name: "dashboard".to_owned(), kind: "dashboard".to_owned(), scopes: vec!["read".to_owned()],
+            unconfined: true, ..Default::default()
+        }).await.expect("a partner");
+        let write_token = token_at(&app.client, &app.url(""), &writer).await;
+        let read_token = token_at(&app.client, &other_base, &reader).await;
+        let get = |path: String, tag: Option<String>| {
+            let (client, base, token) = (app.client.clone(), other_base.clone(), read_token.clone());
+            async move {
+                let mut request = client.get(format!("{base}{path}")).bearer_auth(&token);
+                if let Some(tag) = tag {
+                    request = request.header("if-none-match", tag);
+                }
+                let response = request.send().await.expect("a read");
+                let status = response.status();
+                let tag = response.headers().get("etag").map(|t| t.to_str().expect("ascii").to_owned());
+                (status, tag, response.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        for slug in ["voeding", "bewegen"] {
+            let (status, _, _) = call(&app, &write_token, Method::POST, "/api/v1/themes", Some(json!({"slug": slug, "name": slug}))).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        let (status, tag, page) = get("/api/v1/themes".to_owned(), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(page["items"].as_array().expect("items").len(), 2);
+        let tag = tag.expect("a list has an ETag");
+        let (again, _, cached) = get("/api/v1/themes".to_owned(), None).await;
+        assert_eq!((again, &cached), (StatusCode::OK, &page), "the same answer again");
+        let (status, _, _) = get("/api/v1/themes".to_owned(), Some(tag.clone())).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+        // A write through the first instance is seen by the second's next read.
+        let (status, _, _) = call(&app, &write_token, Method::POST, "/api/v1/themes", Some(json!({"slug": "wonen", "name": "wonen"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, new_tag, page) = get("/api/v1/themes".to_owned(), Some(tag.clone())).await;
+        assert_eq!(status, StatusCode::OK, "the list changed");
+        assert_eq!(page["items"].as_array().expect("items").len(), 3);
+        assert_ne!(new_tag, Some(tag));
+
+        // Stats and a subtree list, then a region moves: both follow at once.
+        region(&app, &write_token, "PV98", "Noord", "province", None).await;
+        region(&app, &write_token, "PV99", "Zuid", "province", None).await;
+        let municipality = region(&app, &write_token, "GM9801", "Proefgemeente", "municipality", Some("PV98")).await;
+        let (status, _, _) = call(&app, &write_token, Method::POST, "/api/v1/practice-examples",
+            Some(json!({"title": "Samen bewegen", "regionCode": "GM9801", "status": "published", "themes": ["bewegen"]}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let stats = "/api/v1/stats/practice-examples?groupBy=region&regionLevel=province".to_owned();
+        let (_, _, before) = get(stats.clone(), None).await;
+        assert_eq!(before["groups"][0]["key"], "PV98");
+        let (_, _, listed) = get("/api/v1/practice-examples?region=PV98".to_owned(), None).await;
+        assert_eq!(listed["items"].as_array().expect("items").len(), 1);
+        let (status, body) = patch(&app, &write_token, &format!("/api/v1/regions/{}", municipality["id"].as_str().expect("id")), json!({"parentCode": "PV99"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, _, after) = get(stats.clone(), None).await;
+        assert_eq!(after["groups"][0]["key"], "PV99", "{after}");
+        let (_, _, listed) = get("/api/v1/practice-examples?region=PV98".to_owned(), None).await;
+        assert_eq!(listed["items"].as_array().expect("items").len(), 0, "{listed}");
+
+        // A draft is its owner's: the same query by another partner never gets it from the cache.
+        let (status, _, _) = call(&app, &write_token, Method::POST, "/api/v1/practice-examples",
+            Some(json!({"title": "Nog een concept", "status": "draft"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let reader_here = token_at(&app.client, &app.url(""), &reader).await;
+        assert_eq!(titles(&app, &write_token, "q=concept").await, set(&["Nog een concept"]));
+        assert_eq!(titles(&app, &reader_here, "q=concept").await, set(&[]), "not the owner's cached answer");
+        assert_eq!(titles(&app, &write_token, "q=concept").await, set(&["Nog een concept"]));
+        let _ = stop.send(());
+        running.await.expect("the second instance").expect("stops cleanly");
+    }
+);

@@ -200,7 +200,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i32>> {
 
 /// The tag of `If-None-Match` that names the current version (compared weakly), in its
 /// strong form, or `*`.
-fn not_modified(headers: &HeaderMap, version: i64) -> Option<String> {
+pub fn not_modified(headers: &HeaderMap, version: i64) -> Option<String> {
     let value = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
     value.split(',').find_map(|tag| {
         let tag = tag.trim();
@@ -213,7 +213,7 @@ fn not_modified(headers: &HeaderMap, version: i64) -> Option<String> {
 }
 
 /// A 304 with what the 200 would have carried: the entity tag, `Cache-Control` and `Vary`.
-fn not_modified_response(tag: &str) -> Response {
+pub fn not_modified_response(tag: &str) -> Response {
     let mut response = StatusCode::NOT_MODIFIED.into_response();
     let headers = response.headers_mut();
     if let Ok(tag) = HeaderValue::from_str(tag) {
@@ -509,9 +509,53 @@ where
         return list_csv::<R>(state, actor, filter, request).await;
     }
     let sort = request.sort.clone();
-    let result = service::list::<R>(&state.db, actor, &filter, request).await?;
-    let next_cursor = result.next.map(|after| cursor_of(R::TYPE, &sort, &after));
-    Ok(page_response(result.items, next_cursor, &scope.base, query))
+    let result =
+        service::list_cached::<R>(&state.db, &state.cache, actor, &filter, request).await?;
+    if let Some(tag) = not_modified(headers, result.version) {
+        return Ok(not_modified_response(&tag));
+    }
+    let page = &result.value;
+    let next_cursor = page
+        .next
+        .as_ref()
+        .map(|after| cursor_of(R::TYPE, &sort, after));
+    let link = next_cursor
+        .as_ref()
+        .map(|cursor| next_link(&scope.base, query, cursor));
+    let mut response = Json(PageView {
+        items: &page.items,
+        next_cursor,
+    })
+    .into_response();
+    versioned(&mut response, result.version);
+    if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// A page as [`Page`] serializes it, borrowing its items (from the read cache).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageView<'a, T> {
+    items: &'a [T],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// A collection's answer carries its version (the newest feed position among what it
+/// shows) as its `ETag`, revalidated on each use: `If-None-Match` with it is a 304 until a
+/// write changes what the answer could show.
+pub fn versioned(response: &mut Response, version: i64) {
+    let headers = response.headers_mut();
+    if version > 0 {
+        headers.insert(header::ETAG, etag(version));
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
 }
 
 /// A page as a response: `{items, nextCursor}`, never cached, with a `Link: rel="next"` to

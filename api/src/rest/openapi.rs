@@ -333,6 +333,30 @@ fn http_contract(api: &mut utoipa::openapi::OpenApi) {
                     _ => {}
                 }
             }
+            // A collection's pages and stats carry the collection's version as their ETag.
+            let collection_read = method == "get"
+                && !item_path
+                && (path.contains("/stats/")
+                    || (list_path
+                        && !["/api/v1/changes", "/api/v1/audit", "/api/v1/webhooks"]
+                            .iter()
+                            .any(|p| path.starts_with(p))));
+            if collection_read {
+                params.push("If-None-Match");
+                operation
+                    .responses
+                    .responses
+                    .entry("304".to_owned())
+                    .or_insert_with(|| {
+                        RefOr::T(
+                            utoipa::openapi::ResponseBuilder::new()
+                                .description(
+                                    "Nothing this list or count shows has changed since the ETag in If-None-Match",
+                                )
+                                .build(),
+                        )
+                    });
+            }
             if params.contains(&"If-Match") {
                 operation
                     .responses
@@ -351,7 +375,8 @@ fn http_contract(api: &mut utoipa::openapi::OpenApi) {
                 for h in everywhere {
                     response.headers.insert(h.to_owned(), header(h));
                 }
-                let single = is_resource && matches!(status.as_str(), "200" | "201" | "304");
+                let single = (is_resource && matches!(status.as_str(), "200" | "201" | "304"))
+                    || (collection_read && matches!(status.as_str(), "200" | "304"));
                 if single && method != "delete" {
                     response.headers.insert("ETag".to_owned(), header("ETag"));
                 }

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::dto::*;
 use crate::error::{Error, Problem, Result};
-use crate::rest::collection::{csv_field, updated_since};
+use crate::rest::collection::{self, csv_field, updated_since};
 use crate::rest::extract::parse_query;
 use crate::service::stats::{self, Counted, GroupBy, Stats};
 use crate::service::{
@@ -150,8 +150,17 @@ where
     R::Filter: DeserializeOwned,
 {
     let (filter, group_by, page) = stats_params::<R>(uri.query().unwrap_or_default())?;
-    let result = stats::stats::<R>(&state.db, actor, &filter, &page, group_by).await?;
-    Ok(render(&result, wants_csv(headers)))
+    let result =
+        stats::stats_cached::<R>(&state.db, &state.cache, actor, &filter, &page, group_by).await?;
+    let csv = wants_csv(headers);
+    if !csv && let Some(tag) = collection::not_modified(headers, result.version) {
+        return Ok(collection::not_modified_response(&tag));
+    }
+    let mut response = render(&result.value, csv);
+    if !csv {
+        collection::versioned(&mut response, result.version);
+    }
+    Ok(response)
 }
 
 fn render(stats: &Stats, csv: bool) -> Response {

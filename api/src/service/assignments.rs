@@ -170,6 +170,7 @@ impl Resource for Assignments {
     type Children = AssignmentLinks;
     type Filter = AssignmentFilter;
     const TYPE: &'static str = "assignments";
+    const PER_PARTNER: bool = true;
 
     const SORT_HINT: &'static str = ", title";
 

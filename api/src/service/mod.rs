@@ -9,6 +9,7 @@
 mod actor;
 pub mod assignments;
 pub mod audit;
+pub mod cache;
 pub mod changes;
 pub mod check;
 pub mod db;
@@ -34,8 +35,8 @@ pub use networks::{Goals, Memberships, Networks, Reports};
 pub use practice_examples::PracticeExamples;
 pub use regions::{Organizations, Regions, Themes};
 pub use resource::{
-    Page, PageRequest, Resource, create, delete, get, get_by_key, get_external, list, update,
-    upsert,
+    Page, PageRequest, Resource, create, delete, get, get_by_key, get_external, list, list_cached,
+    update, upsert,
 };
 
 /// Every table, longest names first, to read constraint names (`ux_<table>_<columns>`).

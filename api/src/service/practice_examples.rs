@@ -52,6 +52,7 @@ impl Resource for PracticeExamples {
     type Children = PracticeExampleChildren;
     type Filter = PracticeExampleFilter;
     const TYPE: &'static str = "practice-examples";
+    const PER_PARTNER: bool = true;
 
     const SORT_HINT: &'static str = ", title";
 

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::service::Actor;
 use crate::service::actor::Confinement;
+use crate::service::cache::{ReadCache, Versioned, cached, visibility_class};
 use crate::service::changes::{Action, Audience, Change};
 use crate::service::check::Check;
 use crate::service::db::{Tx, is_postgres, map_db_err, read, write};
@@ -47,8 +48,8 @@ pub trait Resource: Send + Sync + 'static {
     type Dto: Serialize + Send + Sync;
     /// Child rows (themes, links, ...) resolved by [`Resource::apply`], written with the row.
     type Children: Send + Sync;
-    /// List filters.
-    type Filter: Send + Sync;
+    /// List filters (their `Debug` form keys cached answers).
+    type Filter: Send + Sync + std::fmt::Debug;
 
     /// The collection name, as in paths and the change feed (`practice-examples`).
     const TYPE: &'static str;
@@ -122,6 +123,16 @@ pub trait Resource: Send + Sync + 'static {
     fn sort_column(_field: &str) -> Option<<Self::Entity as EntityTrait>::Column> {
         None
     }
+
+    /// Whether what a partner sees of the collection depends on who it is (drafts visible
+    /// to their owner, a default filter by kind): cached answers are then kept per partner.
+    const PER_PARTNER: bool = false;
+
+    /// The resource types whose newest feed position versions the collection's answers
+    /// (see [`cache`]): its own, and those its answers show or filter by (region codes and
+    /// subtrees, theme slugs and names, network slugs, organizations).
+    const VERSIONED_BY: &'static [&'static str] =
+        &[Self::TYPE, "regions", "themes", "networks", "organizations"];
 
     /// How [`Resource::sort_column`]'s fields are named in a refusal (`, name`).
     const SORT_HINT: &'static str = "";
@@ -889,6 +900,46 @@ pub async fn list<R: Resource>(
     page: PageRequest,
 ) -> Result<Page<R::Dto>> {
     actor.require_read()?;
+    read(db, move |txn| async move {
+        let page = list_in::<R>(&txn, actor, filter, page).await?;
+        Ok((txn, page))
+    })
+    .await
+}
+
+/// [`list`] with the version of the collection it was read at ([`cache`]): from `cache`
+/// when it holds the answer at that version.
+pub async fn list_cached<R: Resource>(
+    db: &DatabaseConnection,
+    cache: &ReadCache,
+    actor: &Actor,
+    filter: &R::Filter,
+    page: PageRequest,
+) -> Result<Versioned<Page<R::Dto>>>
+where
+    R::Dto: 'static,
+{
+    actor.require_read()?;
+    check_limit(page.limit)?;
+    let query = format!("{filter:?}|{page:?}");
+    let class = visibility_class(actor, R::PER_PARTNER);
+    read(db, move |txn| async move {
+        let answer = cached(cache, &txn, R::VERSIONED_BY, R::TYPE, query, class, || {
+            list_in::<R>(&txn, actor, filter, page)
+        })
+        .await?;
+        Ok((txn, answer))
+    })
+    .await
+}
+
+/// [`list`] in the read transaction `txn`.
+async fn list_in<R: Resource>(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    filter: &R::Filter,
+    page: PageRequest,
+) -> Result<Page<R::Dto>> {
     let limit = page.limit;
     check_limit(limit)?;
     let id = <R::Entity as Common>::id();
@@ -907,13 +958,13 @@ pub async fn list<R: Resource>(
         })?),
     };
     let is_time = page.sort.field == "updatedAt";
-    let backend = db.get_database_backend();
-    read(db, move |txn| async move {
+    let backend = txn.get_database_backend();
+    {
         let mut query = R::Entity::find()
             .filter(<R::Entity as Common>::deleted_at().is_null())
             .filter(R::visible(actor))
             .filter(R::default_condition(actor, filter))
-            .filter(R::condition(&txn, filter).await?);
+            .filter(R::condition(txn, filter).await?);
         if let Some(since) = page.updated_since {
             query = query.filter(<R::Entity as Common>::updated_at().gte(since));
         }
@@ -953,7 +1004,7 @@ pub async fn list<R: Resource>(
         let mut rows = query
             .order_by(id, order)
             .limit(limit + 1)
-            .all(&txn)
+            .all(txn)
             .await
             .map_err(map_db_err)?;
         let next = if rows.len() as u64 > limit {
@@ -968,10 +1019,9 @@ pub async fn list<R: Resource>(
         } else {
             None
         };
-        let items = R::to_dtos(&txn, rows).await?;
-        Ok((txn, Page { items, next }))
-    })
-    .await
+        let items = R::to_dtos(txn, rows).await?;
+        Ok(Page { items, next })
+    }
 }
 
 /// Creates a resource owned by the actor.

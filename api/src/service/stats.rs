@@ -10,13 +10,14 @@
 //! the whole province, grouped by municipality) is in no group.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityName, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityName,
+    EntityTrait, QueryFilter, QuerySelect, QueryTrait, Statement,
 };
 use serde::Serialize;
 
 use crate::dto::RegionKind;
 use crate::error::{Error, Result};
+use crate::service::cache::{ReadCache, Versioned, cached, visibility_class};
 use crate::service::db::{is_postgres, map_db_err, read};
 use crate::service::refs::LinkTable;
 use crate::service::resource::{PageRequest, search_condition};
@@ -99,15 +100,52 @@ pub async fn stats<R: Counted>(
     group_by: GroupBy,
 ) -> Result<Stats> {
     actor.require_read()?;
-    let backend = db.get_database_backend();
     read(db, move |txn| async move {
+        let stats = stats_in::<R>(&txn, actor, filter, page, group_by).await?;
+        Ok((txn, stats))
+    })
+    .await
+}
+
+/// [`stats`] with the version of the collection it was read at, from `cache` when it holds
+/// the answer at that version (see [`crate::service::cache`]).
+pub async fn stats_cached<R: Counted>(
+    db: &DatabaseConnection,
+    cache: &ReadCache,
+    actor: &Actor,
+    filter: &R::Filter,
+    page: &PageRequest,
+    group_by: GroupBy,
+) -> Result<Versioned<Stats>> {
+    actor.require_read()?;
+    let query = format!("stats|{filter:?}|{page:?}|{group_by:?}");
+    let class = visibility_class(actor, R::PER_PARTNER);
+    read(db, move |txn| async move {
+        let answer = cached(cache, &txn, R::VERSIONED_BY, R::TYPE, query, class, || {
+            stats_in::<R>(&txn, actor, filter, page, group_by)
+        })
+        .await?;
+        Ok((txn, answer))
+    })
+    .await
+}
+
+async fn stats_in<R: Counted>(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    filter: &R::Filter,
+    page: &PageRequest,
+    group_by: GroupBy,
+) -> Result<Stats> {
+    let backend = txn.get_database_backend();
+    {
         let mut rows = R::Entity::find()
             .select_only()
             .column(<R::Entity as Common>::id())
             .filter(<R::Entity as Common>::deleted_at().is_null())
             .filter(R::visible(actor))
             .filter(R::default_condition(actor, filter))
-            .filter(R::condition(&txn, filter).await?);
+            .filter(R::condition(txn, filter).await?);
         if let Some(since) = page.updated_since {
             rows = rows.filter(<R::Entity as Common>::updated_at().gte(since));
         }
@@ -202,9 +240,8 @@ pub async fn stats<R: Counted>(
             total_of: R::SUM.map(|(_, name)| name.to_owned()),
             groups,
         };
-        Ok((txn, stats))
-    })
-    .await
+        Ok(stats)
+    }
 }
 
 /// The year of a date column on the alias `x`.

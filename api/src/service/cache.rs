@@ -1,0 +1,265 @@
+//! Collections keyed by the change feed: a bounded in-process cache of list pages and
+//! stats.
+//!
+//! Every committed write stamps its change entries with a feed position in commit order,
+//! in the same transaction as the write ([`crate::service::changes`]). The newest position
+//! among a collection's resource type and the types its answers show or filter by (a
+//! practice example shows its region's code and is filtered by region subtree and theme)
+//! is therefore a version of everything a list or stats query over it can answer: while it
+//! stays the same, no row such an answer reads has changed. It is read per request, in the
+//! read's own snapshot, from the change log's `(resource_type, position, seq)` index (a
+//! backward index-only probe per type; no row is written for it), so a write through any
+//! instance on the same database is seen by the next read on every other.
+//!
+//! An answer is cached under (collection, the query as parsed, the caller's visibility
+//! class, that version); a request at a newer version misses and replaces it. The cache
+//! holds at most its configured number of bytes (counted as the answers' JSON size) and
+//! evicts the least recently used answers first. Lists and stats also answer `ETag` (the
+//! version) and 304 with it.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::error::Result;
+use crate::service::Actor;
+use crate::service::db::map_db_err;
+
+/// A cached answer with the version it was read at.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    /// The newest feed position among the types the answer depends on.
+    pub version: i64,
+    /// The answer.
+    pub value: Arc<T>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    collection: &'static str,
+    query: String,
+    class: String,
+}
+
+struct Entry {
+    version: i64,
+    value: Arc<dyn Any + Send + Sync>,
+    bytes: usize,
+    used: u64,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<Key, Entry>,
+    bytes: usize,
+    clock: u64,
+    hits: u64,
+    misses: u64,
+}
+
+/// The cache; `max_bytes` 0 turns it off.
+pub struct ReadCache {
+    max_bytes: usize,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for ReadCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadCache")
+            .field("max_bytes", &self.max_bytes)
+            .finish()
+    }
+}
+
+/// Counts of a cache's use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Answers served from it.
+    pub hits: u64,
+    /// Answers read from the database (and then kept).
+    pub misses: u64,
+    /// Bytes held.
+    pub bytes: usize,
+    /// Answers held.
+    pub entries: usize,
+}
+
+impl ReadCache {
+    /// A cache of at most `max_bytes` (0: nothing is kept).
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Whether it keeps anything.
+    pub fn enabled(&self) -> bool {
+        self.max_bytes > 0
+    }
+
+    /// Counts of its use so far.
+    pub fn stats(&self) -> CacheStats {
+        let state = self.lock();
+        CacheStats {
+            hits: state.hits,
+            misses: state.misses,
+            bytes: state.bytes,
+            entries: state.entries.len(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves only counters and whole entries behind.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The answer kept for `key` at `version`, if any.
+    fn get<T: Send + Sync + 'static>(&self, key: &Key, version: i64) -> Option<Arc<T>> {
+        let mut state = self.lock();
+        state.clock += 1;
+        let clock = state.clock;
+        let found = state
+            .entries
+            .get_mut(key)
+            .filter(|e| e.version == version)
+            .and_then(|e| {
+                e.used = clock;
+                e.value.clone().downcast::<T>().ok()
+            });
+        if found.is_some() {
+            state.hits += 1;
+        } else {
+            state.misses += 1;
+        }
+        found
+    }
+
+    /// Keeps `value` (of `bytes`) for `key` at `version`, replacing an older one, evicting
+    /// the least recently used answers to stay within the bound.
+    fn put(&self, key: Key, version: i64, value: Arc<dyn Any + Send + Sync>, bytes: usize) {
+        if bytes > self.max_bytes / 8 {
+            return; // One answer never takes more than an eighth of the cache.
+        }
+        let mut state = self.lock();
+        state.clock += 1;
+        let used = state.clock;
+        if let Some(old) = state.entries.get(&key)
+            && old.version > version
+        {
+            return; // A newer answer is kept already.
+        }
+        if let Some(old) = state.entries.remove(&key) {
+            state.bytes -= old.bytes;
+        }
+        while state.bytes + bytes > self.max_bytes {
+            let Some(oldest) = state
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(gone) = state.entries.remove(&oldest) {
+                state.bytes -= gone.bytes;
+            }
+        }
+        state.bytes += bytes;
+        state.entries.insert(
+            key,
+            Entry {
+                version,
+                value,
+                bytes,
+                used,
+            },
+        );
+    }
+}
+
+/// Who sees what: everyone the same (`all`), or per partner where drafts or defaults depend
+/// on who asks; the partner's kind is part of it (an education platform's default filter).
+pub fn visibility_class(actor: &Actor, per_partner: bool) -> String {
+    let who = if !per_partner {
+        "all".to_owned()
+    } else if actor.is_admin() {
+        "admin".to_owned()
+    } else {
+        actor.partner_id.to_string()
+    };
+    format!("{}:{who}", actor.kind)
+}
+
+/// The newest feed position among `types` (0 when none has an entry), read in the
+/// caller's snapshot: one backward index probe per type.
+pub async fn version_of<C: ConnectionTrait>(conn: &C, types: &[&str]) -> Result<i64> {
+    let backend = conn.get_database_backend();
+    let probes: Vec<String> = (1..=types.len())
+        .map(|i| {
+            let p = if backend == DbBackend::Postgres {
+                format!("${i}")
+            } else {
+                "?".to_owned()
+            };
+            format!("SELECT (SELECT MAX(position) FROM change_log WHERE resource_type = {p}) AS p")
+        })
+        .collect();
+    let sql = format!(
+        "SELECT COALESCE(MAX(p), 0) AS p FROM ({}) v",
+        probes.join(" UNION ALL ")
+    );
+    let values: Vec<sea_orm::Value> = types.iter().map(|t| (*t).into()).collect();
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .map_err(map_db_err)?;
+    Ok(match row {
+        Some(row) => row.try_get::<i64>("", "p").map_err(map_db_err)?,
+        None => 0,
+    })
+}
+
+/// The answer for (`collection`, `query`, `class`) at the version read from `conn` over
+/// `types`: from the cache when it holds that version, else from `load` (then kept).
+pub async fn cached<T, C, F, Fut>(
+    cache: &ReadCache,
+    conn: &C,
+    types: &[&str],
+    collection: &'static str,
+    query: String,
+    class: String,
+    load: F,
+) -> Result<Versioned<T>>
+where
+    T: serde::Serialize + Send + Sync + 'static,
+    C: ConnectionTrait,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let version = version_of(conn, types).await?;
+    if !cache.enabled() {
+        let value = Arc::new(load().await?);
+        return Ok(Versioned { version, value });
+    }
+    let key = Key {
+        collection,
+        query,
+        class,
+    };
+    if version > 0
+        && let Some(value) = cache.get::<T>(&key, version)
+    {
+        return Ok(Versioned { version, value });
+    }
+    let value = Arc::new(load().await?);
+    if version > 0 {
+        let bytes = serde_json::to_vec(&*value).map_or(usize::MAX, |v| v.len() + 256);
+        cache.put(key, version, value.clone(), bytes);
+    }
+    Ok(Versioned { version, value })
+}
