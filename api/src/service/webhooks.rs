@@ -112,6 +112,9 @@ pub struct WebhookInput {
     pub signature: Option<String>,
 }
 
+/// The length of a secret.
+pub const SECRET_LENGTH: (usize, usize) = (16, 200);
+
 /// A subscription, as shown (never its secret).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -239,14 +242,19 @@ pub async fn register(
         }
     }
     let signature = check.enum_or("signature", &input.signature, SignatureScheme::Leernet);
+    let (shortest, longest) = SECRET_LENGTH;
     match (&input.secret, signature) {
-        (None, SignatureScheme::Leernet) => {
-            check.fail("secret", "is required: 16 to 200 characters")
-        }
+        (None, SignatureScheme::Leernet) => check.fail(
+            "secret",
+            format!("is required: {shortest} to {longest} characters"),
+        ),
         (Some(secret), SignatureScheme::Leernet)
-            if !(16..=200).contains(&secret.chars().count()) =>
+            if !(shortest..=longest).contains(&secret.chars().count()) =>
         {
-            check.fail("secret", "must be 16 to 200 characters")
+            check.fail(
+                "secret",
+                format!("must be {shortest} to {longest} characters"),
+            )
         }
         (Some(secret), SignatureScheme::Leernet) if secret.chars().any(char::is_control) => {
             check.fail("secret", "must not contain control characters")
