@@ -67,6 +67,54 @@ pub const COUNT: Bounds<i32> = Bounds {
     max: i32::MAX,
 };
 
+/// What a [`Check`] asks of one field of a request, as data. Each request type lists its
+/// fields' rules ([`crate::dto::Rules`]), and the OpenAPI document states them
+/// (`rest::openapi`) from the same constants the checks use; a test sends every declared
+/// bound to the service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rule {
+    /// [`Check::line`]: a required single line, 1 to [`MAX_LINE`] characters, not blank.
+    Line,
+    /// [`Check::opt_line`]: a single line of at most [`MAX_LINE`] characters; blank is
+    /// absent.
+    OptLine,
+    /// [`Check::text`]: a required text, 1 to [`MAX_TEXT`] characters, not blank.
+    Text,
+    /// [`Check::opt_text`]: a text of at most [`MAX_TEXT`] characters; blank is absent.
+    OptText,
+    /// [`Check::external_id`]: 1 to [`MAX_EXTERNAL_ID`] characters.
+    ExternalId,
+    /// [`Check::slug`]: [`SLUG_PATTERN`], 1 to [`MAX_SLUG`] characters.
+    Slug,
+    /// [`Check::url`], [`Check::opt_url`]: an http(s) URL ([`URL_PATTERN`]) of at most
+    /// [`MAX_URL`] characters.
+    Url,
+    /// [`Check::language`]: [`LANGUAGE_PATTERN`], at most [`MAX_LANGUAGE`] characters.
+    Language,
+    /// [`Check::opt_date`]: a date from [`MIN_DATE`] to [`MAX_DATE`].
+    Date,
+    /// [`Check::opt_range`]: a whole number within the bounds.
+    Int(Bounds<i32>),
+    /// [`Check::opt_range_f64`]: a number within the bounds.
+    Number(Bounds<f64>),
+    /// [`Check::enumeration`], [`Check::enum_or`]: one of an enumeration's values, which the
+    /// field's schema lists (its type is the Rust enum's).
+    Enum,
+    /// One of these values.
+    OneOf(&'static [&'static str]),
+    /// A text of `min` to `max` characters.
+    Length(usize, usize),
+    /// A CBS region code of the shape its kind has ([`crate::dto::RegionKind::cbs_code`]).
+    CbsCode,
+    /// The natural key of another row (a CBS code, a slug), looked up: at most
+    /// [`MAX_LINE`] characters (a longer one cannot name a row).
+    Key,
+    /// [`Check::list_len`]: at most [`MAX_LIST`] items, each by the inner rule.
+    List(&'static Rule),
+    /// Nothing beyond its type: an id (a UUID, looked up), a flag.
+    Plain,
+}
+
 /// Collects invalid fields.
 #[derive(Debug, Default)]
 pub struct Check {

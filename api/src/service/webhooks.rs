@@ -32,7 +32,7 @@ use crate::dto::stored;
 use crate::error::{Error, Result};
 use crate::service::Actor;
 use crate::service::changes::{FEED_TYPES, Follower};
-use crate::service::check::Check;
+use crate::service::check::{Check, Rule};
 use crate::service::db::{is_postgres, map_db_err};
 use crate::service::resource::{check_limit, now};
 
@@ -104,8 +104,9 @@ pub struct WebhookInput {
     pub url: Option<String>,
     /// The collections to be told about (all when left out).
     pub types: Option<Vec<String>>,
-    /// The shared secret that signs every delivery: 16 to 200 characters with `leernet`;
-    /// with `standard-webhooks`, `whsec_` and the base64 of 24 to 64 random bytes.
+    /// The shared secret that signs every delivery: with `leernet`, any text of the length
+    /// this schema allows; with `standard-webhooks`, `whsec_` and the base64 of 24 to 64
+    /// random bytes.
     pub secret: Option<String>,
     /// How deliveries are signed: `leernet` (the default) or `standard-webhooks`.
     #[schema(value_type = Option<SignatureScheme>)]
@@ -114,6 +115,15 @@ pub struct WebhookInput {
 
 /// The length of a secret.
 pub const SECRET_LENGTH: (usize, usize) = (16, 200);
+
+impl crate::dto::Rules for WebhookInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("url", Rule::Url),
+        ("types", Rule::List(&Rule::OneOf(FEED_TYPES))),
+        ("secret", Rule::Length(SECRET_LENGTH.0, SECRET_LENGTH.1)),
+        ("signature", Rule::Enum),
+    ];
+}
 
 /// A subscription, as shown (never its secret).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
