@@ -85,6 +85,14 @@ pub fn documented(bulk_body_limit: usize) -> (Router<AppState>, utoipa::openapi:
     (router, api)
 }
 
+/// Whom partners reach about the API (`info.contact`): a URL and, when given, an email
+/// address.
+pub fn set_contact(api: &mut utoipa::openapi::OpenApi, url: &str, email: Option<&str>) {
+    let contact = api.info.contact.get_or_insert_with(Default::default);
+    contact.url = Some(url.to_owned());
+    contact.email = email.filter(|e| !e.is_empty()).map(str::to_owned);
+}
+
 /// Every request type, with the rules the service checks its fields by.
 pub fn input_rules() -> Vec<(String, &'static [(&'static str, Rule)])> {
     use crate::dto::*;
@@ -615,7 +623,12 @@ fn common_responses(api: &mut utoipa::openapi::OpenApi) {
 
 /// The OpenAPI document as JSON text (what `leernet openapi` prints).
 pub fn document() -> String {
-    let (_, api) = documented(0);
+    let (_, mut api) = documented(0);
+    set_contact(
+        &mut api,
+        &format!("http://{}/docs", crate::config::DEFAULT_ADDR),
+        Some(crate::config::DEFAULT_CONTACT_EMAIL),
+    );
     to_json(&api)
 }
 
