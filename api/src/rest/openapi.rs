@@ -507,9 +507,12 @@ fn http_contract(api: &mut utoipa::openapi::OpenApi) {
                 });
                 if method == "get" && status == "200" && list_path && page {
                     response.headers.insert("Link".to_owned(), header("Link"));
-                    response
-                        .content
-                        .insert("text/csv".to_owned(), RefOr::T(csv.clone()));
+                    // The collections' lists come as CSV too; the webhooks' lists do not.
+                    if !path.starts_with("/api/v1/webhooks") {
+                        response
+                            .content
+                            .insert("text/csv".to_owned(), RefOr::T(csv.clone()));
+                    }
                 }
                 if method == "get" && status == "200" && path.contains("/stats/") {
                     response

@@ -350,21 +350,49 @@ pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Web
     own(db, actor, id).await.map(to_webhook)
 }
 
-/// The actor's subscriptions; an admin's list holds every partner's.
-pub async fn list(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<Webhook>> {
+/// A page of subscriptions.
+#[derive(Debug, Clone)]
+pub struct WebhookPage {
+    /// The subscriptions, oldest first.
+    pub items: Vec<Webhook>,
+    /// The page after this one continues after this subscription; `None` on the last page.
+    pub next: Option<Uuid>,
+}
+
+/// Up to `limit` (1 to 500) of the actor's subscriptions (an admin's list holds every
+/// partner's), oldest first, those after subscription `after` when given: a keyset on the
+/// id, a UUID v7 that grows with the time of registration.
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    limit: u64,
+    after: Option<Uuid>,
+) -> Result<WebhookPage> {
     require_manage(actor)?;
+    check_limit(limit)?;
     let mut query = webhook::Entity::find().filter(webhook::Column::DeletedAt.is_null());
     if !actor.is_admin() {
         query = query.filter(webhook::Column::PartnerId.eq(actor.partner_id));
     }
-    Ok(query
-        .order_by_asc(webhook::Column::CreatedAt)
+    if let Some(after) = after {
+        query = query.filter(webhook::Column::Id.gt(after));
+    }
+    let mut rows = query
+        .order_by_asc(webhook::Column::Id)
+        .limit(limit + 1)
         .all(db)
         .await
-        .map_err(map_db_err)?
-        .into_iter()
-        .map(to_webhook)
-        .collect())
+        .map_err(map_db_err)?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(WebhookPage {
+        items: rows.into_iter().map(to_webhook).collect(),
+        next,
+    })
 }
 
 /// Deletes a subscription: no further deliveries.
