@@ -200,6 +200,10 @@ both_backends!(
             let (client, url, token) = (app.client.clone(), app.url("/api/v1/webhooks"), province.clone());
             async move { client.get(url).bearer_auth(token).send().await.expect("get").json::<Value>().await.expect("json")["items"].clone() }
         };
+        // The webhook as it was read before it failed: its representation's tag.
+        let location = format!("/api/v1/webhooks/{id}");
+        let (_, headers, _) = get(&app, &province, &location).await;
+        let healthy = headers.get("etag").and_then(|t| t.to_str().ok()).expect("an ETag").to_owned();
         for _ in 0..1200 {
             if list().await[0]["active"] == false {
                 break;
@@ -210,6 +214,13 @@ both_backends!(
         assert_eq!((hooks[0]["active"].as_bool(), hooks[0]["consecutiveFailures"].as_i64()), (Some(false), Some(2)), "{hooks}");
         assert!(hooks[0]["disabledAt"].is_string());
         assert_eq!(received.0.lock().expect("lock").len(), 2);
+        // Its failures changed what it shows, so its tag: the old one is no longer current.
+        let response = app.client.get(app.url(&location)).bearer_auth(&province).header("if-none-match", &healthy).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK, "the disabled webhook is another representation");
+        let disabled = response.headers().get("etag").and_then(|t| t.to_str().ok()).expect("an ETag").to_owned();
+        assert_ne!(disabled, healthy);
+        let response = app.client.get(app.url(&location)).bearer_auth(&province).header("if-none-match", &disabled).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
         let deliveries: Value = app.client.get(app.url(&format!("/api/v1/webhooks/{id}/deliveries"))).bearer_auth(&province).send().await.expect("get").json().await.expect("json");
         assert_eq!(deliveries["items"][0]["status"], "failed");
         assert_eq!(deliveries["items"][0]["responseStatus"], 500);
@@ -882,5 +893,55 @@ both_backends!(
         let reader = token(&app, "dashboard", "read").await;
         let (status, _, _) = get(&app, &reader, "/api/v1/webhooks?limit=veel").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "without webhooks:manage, whatever the parameters");
+    }
+);
+
+both_backends!(
+    async fn a_webhook_read_has_an_etag_for_if_none_match_and_if_match(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
+        let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook", "secret": "een-lang-gedeeld-geheim"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        let path = format!("/api/v1/webhooks/{}", hook["id"].as_str().expect("id"));
+        let read = |encoding: &'static str, condition: Option<(&'static str, String)>| {
+            let mut request = app.client.get(app.url(&path)).bearer_auth(&province).header("accept-encoding", encoding);
+            if let Some((name, value)) = condition {
+                request = request.header(name, value);
+            }
+            request.send()
+        };
+        let identity = read("identity", None).await.expect("get");
+        assert_eq!(identity.status(), StatusCode::OK);
+        assert_eq!(identity.headers()["cache-control"], "private, no-cache");
+        let tag = identity.headers()["etag"].to_str().expect("text").to_owned();
+        let inner = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).expect("a strong tag");
+        assert!(!inner.is_empty() && inner.chars().all(|c| c.is_ascii_hexdigit()), "{tag}");
+        assert_eq!(read("identity", None).await.expect("get").headers()["etag"], tag.as_str(), "the same representation, the same tag");
+        let gzip = read("gzip", None).await.expect("get");
+        assert_eq!(gzip.headers()["content-encoding"], "gzip");
+        let gzip_tag = format!("\"{inner}-gzip\"");
+        assert_eq!(gzip.headers()["etag"], gzip_tag.as_str(), "a compressed representation has a tag of its own");
+
+        // If-None-Match compares weakly: each coding's tag, a weak one and `*` are this one.
+        for sent in [tag.clone(), gzip_tag.clone(), format!("W/{tag}"), "\"anders\", ".to_owned() + &tag, "*".to_owned()] {
+            let cached = read("gzip", Some(("if-none-match", sent.clone()))).await.expect("get");
+            assert_eq!(cached.status(), StatusCode::NOT_MODIFIED, "{sent}");
+            assert_eq!(cached.headers()["cache-control"], "private, no-cache", "the 304 carries what the 200 would");
+            assert_eq!(cached.headers()["vary"], "accept-encoding");
+            assert!(cached.headers().get("etag").is_some());
+        }
+        assert_eq!(read("identity", Some(("if-none-match", "\"anders\"".to_owned()))).await.expect("get").status(), StatusCode::OK);
+
+        // If-Match on the read compares strongly.
+        for (sent, status) in [(tag.clone(), StatusCode::OK), (gzip_tag.clone(), StatusCode::OK), ("*".to_owned(), StatusCode::OK),
+            (format!("W/{tag}"), StatusCode::PRECONDITION_FAILED), ("\"anders\"".to_owned(), StatusCode::PRECONDITION_FAILED),
+            (format!("\"{inner}-deflate\""), StatusCode::PRECONDITION_FAILED), ("geen-tag".to_owned(), StatusCode::BAD_REQUEST)] {
+            let response = read("identity", Some(("if-match", sent.clone()))).await.expect("get");
+            assert_eq!(response.status(), status, "If-Match: {sent}");
+        }
+        // The tag is the webhook's, not anyone's: another partner still finds none.
+        let other = token(&app, "gemeente", "read changes:read webhooks:manage").await;
+        let response = app.client.get(app.url(&path)).bearer_auth(&other).header("if-none-match", &tag).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
 );

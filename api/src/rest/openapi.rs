@@ -461,8 +461,11 @@ fn http_contract(api: &mut utoipa::openapi::OpenApi) {
             let is_resource = item_path
                 && !path.starts_with("/api/v1/webhooks")
                 && (path.ends_with("{id}") || path.ends_with("{externalId}"));
+            // A webhook has no version, but its read has an entity tag of its representation
+            // (declared with the operation) and takes both conditions.
+            let tagged_read = path == "/api/v1/webhooks/{id}" && method == "get";
             let mut params = Vec::new();
-            if item_path && is_resource {
+            if (item_path && is_resource) || tagged_read {
                 match method {
                     "get" => params.extend(["If-None-Match", "If-Match"]),
                     "put" | "patch" | "delete" => params.push("If-Match"),
@@ -594,7 +597,8 @@ fn common_responses(api: &mut utoipa::openapi::OpenApi) {
     }
     for (path, item) in api.paths.paths.iter_mut() {
         let has_parameter = path.contains('{');
-        let one_resource = path.ends_with("{id}");
+        // A versioned resource (a webhook has none: its delete compares no version).
+        let one_resource = path.ends_with("{id}") && !path.starts_with("/api/v1/webhooks");
         let operations = [
             (false, item.get.as_mut()),
             (false, item.post.as_mut()),

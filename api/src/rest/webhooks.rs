@@ -1,9 +1,9 @@
-//! Webhook subscriptions (scope `webhooks:manage`): register, read, list, delete, and the
-//! delivery log, both lists paged like every list, with a redeliver action.
+//! Webhook subscriptions (scope `webhooks:manage`): register, read (with an `ETag`), list,
+//! delete, and the delivery log, both lists paged like every list, with a redeliver action.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{Error, Problem, Result};
-use crate::rest::collection::{Page, page_response, parse_id};
+use crate::rest::collection::{Page, page_response, parse_id, read_tagged};
 use crate::rest::extract::{JsonBody, Path, Query, from_json};
 use crate::service::Actor;
 use crate::service::webhooks::{self, Delivery, Webhook, WebhookInput};
@@ -96,13 +96,31 @@ pub async fn list_webhooks(
     ))
 }
 
+/// The entity tag of a webhook as it is now: it has no version, so its representation's
+/// digest (SHA-256, the first 128 bits in hex), which changes whenever anything shown does
+/// (its failure count, its state). Good for `If-None-Match`; webhooks are never changed,
+/// only deleted, so no write compares it.
+fn webhook_tag(hook: &Webhook) -> Result<String> {
+    let bytes = serde_json::to_vec(hook).map_err(Error::internal)?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+    Ok(digest
+        .as_ref()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 /// One webhook.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
     summary = "Read a webhook",
-    description = "A webhook of this partner; an admin reads any partner's.",
+    description = "A webhook of this partner; an admin reads any partner's. Its `ETag` names the representation (a webhook has no version: the tag changes whenever anything shown does, such as its failure count); `If-None-Match` with it answers 304, and `If-Match` with another is a 412.",
     params(("id" = uuid::Uuid, Path, description = "Its id")),
     responses(
-        (status = 200, description = "The webhook (never its secret)", body = Webhook),
+        (status = 200, description = "The webhook (never its secret)", body = Webhook,
+            headers(("ETag" = String, description = "The representation's strong entity tag (`\"<hex>\"`, or `\"<hex>-gzip\"` / `\"<hex>-br\"` compressed): send it back in `If-None-Match`"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match",
+            headers(("ETag" = String, description = "The tag that matched"))),
         (status = 403, description = "The token lacks the scope webhooks:manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such webhook of this partner", body = Problem, content_type = "application/problem+json"),
     ),
@@ -111,10 +129,10 @@ pub async fn get_webhook(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-) -> Result<Json<Webhook>> {
-    Ok(Json(
-        webhooks::get(&state.db, &actor, parse_id(&id, "id")?).await?,
-    ))
+    headers: HeaderMap,
+) -> Result<Response> {
+    let hook = webhooks::get(&state.db, &actor, parse_id(&id, "id")?).await?;
+    read_tagged(&headers, &hook, &webhook_tag(&hook)?)
 }
 
 /// Delete a webhook.
