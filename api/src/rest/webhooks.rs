@@ -28,6 +28,7 @@ use crate::state::AppState;
             headers(("Location" = String, description = "The new webhook: `/api/v1/webhooks/{id}`"))),
         (status = 400, description = "Invalid fields (or a target that may not be reached)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the scope webhooks:manage", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This partner has as many live webhooks as it may have: delete one first", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create_webhook(
