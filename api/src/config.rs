@@ -11,6 +11,14 @@ use clap::{Args, ValueEnum};
 
 use crate::service::db::DbOptions;
 
+/// The address `leernet serve` listens on by default.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// The default `--api-contact-email`: a placeholder in a domain reserved never to exist
+/// (`.invalid`, RFC 2606), so that the document has the address linters ask for and
+/// plainly names none; an operator sets a mailbox that is read.
+pub const DEFAULT_CONTACT_EMAIL: &str = "api@leernet.invalid";
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -118,7 +126,7 @@ pub struct Config {
     pub db: DbConfig,
 
     /// Address and port to listen on.
-    #[arg(long, env = "LEERNET_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "LEERNET_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
 
     /// Load the seed data when the database is created (first start).
@@ -222,6 +230,17 @@ pub struct Config {
     /// Send `Strict-Transport-Security` (set it when the service is reached over TLS).
     #[arg(long, env = "LEERNET_HSTS", default_value_t = false, action = clap::ArgAction::Set)]
     pub hsts: bool,
+
+    /// Where partners read about the API and find whom to ask: `info.contact.url` of the
+    /// OpenAPI document (an http or https URL). Default: the public URL's `/docs`.
+    #[arg(long, env = "LEERNET_API_CONTACT_URL")]
+    pub api_contact_url: Option<String>,
+
+    /// The address partners write to about the API: `info.contact.email` of the OpenAPI
+    /// document; empty leaves it out. The default is a placeholder that reaches no one
+    /// (`api@leernet.invalid`): set a mailbox that is read.
+    #[arg(long, env = "LEERNET_API_CONTACT_EMAIL", default_value = DEFAULT_CONTACT_EMAIL)]
+    pub api_contact_email: String,
 }
 
 /// The issuer and audience of the service's access tokens; `serve` and `token` must agree.
@@ -249,6 +268,13 @@ impl TokenConfig {
 }
 
 impl Config {
+    /// `info.contact.url` of the document served with `issuer` as the public URL.
+    pub fn contact_url(&self, issuer: &str) -> String {
+        self.api_contact_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/docs", issuer.trim_end_matches('/')))
+    }
+
     /// Settings for a test or an embedded use: the given database, a random local port.
     pub fn for_database(database_url: &str) -> Self {
         Self {
@@ -284,6 +310,8 @@ impl Config {
             webhook_max_failures: 10,
             webhook_poll_interval: Duration::from_millis(100).into(),
             webhook_max_per_partner: 10,
+            api_contact_url: None,
+            api_contact_email: DEFAULT_CONTACT_EMAIL.to_owned(),
         }
     }
 
@@ -301,6 +329,23 @@ impl Config {
         }
         if self.max_connections == 0 {
             bail!("--max-connections (LEERNET_MAX_CONNECTIONS) must be at least 1");
+        }
+        if let Some(url) = &self.api_contact_url
+            && !url::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        {
+            bail!(
+                "--api-contact-url (LEERNET_API_CONTACT_URL) must be an http or https URL, got {url:?}"
+            );
+        }
+        let email = &self.api_contact_email;
+        let plausible = email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        }) && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !email.is_empty() && !plausible {
+            bail!(
+                "--api-contact-email (LEERNET_API_CONTACT_EMAIL) must be an email address such as api@example.nl (or empty), got {email:?}"
+            );
         }
         Ok(())
     }

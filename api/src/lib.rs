@@ -113,7 +113,7 @@ fn seed_token_url() -> String {
         .unwrap_or_else(|| {
             format!(
                 "http://{}",
-                std::env::var("LEERNET_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
+                std::env::var("LEERNET_ADDR").unwrap_or_else(|_| config::DEFAULT_ADDR.to_owned())
             )
         });
     format!("{}/oauth/token", base.trim_end_matches('/'))

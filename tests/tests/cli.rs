@@ -130,3 +130,26 @@ both_backends!(
         assert!(ok && out.contains("new signing key"), "{out}");
     }
 );
+
+#[test]
+fn a_contact_that_is_no_url_or_address_stops_the_start() {
+    for (flag, value) in [
+        ("--api-contact-url", "ftp://example.org/leernet"),
+        ("--api-contact-url", "docs"),
+        ("--api-contact-email", "geen adres"),
+        ("--api-contact-email", "api@localhost"),
+    ] {
+        let (ok, _, err) = leernet(&[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            "sqlite::memory:",
+            flag,
+            value,
+        ]);
+        assert!(!ok, "{flag} {value} is refused");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(flag) && err.contains(value), "{err}");
+    }
+}

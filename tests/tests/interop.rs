@@ -346,3 +346,392 @@ both_backends!(
         assert_eq!(cell("version"), "1", "numbers stay numbers");
     }
 );
+
+/// A property's schema as its values must be: `null` taken out of a `oneOf`, a `$ref`
+/// followed.
+fn value_schema(document: &Value, property: &Value) -> Value {
+    let mut schema = property.clone();
+    if let Some(options) = property["oneOf"].as_array()
+        && let Some(other) = options.iter().find(|o| o["type"] != "null")
+    {
+        schema = other.clone();
+    }
+    if let Some(reference) = schema["$ref"].as_str() {
+        schema = schema_of(document, reference).clone();
+    }
+    schema
+}
+
+/// The JSON type of a schema's values (`string`, `integer`, ...), `null` aside.
+fn type_of(schema: &Value) -> String {
+    match &schema["type"] {
+        Value::String(t) => t.clone(),
+        Value::Array(types) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or_default()
+            .to_owned(),
+        _ if schema.get("enum").is_some() => "string".to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Whether `text` satisfies a schema's `pattern` and length bounds.
+fn fits(schema: &Value, text: &str) -> bool {
+    let n = text.chars().count() as u64;
+    schema["pattern"]
+        .as_str()
+        .is_none_or(|p| regex::Regex::new(p).expect("a pattern").is_match(text))
+        && schema["minLength"].as_u64().is_none_or(|min| n >= min)
+        && schema["maxLength"].as_u64().is_none_or(|max| n <= max)
+}
+
+/// A string of exactly `n` characters that the schema's pattern and format allow.
+fn string_of(schema: &Value, n: u64) -> Option<String> {
+    let n = n as usize;
+    let uri = schema["format"] == "uri";
+    let mut candidates = vec!["a".repeat(n)];
+    if uri && n >= 20 {
+        candidates = vec![format!("https://example.org/{}", "a".repeat(n - 20))];
+    }
+    // Subtags as a language tag has them: `ab-a-a-...`.
+    if n >= 2 {
+        candidates.push(if n.is_multiple_of(2) {
+            format!("ab{}", "-a".repeat((n - 2) / 2))
+        } else {
+            format!("abc{}", "-a".repeat((n - 3) / 2))
+        });
+    }
+    candidates.into_iter().find(|c| {
+        c.chars().count() == n
+            && schema["pattern"]
+                .as_str()
+                .is_none_or(|p| regex::Regex::new(p).expect("a pattern").is_match(c))
+    })
+}
+
+/// A value the schema allows: its example's, else one made up from its type and bounds.
+fn valid_value(document: &Value, property: &Value, example: Option<&Value>) -> Value {
+    let schema = value_schema(document, property);
+    if let Some(example) = example.filter(|e| !e.is_null()) {
+        return example.clone();
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|v| v.first()) {
+        return first.clone();
+    }
+    match type_of(&schema).as_str() {
+        "string" => match schema["format"].as_str() {
+            Some("uuid") => json!(uuid::Uuid::new_v4().to_string()),
+            Some("date") => json!("2024-05-01"),
+            Some("uri") => json!("https://example.org/"),
+            _ => ["Probe", "probe", "nl"]
+                .into_iter()
+                .find(|c| fits(&schema, c))
+                .map_or(Value::Null, |c| json!(c)),
+        },
+        "integer" => schema["minimum"].as_i64().map_or(json!(1), |m| json!(m)),
+        "number" => schema["minimum"].as_f64().map_or(json!(1.0), |m| json!(m)),
+        "boolean" => json!(false),
+        "array" => json!([]),
+        "object" => {
+            let mut object = serde_json::Map::new();
+            for name in schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                object.insert(
+                    name.to_owned(),
+                    valid_value(document, &schema["properties"][name], None),
+                );
+            }
+            Value::Object(object)
+        }
+        _ => Value::Null,
+    }
+}
+
+/// One request of the comparison: `sets` applied to the valid body (JSON pointer, value),
+/// and whether the last value lies beyond a bound the schema declares for `field`.
+struct Probe {
+    field: String,
+    what: String,
+    beyond: bool,
+    sets: Vec<(String, Value)>,
+}
+
+/// The probes of one property: each declared bound, just beyond it and at it.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "where the property is, and what it is"
+)]
+fn probes_of(
+    document: &Value,
+    field: &str,
+    pointer: &str,
+    property: &Value,
+    example: Option<&Value>,
+    setup: &[(String, Value)],
+    unbounded: &mut Vec<String>,
+    out: &mut Vec<Probe>,
+) {
+    let schema = value_schema(document, property);
+    let mut add = |beyond: bool, what: String, value: Value| {
+        let mut sets = setup.to_vec();
+        sets.push((pointer.to_owned(), value));
+        out.push(Probe {
+            field: field.to_owned(),
+            what,
+            beyond,
+            sets,
+        });
+    };
+    if let Some(values) = schema["enum"].as_array() {
+        add(
+            true,
+            "a value not in enum".to_owned(),
+            json!("not-one-of-these"),
+        );
+        for value in values {
+            add(false, format!("enum value {value}"), value.clone());
+        }
+        return;
+    }
+    match type_of(&schema).as_str() {
+        "string" => {
+            let (min, max) = (schema["minLength"].as_u64(), schema["maxLength"].as_u64());
+            if let Some(max) = max {
+                let long =
+                    string_of(&schema, max + 1).unwrap_or_else(|| "a".repeat(max as usize + 1));
+                add(true, format!("maxLength {max} + 1"), json!(long));
+                if let Some(at) = string_of(&schema, max) {
+                    add(false, format!("maxLength {max}"), json!(at));
+                }
+            }
+            if let Some(min) = min.filter(|m| *m > 0) {
+                add(
+                    true,
+                    format!("minLength {min} - 1"),
+                    json!("a".repeat(min as usize - 1)),
+                );
+                if let Some(at) = string_of(&schema, min) {
+                    add(false, format!("minLength {min}"), json!(at));
+                }
+            }
+            if let Some(pattern) = schema["pattern"].as_str() {
+                let unlike = ["NOT VALID!", "Not-Valid", "-"].into_iter().find(|c| {
+                    !regex::Regex::new(pattern).expect("a pattern").is_match(c)
+                        && min.is_none_or(|m| c.len() as u64 >= m)
+                        && max.is_none_or(|m| c.len() as u64 <= m)
+                });
+                if let Some(unlike) = unlike {
+                    add(true, format!("not matching {pattern}"), json!(unlike));
+                }
+                let like = example
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .into_iter()
+                    .chain(["probe", "nl", "https://example.org/"].map(str::to_owned))
+                    .find(|c| fits(&schema, c));
+                match like {
+                    Some(like) => add(false, format!("matching {pattern}"), json!(like)),
+                    None => unbounded.push(format!("{field}: no value matching {pattern} to send")),
+                }
+            }
+            match schema["format"].as_str() {
+                Some("uri") => {
+                    add(true, "not a URI".to_owned(), json!("not a uri"));
+                    add(false, "a URI".to_owned(), json!("https://example.org/"));
+                }
+                Some("date") => {
+                    add(true, "not a date".to_owned(), json!("1 mei 2024"));
+                    add(false, "a date".to_owned(), json!("2024-05-01"));
+                }
+                Some("uuid") => add(true, "not a UUID".to_owned(), json!("not-a-uuid")),
+                _ => {}
+            }
+            if max.is_none() && !matches!(schema["format"].as_str(), Some("uuid" | "date")) {
+                unbounded.push(format!("{field}: a string without maxLength"));
+            }
+        }
+        "integer" | "number" => {
+            let integer = type_of(&schema) == "integer";
+            let number = |n: f64| if integer { json!(n as i64) } else { json!(n) };
+            match (schema["minimum"].as_f64(), schema["maximum"].as_f64()) {
+                (Some(min), Some(max)) => {
+                    add(true, format!("minimum {min} - 1"), number(min - 1.0));
+                    add(false, format!("minimum {min}"), number(min));
+                    add(true, format!("maximum {max} + 1"), number(max + 1.0));
+                    add(false, format!("maximum {max}"), number(max));
+                }
+                _ => unbounded.push(format!("{field}: a number without minimum and maximum")),
+            }
+        }
+        "array" => {
+            let items = &property["items"];
+            let item_schema = value_schema(document, items);
+            let template = example
+                .and_then(|e| e.as_array())
+                .and_then(|e| e.first())
+                .cloned()
+                .unwrap_or_else(|| valid_value(document, items, None));
+            let Some(max) = schema["maxItems"].as_u64() else {
+                unbounded.push(format!("{field}: a list without maxItems"));
+                return;
+            };
+            add(
+                true,
+                format!("maxItems {max} + 1"),
+                json!(vec![template.clone(); max as usize + 1]),
+            );
+            add(
+                false,
+                format!("maxItems {max}"),
+                json!(vec![template.clone(); max as usize]),
+            );
+            // Each item's bounds, as the only item of the list.
+            let mut setup = setup.to_vec();
+            setup.push((pointer.to_owned(), json!([template.clone()])));
+            if type_of(&item_schema) == "object" {
+                for (name, property) in item_schema["properties"].as_object().into_iter().flatten()
+                {
+                    probes_of(
+                        document,
+                        &format!("{field}[0].{name}"),
+                        &format!("{pointer}/0/{name}"),
+                        property,
+                        template.get(name),
+                        &setup,
+                        unbounded,
+                        out,
+                    );
+                }
+            } else {
+                probes_of(
+                    document,
+                    &format!("{field}[0]"),
+                    &format!("{pointer}/0"),
+                    items,
+                    Some(&template),
+                    &setup,
+                    unbounded,
+                    out,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Sets `value` at the JSON `pointer` of `body`.
+fn set_at(body: &mut Value, pointer: &str, value: Value) {
+    let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+    match body.pointer_mut(parent).expect("the parent exists") {
+        Value::Object(object) => {
+            object.insert(key.to_owned(), value);
+        }
+        Value::Array(items) => items[key.parse::<usize>().expect("an index")] = value,
+        other => panic!("cannot set {pointer} in {other}"),
+    }
+}
+
+/// Problems as a message shows them: a reason echoes the value, which may be 100,000
+/// characters long.
+fn shown<'a>(problems: impl IntoIterator<Item = &'a Value>) -> String {
+    problems
+        .into_iter()
+        .map(|p| {
+            let reason: String = p["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(100)
+                .collect();
+            format!("{}: {reason}", p["name"].as_str().unwrap_or_default())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A problem that says a referenced row does not exist: what the value names is not there,
+/// which no schema can say.
+fn names_a_missing_row(problem: &Value) -> bool {
+    problem["reason"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("no ") && r.ends_with(" exists"))
+}
+
+both_backends!(
+    async fn every_declared_bound_of_an_input_is_the_services_bound(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "beheer", "admin", "admin", &[]).await;
+        let document: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("document").json().await.expect("json");
+        let base_url = document["servers"][0]["url"].as_str().expect("a server").to_owned();
+        let post = async |path: &str, body: &Value| {
+            let (status, headers, problem) = call(&app, &token, reqwest::Method::POST, &format!("{base_url}{path}"), Some(body.clone())).await;
+            // What a probe creates is deleted again, so that every probe meets the same rows.
+            if status == StatusCode::CREATED {
+                let location = headers.get("location").and_then(|l| l.to_str().ok()).expect("a Location").to_owned();
+                let (deleted, _, _) = call(&app, &token, reqwest::Method::DELETE, &location, None).await;
+                assert_eq!(deleted, StatusCode::NO_CONTENT, "delete {location}");
+            }
+            (status, problem["invalidParams"].as_array().cloned().unwrap_or_default())
+        };
+        let (mut schemas, mut probed, mut accepted) = (0, 0, 0);
+        let (mut mismatches, mut unbounded) = (Vec::new(), Vec::new());
+        for (path, item) in document["paths"].as_object().expect("paths") {
+            // The top-level creates, as the test of required fields walks them.
+            let Some(reference) = item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() else { continue };
+            if path.contains('{') || path.ends_with("/bulk") || !reference.ends_with("Input") || path == "/webhooks" {
+                continue;
+            }
+            let schema = schema_of(&document, reference);
+            let required: Vec<&str> = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let example = schema.get("example");
+            // A valid body of the required fields alone (as the example has them), so that
+            // a probe meets no rule between fields that no schema states (`endYear` not
+            // before `startYear`); a required reference to a row this database lacks is
+            // named in every answer, and nothing else.
+            let mut body = valid_value(&document, schema, example);
+            body.as_object_mut().expect("an object").retain(|name, _| required.contains(&name.as_str()));
+            let (status, problems) = post(path, &body).await;
+            assert!(status == StatusCode::CREATED || (status == StatusCode::BAD_REQUEST && problems.iter().all(names_a_missing_row)),
+                "{path}: {body} is no valid body: {status} {problems:?}");
+            let mut probes = Vec::new();
+            for (name, property) in schema["properties"].as_object().expect("properties") {
+                probes_of(&document, name, &format!("/{name}"), property, example.and_then(|e| e.get(name)),
+                    &[], &mut unbounded, &mut probes);
+            }
+            for probe in probes {
+                let mut sent = body.clone();
+                for (pointer, value) in &probe.sets {
+                    set_at(&mut sent, pointer, value.clone());
+                }
+                let (status, problems) = post(path, &sent).await;
+                let at_field: Vec<&Value> = problems.iter().filter(|p| p["name"] == probe.field.as_str()).collect();
+                if probe.beyond {
+                    if status != StatusCode::BAD_REQUEST || at_field.iter().all(|p| names_a_missing_row(p)) {
+                        mismatches.push(format!("{path} {}: {} was {status}, not refused at {}: {}", probe.field, probe.what, probe.field, shown(&problems)));
+                    }
+                } else {
+                    if status == StatusCode::CREATED {
+                        accepted += 1;
+                    }
+                    if at_field.iter().any(|p| !names_a_missing_row(p)) {
+                        mismatches.push(format!("{path} {}: {} was refused at {}: {}", probe.field, probe.what, probe.field, shown(at_field)));
+                    }
+                }
+                probed += 1;
+            }
+            schemas += 1;
+        }
+        assert!(schemas >= 9, "{schemas} creates compared");
+        assert!(probed >= 300, "{probed} probes");
+        assert!(unbounded.is_empty(), "fields without a declared bound:\n{}", unbounded.join("\n"));
+        assert!(mismatches.is_empty(), "{} of {probed} probes disagree with the schema:\n{}", mismatches.len(), mismatches.join("\n"));
+        eprintln!("{schemas} creates, {probed} probes, {accepted} at a bound created");
+        assert!(accepted >= 100, "only {accepted} probes at a bound were created");
+    }
+);

@@ -69,13 +69,58 @@ both_backends!(
         let response = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("get");
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
-        let served: Value = response.json().await.expect("JSON");
-        assert_eq!(served, serde_json::from_str::<Value>(COMMITTED).expect("committed"));
+        let mut served: Value = response.json().await.expect("JSON");
+        // The contact is the deployment's (`--api-contact-url`, by default its own `/docs`);
+        // everything else is the committed document.
+        assert_eq!(served["info"]["contact"]["url"], app.url("/docs"));
+        assert_eq!(served["info"]["contact"]["email"], api::config::DEFAULT_CONTACT_EMAIL);
+        let committed: Value = serde_json::from_str(COMMITTED).expect("committed");
+        served["info"]["contact"] = committed["info"]["contact"].clone();
+        assert_eq!(served, committed);
         let docs = app.client.get(app.url("/docs/")).send().await.expect("docs");
         assert_eq!(docs.status(), 200);
         assert!(docs.text().await.expect("html").contains("swagger"), "Swagger UI");
         let script = app.client.get(app.url("/docs/swagger-ui-bundle.js")).send().await.expect("bundle");
         assert_eq!(script.status(), 200, "the UI is vendored, served without internet");
+    }
+);
+
+both_backends!(
+    async fn the_documents_contact_is_the_configured_one(backend) {
+        let Some(app) = tests::TestApp::spawn_with(backend, |c| {
+            c.api_contact_url = Some("https://leernet.example.nl/contact".to_owned());
+            c.api_contact_email = "api@leernet.example.nl".to_owned();
+        })
+        .await
+        else {
+            return;
+        };
+        let served: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("get").json().await.expect("JSON");
+        assert_eq!(
+            served["info"]["contact"],
+            serde_json::json!({"name": "Leernet", "url": "https://leernet.example.nl/contact", "email": "api@leernet.example.nl"})
+        );
+        // The public URL names where the docs are when no contact URL is given; an empty
+        // email leaves it out.
+        let Some(app) = tests::TestApp::spawn_with(backend, |c| {
+            c.tokens.public_url = Some("https://leernet.example.nl/".to_owned());
+            c.api_contact_email = String::new();
+        })
+        .await
+        else {
+            return;
+        };
+        let served: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("get").json().await.expect("JSON");
+        assert_eq!(
+            served["info"]["contact"],
+            serde_json::json!({"name": "Leernet", "url": "https://leernet.example.nl/docs"})
+        );
+        // And the static document (`leernet openapi`) has the defaults.
+        let committed: Value = serde_json::from_str(COMMITTED).expect("committed");
+        assert_eq!(
+            committed["info"]["contact"],
+            serde_json::json!({"name": "Leernet", "url": "http://127.0.0.1:8080/docs", "email": api::config::DEFAULT_CONTACT_EMAIL})
+        );
     }
 );
 

@@ -198,8 +198,12 @@ both_backends!(
         post(&app, &province, "/api/v1/themes", json!({"slug": "voeding", "name": "voeding"})).await;
         let list = || {
             let (client, url, token) = (app.client.clone(), app.url("/api/v1/webhooks"), province.clone());
-            async move { client.get(url).bearer_auth(token).send().await.expect("get").json::<Value>().await.expect("json") }
+            async move { client.get(url).bearer_auth(token).send().await.expect("get").json::<Value>().await.expect("json")["items"].clone() }
         };
+        // The webhook as it was read before it failed: its representation's tag.
+        let location = format!("/api/v1/webhooks/{id}");
+        let (_, headers, _) = get(&app, &province, &location).await;
+        let healthy = headers.get("etag").and_then(|t| t.to_str().ok()).expect("an ETag").to_owned();
         for _ in 0..1200 {
             if list().await[0]["active"] == false {
                 break;
@@ -210,6 +214,13 @@ both_backends!(
         assert_eq!((hooks[0]["active"].as_bool(), hooks[0]["consecutiveFailures"].as_i64()), (Some(false), Some(2)), "{hooks}");
         assert!(hooks[0]["disabledAt"].is_string());
         assert_eq!(received.0.lock().expect("lock").len(), 2);
+        // Its failures changed what it shows, so its tag: the old one is no longer current.
+        let response = app.client.get(app.url(&location)).bearer_auth(&province).header("if-none-match", &healthy).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK, "the disabled webhook is another representation");
+        let disabled = response.headers().get("etag").and_then(|t| t.to_str().ok()).expect("an ETag").to_owned();
+        assert_ne!(disabled, healthy);
+        let response = app.client.get(app.url(&location)).bearer_auth(&province).header("if-none-match", &disabled).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
         let deliveries: Value = app.client.get(app.url(&format!("/api/v1/webhooks/{id}/deliveries"))).bearer_auth(&province).send().await.expect("get").json().await.expect("json");
         assert_eq!(deliveries["items"][0]["status"], "failed");
         assert_eq!(deliveries["items"][0]["responseStatus"], 500);
@@ -419,9 +430,9 @@ both_backends!(
 
         // An admin lists every partner's webhooks; registrations and removals are audited.
         let all: Value = app.client.get(app.url("/api/v1/webhooks")).bearer_auth(&admin).send().await.expect("list").json().await.expect("json");
-        assert_eq!(all.as_array().map(Vec::len), Some(5), "{all}");
+        assert_eq!(all["items"].as_array().map(Vec::len), Some(5), "{all}");
         let own: Value = app.client.get(app.url("/api/v1/webhooks")).bearer_auth(&school).send().await.expect("list").json().await.expect("json");
-        assert_eq!(own.as_array().map(Vec::len), Some(1), "{own}");
+        assert_eq!(own["items"].as_array().map(Vec::len), Some(1), "{own}");
         let school_hook = receivers[1].0["id"].as_str().expect("id");
         let deleted = app.client.delete(app.url(&format!("/api/v1/webhooks/{school_hook}"))).bearer_auth(&school).send().await.expect("delete");
         assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
@@ -807,5 +818,130 @@ both_backends!(
         let school = token(&app, "school", "read changes:read webhooks:manage").await;
         let (status, _) = post(&app, &school, "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/school", "secret": "een-lang-gedeeld-geheim"})).await;
         assert_eq!(status, StatusCode::CREATED);
+    }
+);
+
+both_backends!(
+    async fn webhooks_are_listed_in_pages_by_cursor_and_link(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
+        let school = token(&app, "school", "read changes:read webhooks:manage").await;
+        let admin = token(&app, "beheer", "admin").await;
+        let mut created = Vec::new();
+        for n in 0..5 {
+            let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": format!("http://127.0.0.1:9/hook-{n}"), "secret": "een-lang-gedeeld-geheim"})).await;
+            assert_eq!(status, StatusCode::CREATED, "{hook}");
+            created.push(hook["id"].as_str().expect("id").to_owned());
+        }
+        let (status, _) = post(&app, &school, "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/school", "secret": "een-lang-gedeeld-geheim"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // One page holds them all by default, oldest first, and is never cached.
+        let (status, headers, all) = get(&app, &province, "/api/v1/webhooks").await;
+        assert_eq!(status, StatusCode::OK, "{all}");
+        let ids = |page: &Value| -> Vec<String> { page["items"].as_array().expect("items").iter().map(|h| h["id"].as_str().expect("id").to_owned()).collect() };
+        assert_eq!(ids(&all), created, "this partner's own, in the order registered");
+        assert!(all.get("nextCursor").is_none() && headers.get("link").is_none(), "one page (of 50) holds them all");
+        assert_eq!(headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+
+        // Two at a time, following the Link header as a client library does: 2 + 2 + 1.
+        let (mut path, mut seen, mut sizes) = ("/api/v1/webhooks?limit=2".to_owned(), Vec::new(), Vec::new());
+        loop {
+            let (status, headers, page) = get(&app, &province, &path).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            sizes.push(page["items"].as_array().expect("items").len());
+            seen.extend(ids(&page));
+            let Some(link) = headers.get("link") else {
+                assert!(page.get("nextCursor").is_none(), "no Link, no nextCursor: {page}");
+                break;
+            };
+            let link = link.to_str().expect("text");
+            let target = link.strip_prefix('<').and_then(|l| l.strip_suffix(">; rel=\"next\"")).expect("<...>; rel=\"next\"");
+            let next = url::Url::parse(&app.url(target)).expect("a URL");
+            assert_eq!(next.path(), "/api/v1/webhooks", "{link}");
+            let cursor = next.query_pairs().find(|(k, _)| k == "cursor").map(|(_, v)| v.into_owned());
+            assert_eq!(cursor.as_deref(), page["nextCursor"].as_str(), "the Link carries nextCursor: {link}");
+            assert!(next.query_pairs().any(|(k, v)| k == "limit" && v == "2"), "and keeps the limit: {link}");
+            path = target.to_owned();
+        }
+        assert_eq!(sizes, [2, 2, 1]);
+        assert_eq!(seen, created, "every webhook once, in order");
+
+        // A webhook deleted meanwhile is not listed; the walk goes on past it.
+        let (_, _, first) = get(&app, &province, "/api/v1/webhooks?limit=2").await;
+        let cursor = first["nextCursor"].as_str().expect("a next page").to_owned();
+        let deleted = app.client.delete(app.url(&format!("/api/v1/webhooks/{}", created[2]))).bearer_auth(&province).send().await.expect("delete");
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let (_, _, rest) = get(&app, &province, &format!("/api/v1/webhooks?limit=2&cursor={cursor}")).await;
+        assert_eq!(ids(&rest), [created[3].clone(), created[4].clone()]);
+
+        // An admin's list holds every partner's.
+        let (_, _, everyone) = get(&app, &admin, "/api/v1/webhooks?limit=500").await;
+        assert_eq!(everyone["items"].as_array().map(Vec::len), Some(5), "{everyone}");
+
+        // A page size outside 1 to 500 (or no number), an unknown parameter, and a cursor
+        // that is not one of this list's (a delivery log's) are refused, each named.
+        let (_, _, log) = get(&app, &province, &format!("/api/v1/webhooks/{}/deliveries?limit=1", created[0])).await;
+        assert!(log["items"].is_array(), "{log}");
+        let foreign = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, format!("deliveries:{}:7", created[0]));
+        for (query, name) in [("limit=0", "limit"), ("limit=501", "limit"), ("limit=veel", "limit"), ("limt=2", "limt"),
+            ("cursor=bogus", "cursor"), (&format!("cursor={foreign}"), "cursor")] {
+            let (status, _, problem) = get(&app, &province, &format!("/api/v1/webhooks?{query}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {problem}");
+            assert_eq!(invalid_names(&problem), [name], "{query}: {problem}");
+        }
+        let reader = token(&app, "dashboard", "read").await;
+        let (status, _, _) = get(&app, &reader, "/api/v1/webhooks?limit=veel").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "without webhooks:manage, whatever the parameters");
+    }
+);
+
+both_backends!(
+    async fn a_webhook_read_has_an_etag_for_if_none_match_and_if_match(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let province = token(&app, "provincie", "read changes:read webhooks:manage").await;
+        let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook", "secret": "een-lang-gedeeld-geheim"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        let path = format!("/api/v1/webhooks/{}", hook["id"].as_str().expect("id"));
+        let read = |encoding: &'static str, condition: Option<(&'static str, String)>| {
+            let mut request = app.client.get(app.url(&path)).bearer_auth(&province).header("accept-encoding", encoding);
+            if let Some((name, value)) = condition {
+                request = request.header(name, value);
+            }
+            request.send()
+        };
+        let identity = read("identity", None).await.expect("get");
+        assert_eq!(identity.status(), StatusCode::OK);
+        assert_eq!(identity.headers()["cache-control"], "private, no-cache");
+        let tag = identity.headers()["etag"].to_str().expect("text").to_owned();
+        let inner = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).expect("a strong tag");
+        assert!(!inner.is_empty() && inner.chars().all(|c| c.is_ascii_hexdigit()), "{tag}");
+        assert_eq!(read("identity", None).await.expect("get").headers()["etag"], tag.as_str(), "the same representation, the same tag");
+        let gzip = read("gzip", None).await.expect("get");
+        assert_eq!(gzip.headers()["content-encoding"], "gzip");
+        let gzip_tag = format!("\"{inner}-gzip\"");
+        assert_eq!(gzip.headers()["etag"], gzip_tag.as_str(), "a compressed representation has a tag of its own");
+
+        // If-None-Match compares weakly: each coding's tag, a weak one and `*` are this one.
+        for sent in [tag.clone(), gzip_tag.clone(), format!("W/{tag}"), "\"anders\", ".to_owned() + &tag, "*".to_owned()] {
+            let cached = read("gzip", Some(("if-none-match", sent.clone()))).await.expect("get");
+            assert_eq!(cached.status(), StatusCode::NOT_MODIFIED, "{sent}");
+            assert_eq!(cached.headers()["cache-control"], "private, no-cache", "the 304 carries what the 200 would");
+            assert_eq!(cached.headers()["vary"], "accept-encoding");
+            assert!(cached.headers().get("etag").is_some());
+        }
+        assert_eq!(read("identity", Some(("if-none-match", "\"anders\"".to_owned()))).await.expect("get").status(), StatusCode::OK);
+
+        // If-Match on the read compares strongly.
+        for (sent, status) in [(tag.clone(), StatusCode::OK), (gzip_tag.clone(), StatusCode::OK), ("*".to_owned(), StatusCode::OK),
+            (format!("W/{tag}"), StatusCode::PRECONDITION_FAILED), ("\"anders\"".to_owned(), StatusCode::PRECONDITION_FAILED),
+            (format!("\"{inner}-deflate\""), StatusCode::PRECONDITION_FAILED), ("geen-tag".to_owned(), StatusCode::BAD_REQUEST)] {
+            let response = read("identity", Some(("if-match", sent.clone()))).await.expect("get");
+            assert_eq!(response.status(), status, "If-Match: {sent}");
+        }
+        // The tag is the webhook's, not anyone's: another partner still finds none.
+        let other = token(&app, "gemeente", "read changes:read webhooks:manage").await;
+        let response = app.client.get(app.url(&path)).bearer_auth(&other).header("if-none-match", &tag).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
 );

@@ -5,7 +5,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{AssignmentStatus, Field, Level, Meta};
+use super::{AssignmentStatus, Field, Level, Meta, Rules};
+use crate::service::assignments::{CAPACITY, ECTS, HOURS};
+use crate::service::check::Rule;
 
 /// An education programme of a school (MBO, bachelor or master).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -37,11 +39,21 @@ pub struct ProgrammeInput {
     #[schema(required, nullable = false)]
     pub name: Option<String>,
     /// Level (required).
-    #[schema(required, nullable = false)]
+    #[schema(value_type = Level)]
     pub level: Option<String>,
     /// Field (required).
-    #[schema(required, nullable = false)]
+    #[schema(value_type = Field)]
     pub field: Option<String>,
+}
+
+impl Rules for ProgrammeInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("organizationId", Rule::Plain),
+        ("name", Rule::Line),
+        ("level", Rule::Enum),
+        ("field", Rule::Enum),
+    ];
 }
 
 /// Filters for listing programmes.
@@ -131,13 +143,14 @@ pub struct AssignmentInput {
     pub region_code: Option<String>,
     /// Host organization by id.
     pub host_organization_id: Option<Uuid>,
-    /// Education levels (at most 100).
+    /// Education levels.
+    #[schema(value_type = Option<Vec<Level>>)]
     pub levels: Option<Vec<String>>,
-    /// Programme ids (at most 100).
+    /// Programme ids.
     pub programme_ids: Option<Vec<Uuid>>,
-    /// Study credits, 0 to 240.
+    /// Study credits.
     pub ects: Option<f64>,
-    /// Estimated hours, 0 to 10000.
+    /// Estimated hours.
     pub hours_estimate: Option<i32>,
     /// First day.
     pub starts_on: Option<NaiveDate>,
@@ -145,14 +158,41 @@ pub struct AssignmentInput {
     pub ends_on: Option<NaiveDate>,
     /// Last day to apply.
     pub application_deadline: Option<NaiveDate>,
-    /// Number of students, 0 to 100000.
+    /// Number of students.
     pub capacity: Option<i32>,
     /// Status; default `draft`.
+    #[schema(value_type = Option<AssignmentStatus>)]
     pub status: Option<String>,
     /// Contact.
     pub contact: Option<String>,
     /// Language (BCP 47); default `nl`.
     pub language: Option<String>,
+}
+
+impl Rules for AssignmentInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("title", Rule::Line),
+        ("description", Rule::OptText),
+        ("learningOutcomes", Rule::OptText),
+        ("networkId", Rule::Plain),
+        ("networkSlug", Rule::Key),
+        ("initiativeId", Rule::Plain),
+        ("regionId", Rule::Plain),
+        ("regionCode", Rule::Key),
+        ("hostOrganizationId", Rule::Plain),
+        ("levels", Rule::List(&Rule::Enum)),
+        ("programmeIds", Rule::List(&Rule::Plain)),
+        ("ects", Rule::Number(ECTS)),
+        ("hoursEstimate", Rule::Int(HOURS)),
+        ("startsOn", Rule::Date),
+        ("endsOn", Rule::Date),
+        ("applicationDeadline", Rule::Date),
+        ("capacity", Rule::Int(CAPACITY)),
+        ("status", Rule::Enum),
+        ("contact", Rule::OptLine),
+        ("language", Rule::Language),
+    ];
 }
 
 /// Filters for listing student assignments.

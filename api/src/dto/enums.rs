@@ -85,6 +85,19 @@ impl RegionKind {
             RegionKind::Neighbourhood => 5,
         }
     }
+
+    /// The shape of its CBS code: a prefix and how many digits follow (`GM` and 4 for
+    /// `GM0114`); `None` for a kind that has no CBS code (an area).
+    pub fn cbs_code(self) -> Option<(&'static str, usize)> {
+        match self {
+            RegionKind::Country => Some(("NL", 2)),
+            RegionKind::Province => Some(("PV", 2)),
+            RegionKind::Municipality => Some(("GM", 4)),
+            RegionKind::District => Some(("WK", 6)),
+            RegionKind::Neighbourhood => Some(("BU", 8)),
+            RegionKind::Area => None,
+        }
+    }
 }
 
 str_enum!(

@@ -20,8 +20,17 @@ pub use practice::*;
 pub use region::*;
 
 use chrono::{DateTime, Utc};
+
+use crate::service::check::Rule;
 use serde::Serialize;
 use uuid::Uuid;
+
+/// A request type whose fields the service checks by [`Rule`]s.
+pub trait Rules: utoipa::ToSchema {
+    /// Every field, by its name on the wire, with the rule the service's `Check` applies to
+    /// it; the OpenAPI document states each rule in the field's schema.
+    const RULES: &'static [(&'static str, Rule)];
+}
 
 /// The fields every resource has.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

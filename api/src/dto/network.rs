@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    Field, GoalStatus, Level, MembershipRole, Meta, NetworkKind, NetworkStatus, RegionRole,
+    Field, GoalStatus, Level, MembershipRole, Meta, NetworkKind, NetworkStatus, RegionRole, Rules,
 };
+use crate::service::check::{PERCENT, Rule, YEARS};
+use crate::service::networks::POSITIONS;
 
 /// A network: a living lab, a learning network, an innovation workplace, ...
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -82,7 +84,16 @@ pub struct NetworkRegionInput {
     /// Region by CBS code.
     pub region_code: Option<String>,
     /// Role; default `focus`.
+    #[schema(value_type = Option<RegionRole>)]
     pub role: Option<String>,
+}
+
+impl Rules for NetworkRegionInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("regionId", Rule::Plain),
+        ("regionCode", Rule::Key),
+        ("role", Rule::Enum),
+    ];
 }
 
 /// Create or replace a network.
@@ -98,19 +109,20 @@ pub struct NetworkInput {
     #[schema(required, nullable = false)]
     pub name: Option<String>,
     /// Kind (required).
-    #[schema(required, nullable = false)]
+    #[schema(value_type = NetworkKind)]
     pub kind: Option<String>,
     /// Summary.
     pub summary: Option<String>,
     /// Description.
     pub description: Option<String>,
     /// Status; default `active`.
+    #[schema(value_type = Option<NetworkStatus>)]
     pub status: Option<String>,
     /// First year.
     pub start_year: Option<i32>,
-    /// Last year.
+    /// Last year (not before the first).
     pub end_year: Option<i32>,
-    /// Progress, 0 to 100.
+    /// Progress in percent.
     pub progress_percent: Option<i32>,
     /// Project number.
     pub project_number: Option<String>,
@@ -128,14 +140,43 @@ pub struct NetworkInput {
     pub parent_network_id: Option<Uuid>,
     /// Parent network by slug.
     pub parent_network_slug: Option<String>,
-    /// Theme slugs (at most 100).
+    /// Theme slugs.
     pub themes: Option<Vec<String>>,
-    /// Regions with roles (at most 100).
+    /// Regions with roles.
     pub regions: Option<Vec<NetworkRegionInput>>,
-    /// Education levels (at most 100).
+    /// Education levels.
+    #[schema(value_type = Option<Vec<Level>>)]
     pub education_levels: Option<Vec<String>>,
-    /// Education fields (at most 100).
+    /// Education fields.
+    #[schema(value_type = Option<Vec<Field>>)]
     pub education_fields: Option<Vec<String>>,
+}
+
+impl Rules for NetworkInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("slug", Rule::Slug),
+        ("name", Rule::Line),
+        ("kind", Rule::Enum),
+        ("summary", Rule::OptText),
+        ("description", Rule::OptText),
+        ("status", Rule::Enum),
+        ("startYear", Rule::Int(YEARS)),
+        ("endYear", Rule::Int(YEARS)),
+        ("progressPercent", Rule::Int(PERCENT)),
+        ("projectNumber", Rule::OptLine),
+        ("funderId", Rule::Plain),
+        ("fundingRound", Rule::OptLine),
+        ("leadOrganizationId", Rule::Plain),
+        ("projectLeader", Rule::OptLine),
+        ("meetingPlace", Rule::OptText),
+        ("parentNetworkId", Rule::Plain),
+        ("parentNetworkSlug", Rule::Key),
+        ("themes", Rule::List(&Rule::Key)),
+        ("regions", Rule::List(&Rule::Plain)),
+        ("educationLevels", Rule::List(&Rule::Enum)),
+        ("educationFields", Rule::List(&Rule::Enum)),
+    ];
 }
 
 /// Filters for listing networks.
@@ -198,11 +239,25 @@ pub struct GoalInput {
     /// Description.
     pub description: Option<String>,
     /// Status; default `planned`.
+    #[schema(value_type = Option<GoalStatus>)]
     pub status: Option<String>,
-    /// Progress, 0 to 100.
+    /// Progress in percent.
     pub progress_percent: Option<i32>,
     /// Target date.
     pub target_date: Option<NaiveDate>,
+}
+
+impl Rules for GoalInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("networkId", Rule::Plain),
+        ("position", Rule::Int(POSITIONS)),
+        ("title", Rule::Line),
+        ("description", Rule::OptText),
+        ("status", Rule::Enum),
+        ("progressPercent", Rule::Int(PERCENT)),
+        ("targetDate", Rule::Date),
+    ];
 }
 
 /// Filters for listing the sub-resources of a network.
@@ -244,9 +299,20 @@ pub struct MembershipInput {
     /// The organization (required).
     pub organization_id: Option<Uuid>,
     /// Role; default `partner`.
+    #[schema(value_type = Option<MembershipRole>)]
     pub role: Option<String>,
     /// Member since.
     pub since: Option<NaiveDate>,
+}
+
+impl Rules for MembershipInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("networkId", Rule::Plain),
+        ("organizationId", Rule::Plain),
+        ("role", Rule::Enum),
+        ("since", Rule::Date),
+    ];
 }
 
 /// A report ("verslag") of a network.
@@ -280,4 +346,14 @@ pub struct ReportInput {
     pub published_on: Option<NaiveDate>,
     /// URL (http or https).
     pub url: Option<String>,
+}
+
+impl Rules for ReportInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("networkId", Rule::Plain),
+        ("title", Rule::Line),
+        ("publishedOn", Rule::Date),
+        ("url", Rule::Url),
+    ];
 }

@@ -5,7 +5,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{InitiativeStatus, Meta, PracticeExampleStatus, TransferStatus};
+use super::{InitiativeStatus, Meta, PracticeExampleStatus, Rules, TransferStatus};
+use crate::service::check::{COUNT, Rule, YEARS};
 
 /// A practice example ("praktijkvoorbeeld"), e.g. one submitted to #GemeenteDelers 2023.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -73,6 +74,10 @@ pub struct LinkInput {
     pub url: Option<String>,
 }
 
+impl Rules for LinkInput {
+    const RULES: &'static [(&'static str, Rule)] = &[("title", Rule::Line), ("url", Rule::Url)];
+}
+
 /// Create or replace a practice example.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -85,7 +90,7 @@ pub struct PracticeExampleInput {
     /// Title (required).
     #[schema(required, nullable = false)]
     pub title: Option<String>,
-    /// Year, 1900 to 2200.
+    /// Year.
     pub year: Option<i32>,
     /// Region by id.
     pub region_id: Option<Uuid>,
@@ -107,16 +112,41 @@ pub struct PracticeExampleInput {
     pub how_to_apply: Option<String>,
     /// (Expected) outcome.
     pub expected_outcome: Option<String>,
-    /// Links, in order (at most 100).
+    /// Links, in order.
     pub links: Option<Vec<LinkInput>>,
     /// Collection, e.g. `#GemeenteDelers 2023`.
     pub collection: Option<String>,
-    /// Theme slugs (at most 100).
+    /// Theme slugs.
     pub themes: Option<Vec<String>>,
     /// Status; default `draft`.
+    #[schema(value_type = Option<PracticeExampleStatus>)]
     pub status: Option<String>,
     /// Language (BCP 47); default `nl`.
     pub language: Option<String>,
+}
+
+impl Rules for PracticeExampleInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("slug", Rule::Slug),
+        ("title", Rule::Line),
+        ("year", Rule::Int(YEARS)),
+        ("regionId", Rule::Plain),
+        ("regionCode", Rule::Key),
+        ("networkId", Rule::Plain),
+        ("networkSlug", Rule::Key),
+        ("summary", Rule::OptText),
+        ("context", Rule::OptText),
+        ("approach", Rule::OptText),
+        ("whyItWorks", Rule::OptText),
+        ("howToApply", Rule::OptText),
+        ("expectedOutcome", Rule::OptText),
+        ("links", Rule::List(&Rule::Plain)),
+        ("collection", Rule::OptLine),
+        ("themes", Rule::List(&Rule::Key)),
+        ("status", Rule::Enum),
+        ("language", Rule::Language),
+    ];
 }
 
 /// Filters for listing practice examples.
@@ -192,15 +222,33 @@ pub struct InitiativeInput {
     /// Description.
     pub description: Option<String>,
     /// Status; default `idea`.
+    #[schema(value_type = Option<InitiativeStatus>)]
     pub status: Option<String>,
     /// Start date.
     pub started_on: Option<NaiveDate>,
     /// End date (not before the start date).
     pub ended_on: Option<NaiveDate>,
-    /// Residents reached (0 or more).
+    /// Residents reached.
     pub residents_reached: Option<i32>,
-    /// Theme slugs (at most 100).
+    /// Theme slugs.
     pub themes: Option<Vec<String>>,
+}
+
+impl Rules for InitiativeInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("networkId", Rule::Plain),
+        ("networkSlug", Rule::Key),
+        ("regionId", Rule::Plain),
+        ("regionCode", Rule::Key),
+        ("title", Rule::Line),
+        ("description", Rule::OptText),
+        ("status", Rule::Enum),
+        ("startedOn", Rule::Date),
+        ("endedOn", Rule::Date),
+        ("residentsReached", Rule::Int(COUNT)),
+        ("themes", Rule::List(&Rule::Key)),
+    ];
 }
 
 /// Filters for listing initiatives.
@@ -264,8 +312,21 @@ pub struct LessonInput {
     /// Body (required).
     #[schema(required, nullable = false)]
     pub body: Option<String>,
-    /// Theme slugs (at most 100).
+    /// Theme slugs.
     pub themes: Option<Vec<String>>,
+}
+
+impl Rules for LessonInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("networkId", Rule::Plain),
+        ("networkSlug", Rule::Key),
+        ("originRegionId", Rule::Plain),
+        ("originRegionCode", Rule::Key),
+        ("title", Rule::Line),
+        ("body", Rule::Text),
+        ("themes", Rule::List(&Rule::Key)),
+    ];
 }
 
 /// Filters for listing lessons.
@@ -316,9 +377,21 @@ pub struct TransferInput {
     /// Region by CBS code.
     pub region_code: Option<String>,
     /// Status; default `planned`.
+    #[schema(value_type = Option<TransferStatus>)]
     pub status: Option<String>,
     /// Notes.
     pub notes: Option<String>,
+}
+
+impl Rules for TransferInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("lessonId", Rule::Plain),
+        ("regionId", Rule::Plain),
+        ("regionCode", Rule::Key),
+        ("status", Rule::Enum),
+        ("notes", Rule::OptText),
+    ];
 }
 
 /// Filters for listing transfers.

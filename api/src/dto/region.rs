@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Meta, OrganizationKind, RegionKind};
+use super::{Meta, OrganizationKind, RegionKind, Rules};
+use crate::service::check::{COUNT, Rule};
 
 /// A region in the tree country → province → municipality → area → district → neighbourhood.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -42,7 +43,7 @@ pub struct RegionInput {
     #[schema(required, nullable = false)]
     pub name: Option<String>,
     /// Kind (required).
-    #[schema(required, nullable = false)]
+    #[schema(value_type = RegionKind)]
     pub kind: Option<String>,
     /// Parent by id.
     pub parent_id: Option<Uuid>,
@@ -52,6 +53,19 @@ pub struct RegionInput {
     pub deprived: Option<bool>,
     /// Number of inhabitants.
     pub population: Option<i32>,
+}
+
+impl Rules for RegionInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("code", Rule::CbsCode),
+        ("name", Rule::Line),
+        ("kind", Rule::Enum),
+        ("parentId", Rule::Plain),
+        ("parentCode", Rule::Key),
+        ("deprived", Rule::Plain),
+        ("population", Rule::Int(COUNT)),
+    ];
 }
 
 /// Filters for listing regions.
@@ -101,7 +115,7 @@ pub struct OrganizationInput {
     #[schema(required, nullable = false)]
     pub name: Option<String>,
     /// Kind (required).
-    #[schema(required, nullable = false)]
+    #[schema(value_type = OrganizationKind)]
     pub kind: Option<String>,
     /// Region by id.
     pub region_id: Option<Uuid>,
@@ -109,6 +123,17 @@ pub struct OrganizationInput {
     pub region_code: Option<String>,
     /// Website (http or https).
     pub website: Option<String>,
+}
+
+impl Rules for OrganizationInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("name", Rule::Line),
+        ("kind", Rule::Enum),
+        ("regionId", Rule::Plain),
+        ("regionCode", Rule::Key),
+        ("website", Rule::Url),
+    ];
 }
 
 /// Filters for listing organizations.
@@ -157,4 +182,12 @@ pub struct ThemeInput {
     /// Name (required).
     #[schema(required, nullable = false)]
     pub name: Option<String>,
+}
+
+impl Rules for ThemeInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("externalId", Rule::ExternalId),
+        ("slug", Rule::Slug),
+        ("name", Rule::Line),
+    ];
 }

@@ -227,6 +227,75 @@ pub fn not_modified_response(tag: &str) -> Response {
     response
 }
 
+/// Whether `sent` (one entity tag of a header, `W/` removed) names the representation
+/// tagged `"<tag>"` in any of its codings.
+fn names_tag(sent: &str, tag: &str) -> bool {
+    let Some(inner) = sent.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+        return false;
+    };
+    inner == tag
+        || inner
+            .strip_prefix(tag)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|coding| CODINGS.contains(&coding))
+}
+
+/// A read of a resource that has no version, whose representation is tagged `"<tag>"`
+/// (opaque, without a `-`: a compressed representation appends its coding, `"<tag>-gzip"`):
+/// `If-Match` compared strongly (412 unless it names this representation), `If-None-Match`
+/// weakly (304); else 200 with the body and its `ETag`.
+pub fn read_tagged<T: Serialize>(headers: &HeaderMap, body: &T, tag: &str) -> Result<Response> {
+    let tags = |name: header::HeaderName| -> Result<Option<Vec<String>>> {
+        let Some(value) = headers.get(&name) else {
+            return Ok(None);
+        };
+        let text = value
+            .to_str()
+            .map_err(|_| Error::invalid(name.as_str(), "is not an ETag"))?;
+        let tags: Vec<String> = text.split(',').map(|t| t.trim().to_owned()).collect();
+        if tags.iter().any(|t| t != "*" && parse_tag(t).is_none()) {
+            return Err(Error::invalid(
+                name.as_str(),
+                "must be ETags as sent, e.g. \"3\"",
+            ));
+        }
+        Ok(Some(tags))
+    };
+    if let Some(sent) = tags(header::IF_MATCH)?
+        && !sent
+            .iter()
+            .any(|t| t == "*" || (!t.starts_with("W/") && names_tag(t, tag)))
+    {
+        return Err(Error::PreconditionNeverMet(
+            "If-Match names no representation of this resource as it is now (compared strongly: a weak W/\"...\" tag never matches); read it again".to_owned(),
+        ));
+    }
+    if let Some(sent) = tags(header::IF_NONE_MATCH)? {
+        let matched = sent.iter().find_map(|t| {
+            let strong = t.trim_start_matches("W/");
+            if t == "*" {
+                Some(format!("\"{tag}\""))
+            } else {
+                names_tag(strong, tag).then(|| strong.to_owned())
+            }
+        });
+        if let Some(matched) = matched {
+            return Ok(not_modified_response(&matched));
+        }
+    }
+    let mut response = (StatusCode::OK, Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(tag) = HeaderValue::from_str(&format!("\"{tag}\"")) {
+        headers.insert(header::ETAG, tag);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Ok(response)
+}
+
 /// One resource as a response, with its `ETag`.
 fn one(status: StatusCode, dto: &Value, location: Option<String>) -> Response {
     let mut response = (status, Json(dto)).into_response();

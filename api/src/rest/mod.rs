@@ -43,7 +43,12 @@ pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body_size;
     let cors = cors(&state.config.cors_allow_origins);
     let hsts = state.config.hsts;
-    let (resources, api) = openapi::documented(max_body.saturating_mul(16));
+    let (resources, mut api) = openapi::documented(max_body.saturating_mul(16));
+    openapi::set_contact(
+        &mut api,
+        &state.config.contact_url(&state.issuer),
+        Some(&state.config.api_contact_email),
+    );
     let router = Router::new()
         .merge(health::routes())
         .merge(oauth::routes())

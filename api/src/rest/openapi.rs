@@ -11,6 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::service::check::Rule;
 use crate::state::AppState;
 
 /// The document's fixed parts; the paths come from the routes.
@@ -79,8 +80,143 @@ pub fn documented(bulk_body_limit: usize) -> (Router<AppState>, utoipa::openapi:
         .split_for_parts();
     common_responses(&mut api);
     http_contract(&mut api);
+    constrain_inputs(&mut api);
     let api = relative_to_base(api);
     (router, api)
+}
+
+/// Whom partners reach about the API (`info.contact`): a URL and, when given, an email
+/// address.
+pub fn set_contact(api: &mut utoipa::openapi::OpenApi, url: &str, email: Option<&str>) {
+    let contact = api.info.contact.get_or_insert_with(Default::default);
+    contact.url = Some(url.to_owned());
+    contact.email = email.filter(|e| !e.is_empty()).map(str::to_owned);
+}
+
+/// Every request type, with the rules the service checks its fields by.
+pub fn input_rules() -> Vec<(String, &'static [(&'static str, Rule)])> {
+    use crate::dto::*;
+    fn of<T: Rules>() -> (String, &'static [(&'static str, Rule)]) {
+        (T::name().into_owned(), T::RULES)
+    }
+    vec![
+        of::<RegionInput>(),
+        of::<OrganizationInput>(),
+        of::<ThemeInput>(),
+        of::<NetworkInput>(),
+        of::<NetworkRegionInput>(),
+        of::<GoalInput>(),
+        of::<MembershipInput>(),
+        of::<ReportInput>(),
+        of::<PracticeExampleInput>(),
+        of::<LinkInput>(),
+        of::<InitiativeInput>(),
+        of::<LessonInput>(),
+        of::<TransferInput>(),
+        of::<ProgrammeInput>(),
+        of::<AssignmentInput>(),
+        of::<crate::service::webhooks::WebhookInput>(),
+    ]
+}
+
+/// States in every request schema what the service checks of each field ([`input_rules`]):
+/// lengths, patterns, formats, bounds and list sizes, from the constants the checks use.
+/// The enumerations are already there, as the Rust enums' own schemas.
+fn constrain_inputs(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    for (name, rules) in input_rules() {
+        let Some(RefOr::T(Schema::Object(schema))) = components.schemas.get_mut(&name) else {
+            continue;
+        };
+        for (field, rule) in rules {
+            if let Some(property) = schema.properties.get_mut(*field) {
+                constrain(property, *rule);
+            }
+        }
+    }
+}
+
+/// `^(NL[0-9]{2}|PV[0-9]{2}|...)$`: the CBS codes of every kind of region that has one, and
+/// their shortest and longest length.
+fn cbs_code_pattern() -> (String, usize, usize) {
+    let shapes: Vec<(&str, usize)> = crate::dto::RegionKind::ALL
+        .iter()
+        .filter_map(|kind| kind.cbs_code())
+        .collect();
+    let alternatives: Vec<String> = shapes
+        .iter()
+        .map(|(prefix, digits)| format!("{prefix}[0-9]{{{digits}}}"))
+        .collect();
+    let lengths = shapes.iter().map(|(prefix, digits)| prefix.len() + digits);
+    (
+        format!("^({})$", alternatives.join("|")),
+        lengths.clone().min().unwrap_or_default(),
+        lengths.max().unwrap_or_default(),
+    )
+}
+
+/// States `rule` in the schema of one field.
+fn constrain(property: &mut utoipa::openapi::RefOr<utoipa::openapi::Schema>, rule: Rule) {
+    use crate::service::check::*;
+    use utoipa::Number;
+    use utoipa::openapi::schema::{ArrayItems, SchemaFormat};
+    use utoipa::openapi::{RefOr, Schema};
+
+    match (property, rule) {
+        (RefOr::T(Schema::Array(list)), Rule::List(item)) => {
+            list.max_items = Some(MAX_LIST);
+            if let ArrayItems::RefOrSchema(items) = &mut list.items {
+                constrain(items, *item);
+            }
+        }
+        (RefOr::T(Schema::Object(value)), rule) => {
+            let (min_length, max_length, pattern) = match rule {
+                Rule::Line => (Some(1), Some(MAX_LINE), None),
+                Rule::OptLine | Rule::Key => (None, Some(MAX_LINE), None),
+                Rule::Text => (Some(1), Some(MAX_TEXT), None),
+                Rule::OptText => (None, Some(MAX_TEXT), None),
+                Rule::ExternalId => (Some(1), Some(MAX_EXTERNAL_ID), None),
+                Rule::Slug => (Some(1), Some(MAX_SLUG), Some(SLUG_PATTERN.to_owned())),
+                Rule::Url => (None, Some(MAX_URL), Some(URL_PATTERN.to_owned())),
+                Rule::Language => (None, Some(MAX_LANGUAGE), Some(LANGUAGE_PATTERN.to_owned())),
+                Rule::Length(min, max) => (Some(min), Some(max), None),
+                Rule::CbsCode => {
+                    let (pattern, min, max) = cbs_code_pattern();
+                    (Some(min), Some(max), Some(pattern))
+                }
+                _ => (None, None, None),
+            };
+            value.min_length = min_length;
+            value.max_length = max_length;
+            value.pattern = pattern;
+            match rule {
+                Rule::Url => value.format = Some(SchemaFormat::Custom("uri".to_owned())),
+                Rule::Date => {
+                    let bounds = format!("From {MIN_DATE} to {MAX_DATE}.");
+                    value.description = Some(match value.description.take() {
+                        Some(text) => format!("{text} {bounds}"),
+                        None => bounds,
+                    });
+                }
+                Rule::Int(Bounds { min, max }) => {
+                    value.minimum = Some(Number::Int(min as isize));
+                    value.maximum = Some(Number::Int(max as isize));
+                }
+                Rule::Number(Bounds { min, max }) => {
+                    value.minimum = Some(Number::Float(min));
+                    value.maximum = Some(Number::Float(max));
+                }
+                Rule::OneOf(values) => {
+                    value.enum_values = Some(values.iter().map(|v| (*v).into()).collect());
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The base of every documented path: the document's `servers` URL (the major version in
@@ -325,8 +461,11 @@ fn http_contract(api: &mut utoipa::openapi::OpenApi) {
             let is_resource = item_path
                 && !path.starts_with("/api/v1/webhooks")
                 && (path.ends_with("{id}") || path.ends_with("{externalId}"));
+            // A webhook has no version, but its read has an entity tag of its representation
+            // (declared with the operation) and takes both conditions.
+            let tagged_read = path == "/api/v1/webhooks/{id}" && method == "get";
             let mut params = Vec::new();
-            if item_path && is_resource {
+            if (item_path && is_resource) || tagged_read {
                 match method {
                     "get" => params.extend(["If-None-Match", "If-Match"]),
                     "put" | "patch" | "delete" => params.push("If-Match"),
@@ -396,9 +535,12 @@ fn http_contract(api: &mut utoipa::openapi::OpenApi) {
                 });
                 if method == "get" && status == "200" && list_path && page {
                     response.headers.insert("Link".to_owned(), header("Link"));
-                    response
-                        .content
-                        .insert("text/csv".to_owned(), RefOr::T(csv.clone()));
+                    // The collections' lists come as CSV too; the webhooks' lists do not.
+                    if !path.starts_with("/api/v1/webhooks") {
+                        response
+                            .content
+                            .insert("text/csv".to_owned(), RefOr::T(csv.clone()));
+                    }
                 }
                 if method == "get" && status == "200" && path.contains("/stats/") {
                     response
@@ -480,7 +622,8 @@ fn common_responses(api: &mut utoipa::openapi::OpenApi) {
     }
     for (path, item) in api.paths.paths.iter_mut() {
         let has_parameter = path.contains('{');
-        let one_resource = path.ends_with("{id}");
+        // A versioned resource (a webhook has none: its delete compares no version).
+        let one_resource = path.ends_with("{id}") && !path.starts_with("/api/v1/webhooks");
         let operations = [
             (false, item.get.as_mut()),
             (false, item.post.as_mut()),
@@ -512,7 +655,12 @@ fn common_responses(api: &mut utoipa::openapi::OpenApi) {
 
 /// The OpenAPI document as JSON text (what `leernet openapi` prints).
 pub fn document() -> String {
-    let (_, api) = documented(0);
+    let (_, mut api) = documented(0);
+    set_contact(
+        &mut api,
+        &format!("http://{}/docs", crate::config::DEFAULT_ADDR),
+        Some(crate::config::DEFAULT_CONTACT_EMAIL),
+    );
     to_json(&api)
 }
 
@@ -547,4 +695,72 @@ pub fn routes(api: utoipa::openapi::OpenApi) -> Router<AppState> {
             utoipa_swagger_ui::SwaggerUi::new("/docs")
                 .external_url_unchecked("/api/v1/openapi-ui.json", value),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Every field of every request schema has exactly one rule and every rule names a
+    /// field, so a new field cannot go without; an enumeration's field lists its values.
+    #[test]
+    fn every_input_field_has_one_rule() {
+        let document: Value = serde_json::from_str(&document()).expect("JSON");
+        let tables: HashMap<String, &[(&str, Rule)]> = input_rules().into_iter().collect();
+        let listed = |property: &Value| {
+            property.get("enum").is_some()
+                || property.get("$ref").is_some()
+                || property["oneOf"]
+                    .as_array()
+                    .is_some_and(|o| o.iter().any(|s| s.get("$ref").is_some()))
+        };
+        let mut problems = Vec::new();
+        let schemas = document["components"]["schemas"]
+            .as_object()
+            .expect("schemas");
+        for (name, schema) in schemas.iter().filter(|(n, _)| n.ends_with("Input")) {
+            let Some(rules) = tables.get(name) else {
+                problems.push(format!("{name} has no rules"));
+                continue;
+            };
+            let properties = schema["properties"].as_object().expect("properties");
+            for field in properties.keys() {
+                let n = rules.iter().filter(|(f, _)| f == field).count();
+                if n != 1 {
+                    problems.push(format!("{name}.{field} has {n} rules"));
+                }
+            }
+            for (field, rule) in rules.iter() {
+                let Some(property) = properties.get(*field) else {
+                    problems.push(format!("{name} has no field {field}"));
+                    continue;
+                };
+                let enumerated = match rule {
+                    Rule::Enum => listed(property),
+                    Rule::List(Rule::Enum) => listed(&property["items"]),
+                    _ => true,
+                };
+                if !enumerated {
+                    problems.push(format!("{name}.{field} lists no values: {property}"));
+                }
+            }
+        }
+        assert_eq!(tables.len(), 16, "every request type is listed once");
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    /// The pattern of a CBS code is every kind's shape.
+    #[test]
+    fn the_cbs_code_pattern_holds_every_kind() {
+        let (pattern, shortest, longest) = cbs_code_pattern();
+        assert_eq!(
+            pattern,
+            "^(NL[0-9]{2}|PV[0-9]{2}|GM[0-9]{4}|WK[0-9]{6}|BU[0-9]{8})$"
+        );
+        assert_eq!((shortest, longest), (4, 10));
+    }
 }

@@ -141,7 +141,7 @@ macro_rules! top_level {
                 (status = 200, description = "The resource as it is now", body = $Dto),
                 (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
                 (status = 404, description = "No such resource", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "Changed while the patch was applied; send it again", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "Changed while the patch was applied (send it again), or a natural key others show cannot change", body = Problem, content_type = "application/problem+json"),
                 (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
@@ -176,6 +176,7 @@ macro_rules! top_level {
                 (status = 200, description = "Replaced (or unchanged)", body = $Dto),
                 (status = 201, description = "Created", body = $Dto),
                 (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "A natural key others show cannot change", body = Problem, content_type = "application/problem+json"),
                 (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]

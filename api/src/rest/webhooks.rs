@@ -1,9 +1,9 @@
-//! Webhook subscriptions (scope `webhooks:manage`): register, read, list, delete, and the
-//! delivery log, paged like every list, with a redeliver action.
+//! Webhook subscriptions (scope `webhooks:manage`): register, read (with an `ETag`), list,
+//! delete, and the delivery log, both lists paged like every list, with a redeliver action.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{Error, Problem, Result};
-use crate::rest::collection::{Page, page_response, parse_id};
+use crate::rest::collection::{Page, page_response, parse_id, read_tagged};
 use crate::rest::extract::{JsonBody, Path, Query, from_json};
 use crate::service::Actor;
 use crate::service::webhooks::{self, Delivery, Webhook, WebhookInput};
@@ -28,6 +28,7 @@ use crate::state::AppState;
             headers(("Location" = String, description = "The new webhook: `/api/v1/webhooks/{id}`"))),
         (status = 400, description = "Invalid fields (or a target that may not be reached)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the scope webhooks:manage", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This partner has as many live webhooks as it may have: delete one first", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create_webhook(
@@ -58,25 +59,69 @@ pub async fn create_webhook(
 /// This partner's webhooks.
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
     summary = "List this partner's webhooks",
+    description = "A page of this partner's webhooks (an admin's list holds every partner's), oldest first (keyset on the id). Follow `nextCursor` (or the `Link: rel=\"next\"` header) for the next page. Unknown parameters are refused.",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The webhooks", body = Vec<Webhook>),
+        (status = 200, description = "A page, oldest first", body = Page<Webhook>,
+            headers(("Link" = String, description = "`<...>; rel=\"next\"`: the next page, when there is one"))),
+        (status = 400, description = "An invalid parameter (`limit` outside 1 to 500, a cursor of another list, an unknown parameter)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the scope webhooks:manage", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list_webhooks(
     State(state): State<AppState>,
     actor: Actor,
-) -> Result<Json<Vec<Webhook>>> {
-    Ok(Json(webhooks::list(&state.db, &actor).await?))
+    Query(query): Query<PageQuery>,
+    uri: Uri,
+) -> Result<Response> {
+    webhooks::require_manage(&actor)?;
+    let limit = query.limit()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            cursor_key(c, &["webhooks"])
+                .and_then(|key| Uuid::try_parse(&key).ok())
+                .ok_or_else(|| not_a_cursor("of the webhooks list"))
+        })
+        .transpose()?;
+    let page = webhooks::list(&state.db, &actor, limit, after).await?;
+    let next_cursor = page
+        .next
+        .map(|after| cursor(&["webhooks", &after.to_string()]));
+    Ok(page_response(
+        page.items,
+        next_cursor,
+        "/api/v1/webhooks",
+        uri.query().unwrap_or_default(),
+    ))
+}
+
+/// The entity tag of a webhook as it is now: it has no version, so its representation's
+/// digest (SHA-256, the first 128 bits in hex), which changes whenever anything shown does
+/// (its failure count, its state). Good for `If-None-Match`; webhooks are never changed,
+/// only deleted, so no write compares it.
+fn webhook_tag(hook: &Webhook) -> Result<String> {
+    let bytes = serde_json::to_vec(hook).map_err(Error::internal)?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+    Ok(digest
+        .as_ref()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// One webhook.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
     summary = "Read a webhook",
-    description = "A webhook of this partner; an admin reads any partner's.",
+    description = "A webhook of this partner; an admin reads any partner's. Its `ETag` names the representation (a webhook has no version: the tag changes whenever anything shown does, such as its failure count); `If-None-Match` with it answers 304, and `If-Match` with another is a 412.",
     params(("id" = uuid::Uuid, Path, description = "Its id")),
     responses(
-        (status = 200, description = "The webhook (never its secret)", body = Webhook),
+        (status = 200, description = "The webhook (never its secret)", body = Webhook,
+            headers(("ETag" = String, description = "The representation's strong entity tag (`\"<hex>\"`, or `\"<hex>-gzip\"` / `\"<hex>-br\"` compressed): send it back in `If-None-Match`"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match",
+            headers(("ETag" = String, description = "The tag that matched"))),
         (status = 403, description = "The token lacks the scope webhooks:manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such webhook of this partner", body = Problem, content_type = "application/problem+json"),
     ),
@@ -85,10 +130,10 @@ pub async fn get_webhook(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-) -> Result<Json<Webhook>> {
-    Ok(Json(
-        webhooks::get(&state.db, &actor, parse_id(&id, "id")?).await?,
-    ))
+    headers: HeaderMap,
+) -> Result<Response> {
+    let hook = webhooks::get(&state.db, &actor, parse_id(&id, "id")?).await?;
+    read_tagged(&headers, &hook, &webhook_tag(&hook)?)
 }
 
 /// Delete a webhook.
@@ -109,12 +154,12 @@ pub async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Query parameters of `GET /api/v1/webhooks/{id}/deliveries`.
+/// Query parameters of the webhooks' lists (the webhooks, a webhook's deliveries).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct DeliveriesQuery {
-    /// Deliveries per page, 1 to 500 (default 50); anything else is refused, never clamped.
+pub struct PageQuery {
+    /// Items per page, 1 to 500 (default 50); anything else is refused, never clamped.
     // Read as text, so that a value that is no number is refused naming `limit`.
     #[param(value_type = Option<u64>, minimum = 1, maximum = 500, default = 50)]
     limit: Option<String>,
@@ -122,41 +167,54 @@ pub struct DeliveriesQuery {
     cursor: Option<String>,
 }
 
-/// The cursor of a deliveries page: continue below delivery `before` of webhook `webhook`.
-fn delivery_cursor(webhook: Uuid, before: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("deliveries:{webhook}:{before}"))
+impl PageQuery {
+    /// The page size asked for (50 when none is); the service checks its range.
+    fn limit(&self) -> Result<u64> {
+        match self.limit.as_deref() {
+            None => Ok(50),
+            Some(value) => value.parse().map_err(|_| {
+                Error::invalid(
+                    "limit",
+                    format!("must be a number from 1 to 500, got {value}"),
+                )
+            }),
+        }
+    }
 }
 
-/// The delivery id a cursor of `webhook`'s deliveries continues below.
-fn delivery_cursor_from(webhook: Uuid, cursor: &str) -> Result<i64> {
+/// The cursor of a page of one of these lists: the base64 of `parts` joined with `:`, the
+/// first parts naming the list (`deliveries:<webhook>`) and the last the key to continue
+/// from.
+fn cursor(parts: &[&str]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(parts.join(":"))
+}
+
+/// The key a cursor of the list named by `list` continues from; `None` for any other text.
+fn cursor_key(cursor: &str, list: &[&str]) -> Option<String> {
     let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .unwrap_or_default();
-    let mut parts = text.split(':');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("deliveries"), Some(hook), Some(before), None)
-            if Uuid::try_parse(hook).ok() == Some(webhook) =>
-        {
-            before.parse::<i64>().ok().filter(|b| *b > 0)
-        }
+        .and_then(|b| String::from_utf8(b).ok())?;
+    let parts: Vec<&str> = text.split(':').collect();
+    match parts.split_last() {
+        Some((key, names)) if names == list => Some((*key).to_owned()),
         _ => None,
     }
-    .ok_or_else(|| {
-        Error::invalid(
-            "cursor",
-            "is not a cursor of this webhook's deliveries; pass nextCursor from the previous page as it is",
-        )
-    })
+}
+
+/// The problem of a cursor that is not one of the list's.
+fn not_a_cursor(list: &str) -> Error {
+    Error::invalid(
+        "cursor",
+        format!("is not a cursor {list}; pass nextCursor from the previous page as it is"),
+    )
 }
 
 /// A webhook's deliveries.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
     summary = "List a webhook's deliveries",
     description = "A page of deliveries, newest first (keyset on the delivery id): attempts, statuses, the receiver's answers, errors. Follow `nextCursor` (or the `Link: rel=\"next\"` header) for older ones. Unknown parameters are refused.",
-    params(("id" = uuid::Uuid, Path, description = "Its id"), DeliveriesQuery),
+    params(("id" = uuid::Uuid, Path, description = "Its id"), PageQuery),
     responses(
         (status = 200, description = "A page, newest first", body = Page<Delivery>,
             headers(("Link" = String, description = "`<...>; rel=\"next\"`: the next page, when there is one"))),
@@ -169,26 +227,27 @@ pub async fn list_webhook_deliveries(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-    Query(query): Query<DeliveriesQuery>,
+    Query(query): Query<PageQuery>,
     uri: Uri,
 ) -> Result<Response> {
     let id = parse_id(&id, "id")?;
-    let limit = match query.limit.as_deref() {
-        None => 50,
-        Some(value) => value.parse().map_err(|_| {
-            Error::invalid(
-                "limit",
-                format!("must be a number from 1 to 500, got {value}"),
-            )
-        })?,
-    };
+    let limit = query.limit()?;
+    let webhook = id.to_string();
+    let list = ["deliveries", webhook.as_str()];
     let before = query
         .cursor
         .as_deref()
-        .map(|c| delivery_cursor_from(id, c))
+        .map(|c| {
+            cursor_key(c, &list)
+                .and_then(|key| key.parse::<i64>().ok())
+                .filter(|before| *before > 0)
+                .ok_or_else(|| not_a_cursor("of this webhook's deliveries"))
+        })
         .transpose()?;
     let page = webhooks::deliveries(&state.db, &actor, id, limit, before).await?;
-    let next_cursor = page.next.map(|before| delivery_cursor(id, before));
+    let next_cursor = page
+        .next
+        .map(|before| cursor(&[list[0], list[1], &before.to_string()]));
     Ok(page_response(
         page.items,
         next_cursor,

@@ -16,7 +16,7 @@ use crate::dto::{
 use crate::error::Result;
 use crate::meta;
 use crate::service::changes::Audience;
-use crate::service::check::Check;
+use crate::service::check::{Bounds, Check};
 use crate::service::db::map_db_err;
 use crate::service::networks::enum_list;
 use crate::service::refs::{self, LinkTable};
@@ -143,6 +143,22 @@ impl Resource for Programmes {
 /// Student assignments.
 pub struct Assignments;
 
+/// The study credits an assignment may be worth (a four-year bachelor's are 240).
+pub const ECTS: Bounds<f64> = Bounds {
+    min: 0.0,
+    max: 240.0,
+};
+/// The hours an assignment may be estimated to take.
+pub const HOURS: Bounds<i32> = Bounds {
+    min: 0,
+    max: 10_000,
+};
+/// How many students an assignment may take.
+pub const CAPACITY: Bounds<i32> = Bounds {
+    min: 0,
+    max: 100_000,
+};
+
 const ASSIGNMENT_LEVELS: LinkTable = LinkTable {
     table: "assignment_levels",
     parent: "assignment_id",
@@ -245,8 +261,8 @@ impl Resource for Assignments {
             input.programme_ids.as_deref().unwrap_or_default(),
         )
         .await?;
-        let ects = check.opt_range_f64("ects", input.ects, 0.0, 240.0);
-        let hours_estimate = check.opt_range("hoursEstimate", input.hours_estimate, 0, 10_000);
+        let ects = check.opt_range_f64("ects", input.ects, ECTS);
+        let hours_estimate = check.opt_range("hoursEstimate", input.hours_estimate, HOURS);
         let starts_on = check.opt_date("startsOn", input.starts_on);
         let ends_on = check.opt_date("endsOn", input.ends_on);
         let application_deadline =
@@ -254,7 +270,7 @@ impl Resource for Assignments {
         check.order("endsOn", starts_on, ends_on, "must not be before startsOn");
         check.list_len("levels", &input.levels);
         check.list_len("programmeIds", &input.programme_ids);
-        let capacity = check.opt_range("capacity", input.capacity, 0, 100_000);
+        let capacity = check.opt_range("capacity", input.capacity, CAPACITY);
         let status = check.enum_or("status", &input.status, AssignmentStatus::Draft);
         let contact = check.opt_line("contact", &input.contact);
         let language = check.language("language", &input.language);

@@ -28,6 +28,92 @@ pub const MAX_DATE: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(22
 };
 /// Words a slug may not be, since they are paths of their own (`/networks/external/...`).
 pub const RESERVED_SLUGS: &[&str] = &["external", "bulk"];
+/// Longest accepted slug.
+pub const MAX_SLUG: usize = 100;
+/// What a slug looks like (what [`Check::slug`] accepts, as a regular expression): lowercase
+/// letters and digits in groups joined by single hyphens.
+pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
+/// Longest accepted URL.
+pub const MAX_URL: usize = 2000;
+/// How an accepted URL begins (see [`Check::url`]): `http://` or `https://` in any case, then
+/// a host.
+pub const URL_PATTERN: &str = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]";
+/// Longest accepted language tag (the length RFC 5646 §4.4.1 asks every implementation to
+/// take).
+pub const MAX_LANGUAGE: usize = 35;
+/// What a language tag looks like (what [`Check::language`] accepts): a lowercase primary
+/// language of 2 or 3 letters, then subtags of 1 to 8 letters or digits.
+pub const LANGUAGE_PATTERN: &str = "^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$";
+
+/// The smallest and largest accepted value of a number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds<T> {
+    /// The smallest.
+    pub min: T,
+    /// The largest.
+    pub max: T,
+}
+
+/// A year something happened or is planned in.
+pub const YEARS: Bounds<i32> = Bounds {
+    min: 1900,
+    max: 2200,
+};
+/// A percentage.
+pub const PERCENT: Bounds<i32> = Bounds { min: 0, max: 100 };
+/// A count of people or things.
+pub const COUNT: Bounds<i32> = Bounds {
+    min: 0,
+    max: i32::MAX,
+};
+
+/// What a [`Check`] asks of one field of a request, as data. Each request type lists its
+/// fields' rules ([`crate::dto::Rules`]), and the OpenAPI document states them
+/// (`rest::openapi`) from the same constants the checks use; a test sends every declared
+/// bound to the service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rule {
+    /// [`Check::line`]: a required single line, 1 to [`MAX_LINE`] characters, not blank.
+    Line,
+    /// [`Check::opt_line`]: a single line of at most [`MAX_LINE`] characters; blank is
+    /// absent.
+    OptLine,
+    /// [`Check::text`]: a required text, 1 to [`MAX_TEXT`] characters, not blank.
+    Text,
+    /// [`Check::opt_text`]: a text of at most [`MAX_TEXT`] characters; blank is absent.
+    OptText,
+    /// [`Check::external_id`]: 1 to [`MAX_EXTERNAL_ID`] characters.
+    ExternalId,
+    /// [`Check::slug`]: [`SLUG_PATTERN`], 1 to [`MAX_SLUG`] characters.
+    Slug,
+    /// [`Check::url`], [`Check::opt_url`]: an http(s) URL ([`URL_PATTERN`]) of at most
+    /// [`MAX_URL`] characters.
+    Url,
+    /// [`Check::language`]: [`LANGUAGE_PATTERN`], at most [`MAX_LANGUAGE`] characters.
+    Language,
+    /// [`Check::opt_date`]: a date from [`MIN_DATE`] to [`MAX_DATE`].
+    Date,
+    /// [`Check::opt_range`]: a whole number within the bounds.
+    Int(Bounds<i32>),
+    /// [`Check::opt_range_f64`]: a number within the bounds.
+    Number(Bounds<f64>),
+    /// [`Check::enumeration`], [`Check::enum_or`]: one of an enumeration's values, which the
+    /// field's schema lists (its type is the Rust enum's).
+    Enum,
+    /// One of these values.
+    OneOf(&'static [&'static str]),
+    /// A text of `min` to `max` characters.
+    Length(usize, usize),
+    /// A CBS region code of the shape its kind has ([`crate::dto::RegionKind::cbs_code`]).
+    CbsCode,
+    /// The natural key of another row (a CBS code, a slug), looked up: at most
+    /// [`MAX_LINE`] characters (a longer one cannot name a row).
+    Key,
+    /// [`Check::list_len`]: at most [`MAX_LIST`] items, each by the inner rule.
+    List(&'static Rule),
+    /// Nothing beyond its type: an id (a UUID, looked up), a flag.
+    Plain,
+}
 
 /// Collects invalid fields.
 #[derive(Debug, Default)]
@@ -175,14 +261,14 @@ impl Check {
         Some(v)
     }
 
-    /// A slug: lowercase letters, digits and single hyphens, 1 to 100 characters.
+    /// A slug: lowercase letters, digits and single hyphens, 1 to [`MAX_SLUG`] characters.
     pub fn slug(&mut self, field: &str, value: &Option<String>) -> String {
         let Some(v) = value else {
             self.fail(field, "is required");
             return String::new();
         };
         let ok = !v.is_empty()
-            && v.len() <= 100
+            && v.len() <= MAX_SLUG
             && v.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !v.starts_with('-')
@@ -191,7 +277,7 @@ impl Check {
         if !ok {
             self.fail(
                 field,
-                "must be 1 to 100 lowercase letters, digits and single hyphens, e.g. living-lab-m-en-gezond",
+                format!("must be 1 to {MAX_SLUG} lowercase letters, digits and single hyphens, e.g. living-lab-m-en-gezond"),
             );
         } else if uuid::Uuid::try_parse(v).is_ok() {
             self.fail(
@@ -245,7 +331,7 @@ impl Check {
         match parsed {
             Some(url)
                 if authority
-                    && v.len() <= 2000
+                    && v.chars().count() <= MAX_URL
                     && !v
                         .chars()
                         .any(|c| c.is_whitespace() || c.is_control() || c == '\\') =>
@@ -255,7 +341,7 @@ impl Check {
             _ => {
                 self.fail(
                     field,
-                    "must be an absolute http:// or https:// URL with a host (at most 2000 characters, no credentials)",
+                    format!("must be an absolute http:// or https:// URL with a host (at most {MAX_URL} characters, no credentials)"),
                 );
                 v.to_owned()
             }
@@ -300,30 +386,30 @@ impl Check {
         }
     }
 
-    /// An optional integer within `min..=max`.
+    /// An optional integer within `bounds`.
     pub fn opt_range(
         &mut self,
         field: &str,
         value: Option<i32>,
-        min: i32,
-        max: i32,
+        bounds: Bounds<i32>,
     ) -> Option<i32> {
         let v = value?;
+        let Bounds { min, max } = bounds;
         if !(min..=max).contains(&v) {
             self.fail(field, format!("must be between {min} and {max}"));
         }
         Some(v)
     }
 
-    /// An optional number within `min..=max`.
+    /// An optional number within `bounds`.
     pub fn opt_range_f64(
         &mut self,
         field: &str,
         value: Option<f64>,
-        min: f64,
-        max: f64,
+        bounds: Bounds<f64>,
     ) -> Option<f64> {
         let v = value?;
+        let Bounds { min, max } = bounds;
         if !v.is_finite() || v < min || v > max {
             self.fail(field, format!("must be between {min} and {max}"));
         }
@@ -345,20 +431,27 @@ impl Check {
         }
     }
 
-    /// A BCP 47 language tag such as `nl` or `en-GB` (default `nl`).
+    /// A BCP 47 language tag such as `nl` or `en-GB` (default `nl`), at most
+    /// [`MAX_LANGUAGE`] characters.
     pub fn language(&mut self, field: &str, value: &Option<String>) -> String {
         let Some(v) = value else {
             return "nl".to_owned();
         };
         let mut parts = v.split('-');
         let primary = parts.next().unwrap_or_default();
-        let ok = (2..=3).contains(&primary.len())
+        let ok = v.len() <= MAX_LANGUAGE
+            && (2..=3).contains(&primary.len())
             && primary.bytes().all(|b| b.is_ascii_lowercase())
             && parts.all(|p| {
                 (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())
             });
         if !ok {
-            self.fail(field, "must be a BCP 47 language tag such as nl or en-GB");
+            self.fail(
+                field,
+                format!(
+                    "must be a BCP 47 language tag such as nl or en-GB (at most {MAX_LANGUAGE} characters)"
+                ),
+            );
         }
         v.clone()
     }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::dto::{Initiative, InitiativeFilter, InitiativeInput, InitiativeStatus, stored};
 use crate::error::Result;
 use crate::meta;
-use crate::service::check::Check;
+use crate::service::check::{COUNT, Check};
 use crate::service::refs::{self, LinkTable};
 use crate::service::resource::{Anchors, Dependent};
 use crate::service::{Actor, Resource};
@@ -94,8 +94,7 @@ impl Resource for Initiatives {
             "must not be before startedOn",
         );
         check.list_len("themes", &input.themes);
-        let residents_reached =
-            check.opt_range("residentsReached", input.residents_reached, 0, i32::MAX);
+        let residents_reached = check.opt_range("residentsReached", input.residents_reached, COUNT);
         let themes = refs::themes(
             conn,
             actor,

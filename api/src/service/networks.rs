@@ -16,7 +16,7 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
-use crate::service::check::Check;
+use crate::service::check::{Bounds, Check, PERCENT, YEARS};
 use crate::service::refs::{self, LinkTable};
 use crate::service::regions::{slug_of, unique_slug};
 use crate::service::resource::{Anchors, Dependent, Parent, parent_of};
@@ -145,15 +145,15 @@ impl Resource for Networks {
         let summary = check.opt_text("summary", &input.summary);
         let description = check.opt_text("description", &input.description);
         let status = check.enum_or("status", &input.status, NetworkStatus::Active);
-        let start_year = check.opt_range("startYear", input.start_year, 1900, 2200);
-        let end_year = check.opt_range("endYear", input.end_year, 1900, 2200);
+        let start_year = check.opt_range("startYear", input.start_year, YEARS);
+        let end_year = check.opt_range("endYear", input.end_year, YEARS);
         check.order(
             "endYear",
             start_year,
             end_year,
             "must not be before startYear",
         );
-        let progress = check.opt_range("progressPercent", input.progress_percent, 0, 100);
+        let progress = check.opt_range("progressPercent", input.progress_percent, PERCENT);
         let project_number = check.opt_line("projectNumber", &input.project_number);
         let funding_round = check.opt_line("fundingRound", &input.funding_round);
         let project_leader = check.opt_line("projectLeader", &input.project_leader);
@@ -498,6 +498,12 @@ async fn network_regions<C: ConnectionTrait>(
 /// Goals of networks.
 pub struct Goals;
 
+/// The positions a goal may have among its network's goals.
+pub const POSITIONS: Bounds<i32> = Bounds {
+    min: 0,
+    max: 10_000,
+};
+
 #[async_trait::async_trait]
 impl Resource for Goals {
     type Entity = goal::Entity;
@@ -550,12 +556,12 @@ impl Resource for Goals {
             check.fail("position", "is required");
         }
         let position = check
-            .opt_range("position", input.position, 0, 10_000)
+            .opt_range("position", input.position, POSITIONS)
             .unwrap_or_default();
         let title = check.line("title", &input.title);
         let description = check.opt_text("description", &input.description);
         let status = check.enum_or("status", &input.status, GoalStatus::Planned);
-        let progress = check.opt_range("progressPercent", input.progress_percent, 0, 100);
+        let progress = check.opt_range("progressPercent", input.progress_percent, PERCENT);
         let target_date = check.opt_date("targetDate", input.target_date);
         check.finish()?;
         row.network_id = Set(network_id);

@@ -14,7 +14,7 @@ use crate::dto::{
 use crate::error::Result;
 use crate::meta;
 use crate::service::changes::Audience;
-use crate::service::check::Check;
+use crate::service::check::{Check, YEARS};
 use crate::service::db::map_db_err;
 use crate::service::refs::{self, LinkTable};
 use crate::service::regions::{slug_of, unique_slug};
@@ -110,7 +110,7 @@ impl Resource for PracticeExamples {
         )
         .await?;
 
-        let year = check.opt_range("year", input.year, 1900, 2200);
+        let year = check.opt_range("year", input.year, YEARS);
         let region_id = refs::region(
             conn,
             actor,

@@ -23,13 +23,8 @@ pub struct Regions;
 /// Whether `code` has the CBS shape for `kind`: `PV` + 2 digits for provinces, `GM` + 4 for
 /// municipalities, `WK` + 6 for districts, `BU` + 8 for neighbourhoods. Areas have no code.
 fn cbs_code_fits(kind: RegionKind, code: &str) -> bool {
-    let (prefix, digits) = match kind {
-        RegionKind::Country => ("NL", 2),
-        RegionKind::Province => ("PV", 2),
-        RegionKind::Municipality => ("GM", 4),
-        RegionKind::District => ("WK", 6),
-        RegionKind::Neighbourhood => ("BU", 8),
-        RegionKind::Area => return false,
+    let Some((prefix, digits)) = kind.cbs_code() else {
+        return false;
     };
     code.strip_prefix(prefix)
         .is_some_and(|rest| rest.len() == digits && rest.bytes().all(|b| b.is_ascii_digit()))
@@ -108,7 +103,8 @@ impl Resource for Regions {
                 },
             );
         }
-        let population = check.opt_range("population", input.population, 0, i32::MAX);
+        let population =
+            check.opt_range("population", input.population, crate::service::check::COUNT);
         let parent_id = refs::region(
             conn,
             actor,

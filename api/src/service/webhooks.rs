@@ -32,7 +32,7 @@ use crate::dto::stored;
 use crate::error::{Error, Result};
 use crate::service::Actor;
 use crate::service::changes::{FEED_TYPES, Follower};
-use crate::service::check::Check;
+use crate::service::check::{Check, Rule};
 use crate::service::db::{is_postgres, map_db_err};
 use crate::service::resource::{check_limit, now};
 
@@ -104,12 +104,25 @@ pub struct WebhookInput {
     pub url: Option<String>,
     /// The collections to be told about (all when left out).
     pub types: Option<Vec<String>>,
-    /// The shared secret that signs every delivery: 16 to 200 characters with `leernet`;
-    /// with `standard-webhooks`, `whsec_` and the base64 of 24 to 64 random bytes.
+    /// The shared secret that signs every delivery: with `leernet`, any text of the length
+    /// this schema allows; with `standard-webhooks`, `whsec_` and the base64 of 24 to 64
+    /// random bytes.
     pub secret: Option<String>,
     /// How deliveries are signed: `leernet` (the default) or `standard-webhooks`.
     #[schema(value_type = Option<SignatureScheme>)]
     pub signature: Option<String>,
+}
+
+/// The length of a secret.
+pub const SECRET_LENGTH: (usize, usize) = (16, 200);
+
+impl crate::dto::Rules for WebhookInput {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("url", Rule::Url),
+        ("types", Rule::List(&Rule::OneOf(FEED_TYPES))),
+        ("secret", Rule::Length(SECRET_LENGTH.0, SECRET_LENGTH.1)),
+        ("signature", Rule::Enum),
+    ];
 }
 
 /// A subscription, as shown (never its secret).
@@ -239,14 +252,19 @@ pub async fn register(
         }
     }
     let signature = check.enum_or("signature", &input.signature, SignatureScheme::Leernet);
+    let (shortest, longest) = SECRET_LENGTH;
     match (&input.secret, signature) {
-        (None, SignatureScheme::Leernet) => {
-            check.fail("secret", "is required: 16 to 200 characters")
-        }
+        (None, SignatureScheme::Leernet) => check.fail(
+            "secret",
+            format!("is required: {shortest} to {longest} characters"),
+        ),
         (Some(secret), SignatureScheme::Leernet)
-            if !(16..=200).contains(&secret.chars().count()) =>
+            if !(shortest..=longest).contains(&secret.chars().count()) =>
         {
-            check.fail("secret", "must be 16 to 200 characters")
+            check.fail(
+                "secret",
+                format!("must be {shortest} to {longest} characters"),
+            )
         }
         (Some(secret), SignatureScheme::Leernet) if secret.chars().any(char::is_control) => {
             check.fail("secret", "must not contain control characters")
@@ -332,21 +350,49 @@ pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Web
     own(db, actor, id).await.map(to_webhook)
 }
 
-/// The actor's subscriptions; an admin's list holds every partner's.
-pub async fn list(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<Webhook>> {
+/// A page of subscriptions.
+#[derive(Debug, Clone)]
+pub struct WebhookPage {
+    /// The subscriptions, oldest first.
+    pub items: Vec<Webhook>,
+    /// The page after this one continues after this subscription; `None` on the last page.
+    pub next: Option<Uuid>,
+}
+
+/// Up to `limit` (1 to 500) of the actor's subscriptions (an admin's list holds every
+/// partner's), oldest first, those after subscription `after` when given: a keyset on the
+/// id, a UUID v7 that grows with the time of registration.
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    limit: u64,
+    after: Option<Uuid>,
+) -> Result<WebhookPage> {
     require_manage(actor)?;
+    check_limit(limit)?;
     let mut query = webhook::Entity::find().filter(webhook::Column::DeletedAt.is_null());
     if !actor.is_admin() {
         query = query.filter(webhook::Column::PartnerId.eq(actor.partner_id));
     }
-    Ok(query
-        .order_by_asc(webhook::Column::CreatedAt)
+    if let Some(after) = after {
+        query = query.filter(webhook::Column::Id.gt(after));
+    }
+    let mut rows = query
+        .order_by_asc(webhook::Column::Id)
+        .limit(limit + 1)
         .all(db)
         .await
-        .map_err(map_db_err)?
-        .into_iter()
-        .map(to_webhook)
-        .collect())
+        .map_err(map_db_err)?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(WebhookPage {
+        items: rows.into_iter().map(to_webhook).collect(),
+        next,
+    })
 }
 
 /// Deletes a subscription: no further deliveries.
