@@ -338,6 +338,9 @@ both_backends!(
             ("gezonde", vec!["Gezonde schoolkantine"]),
             ("ouderen wijk", vec!["Valpreventie voor ouderen"]),
             ("beweegtuin -bargeres", vec![]),
+            ("beweegtuin -\"bargeres\"", vec![]),
+            ("-\"kinderen\" ouderen", vec!["Valpreventie voor ouderen"]),
+            ("valpreventie het", vec!["Valpreventie voor ouderen"]),
             ("kinderen", vec!["Gezonde schoolkantine"]),
             ("fietsenstalling", vec![]),
         ] {
@@ -351,9 +354,11 @@ both_backends!(
             Backend::Sqlite => assert_eq!(stems, set(&["Beweegtuin in Bargeres"])),
         }
         // A query with no word to look for is refused on both, naming q.
-        let (status, _, problem) = call(&app, &token, Method::GET, "/api/v1/practice-examples?q=de", None).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
-        assert_eq!(problem["invalidParams"][0]["name"], "q");
+        for q in ["de", "het", "een+zijn", "-valpreventie"] {
+            let (status, _, problem) = call(&app, &token, Method::GET, &format!("/api/v1/practice-examples?q={q}"), None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "q={q}: {problem}");
+            assert_eq!(problem["invalidParams"][0]["name"], "q");
+        }
         // An edited text is found by its new words, not its old ones.
         let (_, _, page) = call(&app, &token, Method::GET, "/api/v1/practice-examples?q=schoolkantine", None).await;
         let id = page["items"][0]["id"].as_str().expect("an id").to_owned();

@@ -103,7 +103,7 @@ impl Rules for NetworkRegionInput {
 pub struct NetworkInput {
     /// Your own id for it.
     pub external_id: Option<String>,
-    /// Slug (required).
+    /// Slug; derived from the name or title when left out.
     pub slug: Option<String>,
     /// Name (required).
     #[schema(required, nullable = false)]
@@ -233,8 +233,10 @@ pub struct GoalInput {
     /// The network (set from the path by REST).
     pub network_id: Option<Uuid>,
     /// Position (required).
+    #[schema(required, nullable = false)]
     pub position: Option<i32>,
     /// Title (required).
+    #[schema(required, nullable = false)]
     pub title: Option<String>,
     /// Description.
     pub description: Option<String>,
@@ -297,6 +299,7 @@ pub struct MembershipInput {
     /// The network (set from the path by REST).
     pub network_id: Option<Uuid>,
     /// The organization (required).
+    #[schema(required, nullable = false)]
     pub organization_id: Option<Uuid>,
     /// Role; default `partner`.
     #[schema(value_type = Option<MembershipRole>)]
@@ -341,6 +344,7 @@ pub struct ReportInput {
     /// The network (set from the path by REST).
     pub network_id: Option<Uuid>,
     /// Title (required).
+    #[schema(required, nullable = false)]
     pub title: Option<String>,
     /// Publication date.
     pub published_on: Option<NaiveDate>,

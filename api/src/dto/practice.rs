@@ -69,8 +69,10 @@ pub struct Link {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LinkInput {
     /// Title (required).
+    #[schema(required, nullable = false)]
     pub title: Option<String>,
     /// URL, http or https (required).
+    #[schema(required, nullable = false)]
     pub url: Option<String>,
 }
 
@@ -85,7 +87,7 @@ impl Rules for LinkInput {
 pub struct PracticeExampleInput {
     /// Your own id for it.
     pub external_id: Option<String>,
-    /// Slug (required).
+    /// Slug; derived from the name or title when left out.
     pub slug: Option<String>,
     /// Title (required).
     #[schema(required, nullable = false)]

@@ -177,7 +177,7 @@ pub struct ThemeFilter {}
 pub struct ThemeInput {
     /// Your own id for it.
     pub external_id: Option<String>,
-    /// Slug (required).
+    /// Slug; derived from the name or title when left out.
     pub slug: Option<String>,
     /// Name (required).
     #[schema(required, nullable = false)]

@@ -27,6 +27,7 @@ pub struct ChangesQuery {
     /// retained change without one.
     after: Option<String>,
     /// Entries per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
     /// Only these collections, comma-separated (`practice-examples,assignments`).
     types: Option<String>,

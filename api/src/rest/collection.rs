@@ -79,6 +79,7 @@ pub struct Page<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1 to 500 (default 50); anything else is refused, never clamped.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// Where to continue: the `nextCursor` of the previous page.
     pub cursor: Option<String>,
@@ -624,7 +625,11 @@ pub fn versioned(response: &mut Response, version: i64) {
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
-    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    // JSON or CSV by `Accept`, compressed or not by `Accept-Encoding`.
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("accept, accept-encoding"),
+    );
 }
 
 /// A page as a response: `{items, nextCursor}`, never cached, with a `Link: rel="next"` to

@@ -274,9 +274,39 @@ pub fn to_json(api: &utoipa::openapi::OpenApi) -> String {
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(mut document) => {
             without_null_examples(&mut document);
+            bulk_items_by_reference(&mut document);
             serde_json::to_string_pretty(&document).unwrap_or(text)
         }
         Err(_) => text,
+    }
+}
+
+/// A bulk request's items are the collection's input, by reference (so they carry every
+/// bound the input states), each with its `externalId`, at most
+/// [`crate::service::resource::MAX_BULK`] of them; the generic request type would inline a
+/// copy of the input without its bounds.
+fn bulk_items_by_reference(document: &mut serde_json::Value) {
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        let Some(input) = name.strip_suffix("BulkRequest") else {
+            continue;
+        };
+        if let Some(items) = schema.pointer_mut("/properties/items") {
+            items["items"] = serde_json::json!({
+                "allOf": [
+                    {"$ref": format!("#/components/schemas/{input}")},
+                    {"required": ["externalId"]}
+                ]
+            });
+            items["minItems"] = 1.into();
+            items["maxItems"] = crate::service::resource::MAX_BULK.into();
+        }
+        schema["required"] = serde_json::json!(["items"]);
     }
 }
 

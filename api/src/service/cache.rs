@@ -27,6 +27,10 @@ use crate::error::Result;
 use crate::service::Actor;
 use crate::service::db::map_db_err;
 
+/// The longest query kept (its parsed filters and page as text): answers to longer ones
+/// are read every time.
+const MAX_KEY: usize = 2048;
+
 /// A cached answer with the version it was read at.
 #[derive(Debug, Clone)]
 pub struct Versioned<T> {
@@ -257,8 +261,13 @@ where
         return Ok(Versioned { version, value });
     }
     let value = Arc::new(load().await?);
-    if version > 0 {
-        let bytes = serde_json::to_vec(&*value).map_or(usize::MAX, |v| v.len() + 256);
+    if version > 0 && key.query.len() <= MAX_KEY {
+        // The key counts too: a query of long filter values must not hold more memory
+        // than it is charged for.
+        let bytes = serde_json::to_vec(&*value).map_or(usize::MAX, |v| v.len())
+            + key.query.len()
+            + key.class.len()
+            + 256;
         cache.put(key, version, value.clone(), bytes);
     }
     Ok(Versioned { version, value })

@@ -129,10 +129,17 @@ pub trait Resource: Send + Sync + 'static {
     const PER_PARTNER: bool = false;
 
     /// The resource types whose newest feed position versions the collection's answers
-    /// (see [`cache`]): its own, and those its answers show or filter by (region codes and
-    /// subtrees, theme slugs and names, network slugs, organizations).
-    const VERSIONED_BY: &'static [&'static str] =
-        &[Self::TYPE, "regions", "themes", "networks", "organizations"];
+    /// (see [`cache`]): its own, and every type an answer shows or filters by (region
+    /// codes and subtrees, theme slugs and names, network slugs, organizations, the
+    /// programmes an assignment's `field` and `level` filters read).
+    const VERSIONED_BY: &'static [&'static str] = &[
+        Self::TYPE,
+        "regions",
+        "themes",
+        "networks",
+        "organizations",
+        "programmes",
+    ];
 
     /// How [`Resource::sort_column`]'s fields are named in a refusal (`, name`).
     const SORT_HINT: &'static str = "";
@@ -846,7 +853,7 @@ pub fn search_condition<R: Resource>(backend: DbBackend, q: &str) -> Result<Cond
     if words.is_empty() {
         return Err(Error::invalid(
             "q",
-            "must hold a word of at least 3 letters or digits",
+            "must hold a word of at least 3 letters or digits that is not a Dutch stop word (de, het, een, ...)",
         ));
     }
     Ok(Condition::all().add(if is_postgres(backend) {
@@ -870,13 +877,28 @@ pub fn search_condition<R: Resource>(backend: DbBackend, q: &str) -> Result<Cond
     }))
 }
 
+/// PostgreSQL's Dutch stop words (`tsearch_data/dutch.stop`, Snowball's list): words
+/// the Dutch configuration leaves out of every text search vector and query. SQLite drops
+/// them from a query too, so that a query of stop words means the same on both.
+const DUTCH_STOP_WORDS: &[&str] = &[
+    "de", "en", "van", "ik", "te", "dat", "die", "in", "een", "hij", "het", "niet", "zijn", "is",
+    "was", "op", "aan", "met", "als", "voor", "had", "er", "maar", "om", "hem", "dan", "zou", "of",
+    "wat", "mijn", "men", "dit", "zo", "door", "over", "ze", "zich", "bij", "ook", "tot", "je",
+    "mij", "uit", "der", "daar", "haar", "naar", "heb", "hoe", "heeft", "hebben", "deze", "u",
+    "want", "nog", "zal", "me", "zij", "nu", "ge", "geen", "omdat", "iets", "worden", "toch", "al",
+    "waren", "veel", "meer", "doen", "toen", "moet", "ben", "zonder", "kan", "hun", "dus", "alles",
+    "onder", "ja", "eens", "hier", "wie", "werd", "altijd", "doch", "wordt", "wezen", "kunnen",
+    "ons", "zelf", "tegen", "na", "reeds", "wil", "kon", "niets", "uw", "iemand", "geweest",
+    "andere",
+];
+
 /// The words of a query that search looks for, and the words it excludes (`-word`):
 /// runs of letters and digits (with `-` and `'` inside a word, as in `zorg-en-welzijn`) of
-/// at least three characters, lowercased.
+/// at least three characters, lowercased, without Dutch stop words.
 fn search_words(q: &str) -> (Vec<String>, Vec<String>) {
     let (mut wanted, mut excluded) = (Vec::new(), Vec::new());
-    for token in q.split(|c: char| c.is_whitespace() || c == '"') {
-        let into = if token.starts_with('-') {
+    for token in q.split(char::is_whitespace) {
+        let into = if token.trim_start_matches('"').starts_with('-') {
             &mut excluded
         } else {
             &mut wanted
@@ -886,7 +908,8 @@ fn search_words(q: &str) -> (Vec<String>, Vec<String>) {
                 .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
                 .map(|w| w.trim_matches(|c: char| c == '-' || c == '\''))
                 .filter(|w| w.chars().count() >= 3)
-                .map(str::to_lowercase),
+                .map(str::to_lowercase)
+                .filter(|w| !DUTCH_STOP_WORDS.contains(&w.as_str())),
         );
     }
     (wanted, excluded)

@@ -101,12 +101,14 @@ pub fn standard_secret(secret: &str) -> Option<Vec<u8>> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookInput {
     /// Where to POST the events: an http(s) URL.
+    #[schema(required, nullable = false)]
     pub url: Option<String>,
     /// The collections to be told about (all when left out).
     pub types: Option<Vec<String>>,
     /// The shared secret that signs every delivery: with `leernet`, any text of the length
     /// this schema allows; with `standard-webhooks`, `whsec_` and the base64 of 24 to 64
     /// random bytes.
+    #[schema(required, nullable = false)]
     pub secret: Option<String>,
     /// How deliveries are signed: `leernet` (the default) or `standard-webhooks`.
     #[schema(value_type = Option<SignatureScheme>)]
