@@ -330,18 +330,22 @@ impl Config {
         if self.max_connections == 0 {
             bail!("--max-connections (LEERNET_MAX_CONNECTIONS) must be at least 1");
         }
-        if let Some(url) = &self.api_contact_url
-            && !url::Url::parse(url)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        {
-            bail!(
-                "--api-contact-url (LEERNET_API_CONTACT_URL) must be an http or https URL, got {url:?}"
-            );
+        if let Some(url) = &self.api_contact_url {
+            // The rule every URL a partner sends is held to: a host, no credentials.
+            let mut check = crate::service::check::Check::new();
+            check.url("url", &Some(url.clone()));
+            if !check.is_ok() {
+                bail!(
+                    "--api-contact-url (LEERNET_API_CONTACT_URL) must be an http or https URL with a host and no credentials, got {url:?}"
+                );
+            }
         }
         let email = &self.api_contact_email;
         let plausible = email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.contains('@')
-        }) && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        }) && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c));
         if !email.is_empty() && !plausible {
             bail!(
                 "--api-contact-email (LEERNET_API_CONTACT_EMAIL) must be an email address such as api@example.nl (or empty), got {email:?}"
