@@ -6,6 +6,7 @@
 //! given by id or by natural key (`regionId` or `regionCode`); responses carry both.
 //! Entities never appear here: the wire format does not follow the tables.
 
+pub mod cursor;
 mod education;
 mod enums;
 mod examples;
