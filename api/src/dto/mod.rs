@@ -34,10 +34,13 @@ pub trait Rules: utoipa::ToSchema {
 }
 
 /// The fields every resource has.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+// In GraphQL the id is `rowId`: `id` is the global id of the `Node` interface there, which
+// names the type as well. (A plain comment: the doc comment is the OpenAPI description.)
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     /// UUID v7, assigned by the service.
+    #[graphql(name = "rowId")]
     pub id: Uuid,
     /// +1 on every change; the ETag is derived from it.
     pub version: i32,
