@@ -92,6 +92,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", rest::openapi::document());
             Ok(())
         }
+        Command::GraphqlSchema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
     }
 }
 

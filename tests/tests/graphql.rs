@@ -1,11 +1,23 @@
 //! GraphQL (`/graphql`) through the real server: connections with REST's filters and
 //! cursors, global ids, natural keys, stats equal to REST's, errors with their codes,
 //! authentication and visibility as REST has them, the limits, the transport, and a
-//! GraphQL client nobody here wrote (Python's `gql`).
+//! GraphQL client nobody here wrote (Python's `gql`); and the committed schema
+//! `openapi/schema.graphql` (run `cargo run -p api -- graphql-schema >
+//! openapi/schema.graphql` after a change to it).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tests::{TestApp, both_backends};
+
+const COMMITTED_SCHEMA: &str = include_str!("../../openapi/schema.graphql");
+
+#[test]
+fn the_committed_graphql_schema_is_what_the_code_produces() {
+    assert!(
+        api::graphql::sdl() == COMMITTED_SCHEMA,
+        "openapi/schema.graphql is out of date: run `cargo run -p api -- graphql-schema > openapi/schema.graphql`"
+    );
+}
 
 /// Posts `query` with `variables` as `token`'s partner: the status and the JSON answer.
 async fn gql(app: &TestApp, token: &str, query: &str, variables: Value) -> (StatusCode, Value) {
