@@ -5,6 +5,11 @@
 //! (`deny_unknown_fields`) so a typo is a 400 rather than silently ignored. References may be
 //! given by id or by natural key (`regionId` or `regionCode`); responses carry both.
 //! Entities never appear here: the wire format does not follow the tables.
+//!
+//! The same types are GraphQL's: responses derive `SimpleObject` (the common fields
+//! flattened in), list filters `InputObject`, enums `Enum`. A resource's
+//! `#[graphql(complex)]` is its global `id`, added in `crate::graphql::node`, which makes
+//! it a `Node`.
 
 pub mod cursor;
 mod education;
