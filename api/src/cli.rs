@@ -55,6 +55,8 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the OpenAPI document (as served at /api/v1/openapi.json).
     Openapi,
+    /// Print the GraphQL schema (SDL) served at /graphql.
+    GraphqlSchema,
     /// Manage the change feed.
     #[command(subcommand)]
     Changes(ChangesCommand),

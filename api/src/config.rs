@@ -201,6 +201,26 @@ pub struct Config {
     #[arg(long, env = "LEERNET_READ_CACHE_SIZE", default_value_t = 64 * 1024 * 1024)]
     pub read_cache_size: usize,
 
+    /// Deepest a GraphQL query may nest its fields (the fields of introspection, `__schema`
+    /// and `__type`, not counted); a deeper query is refused before it runs.
+    #[arg(long, env = "LEERNET_GRAPHQL_MAX_DEPTH", default_value_t = 10)]
+    pub graphql_max_depth: usize,
+
+    /// Highest cost a GraphQL query may have: a field costs 1 plus what it selects, a
+    /// connection `first` (or `last`; 50 when neither is given) times what one of its edges
+    /// selects; a costlier query is refused before it runs.
+    #[arg(long, env = "LEERNET_GRAPHQL_MAX_COMPLEXITY", default_value_t = 20_000)]
+    pub graphql_max_complexity: usize,
+
+    /// Most operations one GraphQL request may carry as a batch (a JSON array of requests),
+    /// each counted against the rate limit; 0 refuses batches.
+    #[arg(long, env = "LEERNET_GRAPHQL_MAX_BATCH", default_value_t = 0)]
+    pub graphql_max_batch: usize,
+
+    /// Answer GraphQL introspection (`__schema`, `__type`), which tools read the schema by.
+    #[arg(long, env = "LEERNET_GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphql_introspection: bool,
+
     /// Origins browsers may call the API from (CORS), comma-separated, or `*`; none by
     /// default.
     #[arg(long, env = "LEERNET_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
@@ -303,6 +323,10 @@ impl Config {
             external_issuers: Vec::new(),
             max_body_size: 1024 * 1024,
             read_cache_size: 16 * 1024 * 1024,
+            graphql_max_depth: 10,
+            graphql_max_complexity: 20_000,
+            graphql_max_batch: 0,
+            graphql_introspection: true,
             cors_allow_origins: Vec::new(),
             hsts: false,
             webhook_allow_private: true,
@@ -329,6 +353,12 @@ impl Config {
         }
         if self.max_connections == 0 {
             bail!("--max-connections (LEERNET_MAX_CONNECTIONS) must be at least 1");
+        }
+        if self.graphql_max_depth == 0 {
+            bail!("--graphql-max-depth (LEERNET_GRAPHQL_MAX_DEPTH) must be at least 1");
+        }
+        if self.graphql_max_complexity == 0 {
+            bail!("--graphql-max-complexity (LEERNET_GRAPHQL_MAX_COMPLEXITY) must be at least 1");
         }
         if let Some(url) = &self.api_contact_url {
             // The rule every URL a partner sends is held to: a host, no credentials.

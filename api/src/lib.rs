@@ -1,7 +1,7 @@
 //! Leernet: one shared, trustworthy data model for Dutch health learning networks.
 //!
-//! Three thin faces — REST ([`rest`]), GraphQL and the command line ([`cli`]) — over one
-//! [`service`] layer, which alone talks to the database. Start-up (connect, migrate, seed
+//! Three thin faces — REST ([`rest`]), GraphQL ([`graphql`]) and the command line
+//! ([`cli`]) — over one [`service`] layer, which alone talks to the database. Start-up (connect, migrate, seed
 //! on first start, bind, serve, shut down gracefully) is in this file so that `main.rs`
 //! and the tests start the same service.
 #![warn(missing_docs)]
@@ -12,6 +12,7 @@ pub mod config;
 pub mod connections;
 pub mod dto;
 pub mod error;
+pub mod graphql;
 pub mod rest;
 pub mod service;
 pub mod state;
@@ -89,6 +90,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Changes(command) => cli::changes(command).await,
         Command::Openapi => {
             println!("{}", rest::openapi::document());
+            Ok(())
+        }
+        Command::GraphqlSchema => {
+            print!("{}", graphql::sdl());
             Ok(())
         }
     }

@@ -12,6 +12,7 @@ mod connections;
 mod contract;
 mod deletes;
 mod feed;
+mod graphql;
 mod hardening;
 mod health;
 mod http_fuzz;

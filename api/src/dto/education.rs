@@ -10,11 +10,13 @@ use crate::service::assignments::{CAPACITY, ECTS, HOURS};
 use crate::service::check::Rule;
 
 /// An education programme of a school (MBO, bachelor or master).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Programme {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// The school offering it.
     pub organization_id: Uuid,
@@ -57,7 +59,7 @@ impl Rules for ProgrammeInput {
 }
 
 /// Filters for listing programmes.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ProgrammeFilter {
@@ -70,11 +72,13 @@ pub struct ProgrammeFilter {
 }
 
 /// A student assignment.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Assignment {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// Title.
     pub title: String,
@@ -196,7 +200,7 @@ impl Rules for AssignmentInput {
 }
 
 /// Filters for listing student assignments.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AssignmentFilter {

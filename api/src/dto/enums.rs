@@ -1,5 +1,6 @@
 //! The enumerations of the domain (`domain.md`), as snake_case strings on the wire and in
-//! the database (where a CHECK constraint lists the same values).
+//! the database (where a CHECK constraint lists the same values). GraphQL names each value
+//! by the same words in the upper case its conventions use (`living_lab` is `LIVING_LAB`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! str_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::Enum)]
         // The OpenAPI schema reads the enum's own `rename_all` (a per-variant `rename` that a
         // macro passes on is not seen by utoipa); a test checks that both give the same text.
         #[serde(rename_all = "snake_case")]
@@ -334,8 +335,23 @@ mod tests {
             assert_eq!(listed, wire);
             assert_eq!(serialized, wire);
         }
+        /// GraphQL's name of every value is its wire value in upper case.
+        fn graphql<E: async_graphql::EnumType + PartialEq + Copy + std::fmt::Debug>(
+            all: &[E],
+            as_str: fn(E) -> &'static str,
+        ) {
+            let items = E::items();
+            assert_eq!(items.len(), all.len());
+            for value in all {
+                let item = items
+                    .iter()
+                    .find(|item| item.value == *value)
+                    .expect("every value is a GraphQL enum value");
+                assert_eq!(item.name, as_str(*value).to_uppercase(), "{value:?}");
+            }
+        }
         macro_rules! check_all {
-            ($($e:ident),+) => { $(check($e::ALL, $e::as_str);)+ };
+            ($($e:ident),+) => { $(check($e::ALL, $e::as_str); graphql($e::ALL, $e::as_str);)+ };
         }
         check_all!(
             RegionKind,

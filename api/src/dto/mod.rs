@@ -5,7 +5,13 @@
 //! (`deny_unknown_fields`) so a typo is a 400 rather than silently ignored. References may be
 //! given by id or by natural key (`regionId` or `regionCode`); responses carry both.
 //! Entities never appear here: the wire format does not follow the tables.
+//!
+//! The same types are GraphQL's: responses derive `SimpleObject` (the common fields
+//! flattened in), list filters `InputObject`, enums `Enum`. A resource's
+//! `#[graphql(complex)]` is its global `id`, added in `crate::graphql::node`, which makes
+//! it a `Node`.
 
+pub mod cursor;
 mod education;
 mod enums;
 mod examples;
@@ -33,10 +39,13 @@ pub trait Rules: utoipa::ToSchema {
 }
 
 /// The fields every resource has.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+// In GraphQL the id is `rowId`: `id` is the global id of the `Node` interface there, which
+// names the type as well. (A plain comment: the doc comment is the OpenAPI description.)
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     /// UUID v7, assigned by the service.
+    #[graphql(name = "rowId")]
     pub id: Uuid,
     /// +1 on every change; the ETag is derived from it.
     pub version: i32,

@@ -12,12 +12,14 @@ use crate::service::check::{PERCENT, Rule, YEARS};
 use crate::service::networks::POSITIONS;
 
 /// A network: a living lab, a learning network, an innovation workplace, ...
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = super::examples::network)]
 pub struct Network {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// Slug, e.g. `living-lab-m-en-gezond`.
     pub slug: String,
@@ -64,7 +66,7 @@ pub struct Network {
 }
 
 /// A region of a network, with its role.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkRegion {
     /// The region.
@@ -180,7 +182,7 @@ impl Rules for NetworkInput {
 }
 
 /// Filters for listing networks.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NetworkFilter {
@@ -200,12 +202,14 @@ pub struct NetworkFilter {
 }
 
 /// A goal of a network.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = super::examples::goal)]
 pub struct Goal {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// The network.
     pub network_id: Uuid,
@@ -263,7 +267,7 @@ impl Rules for GoalInput {
 }
 
 /// Filters for listing the sub-resources of a network.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NetworkChildFilter {
@@ -272,12 +276,14 @@ pub struct NetworkChildFilter {
 }
 
 /// An organization's membership of a network.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = super::examples::membership)]
 pub struct Membership {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// The network.
     pub network_id: Uuid,
@@ -319,11 +325,13 @@ impl Rules for MembershipInput {
 }
 
 /// A report ("verslag") of a network.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// The network.
     pub network_id: Uuid,

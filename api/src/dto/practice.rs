@@ -9,12 +9,14 @@ use super::{InitiativeStatus, Meta, PracticeExampleStatus, Rules, TransferStatus
 use crate::service::check::{COUNT, Rule, YEARS};
 
 /// A practice example ("praktijkvoorbeeld"), e.g. one submitted to #GemeenteDelers 2023.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = super::examples::practice_example)]
 pub struct PracticeExample {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// Slug, e.g. `legro-lerend-netwerk-groningen`.
     pub slug: String,
@@ -55,7 +57,7 @@ pub struct PracticeExample {
 }
 
 /// A link of a practice example.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
 pub struct Link {
     /// What it links to.
@@ -152,7 +154,7 @@ impl Rules for PracticeExampleInput {
 }
 
 /// Filters for listing practice examples.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PracticeExampleFilter {
@@ -174,11 +176,13 @@ pub struct PracticeExampleFilter {
 }
 
 /// A resident initiative or activity.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Initiative {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// The network it belongs to.
     pub network_id: Option<Uuid>,
@@ -254,7 +258,7 @@ impl Rules for InitiativeInput {
 }
 
 /// Filters for listing initiatives.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct InitiativeFilter {
@@ -272,11 +276,13 @@ pub struct InitiativeFilter {
 }
 
 /// A lesson learned.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Lesson {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// The network that learned it.
     pub network_id: Option<Uuid>,
@@ -332,7 +338,7 @@ impl Rules for LessonInput {
 }
 
 /// Filters for listing lessons.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LessonFilter {
@@ -348,11 +354,13 @@ pub struct LessonFilter {
 }
 
 /// Where a lesson has been (or will be) carried to.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Transfer {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// The lesson.
     pub lesson_id: Uuid,
@@ -397,7 +405,7 @@ impl Rules for TransferInput {
 }
 
 /// Filters for listing transfers.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TransferFilter {

@@ -7,12 +7,14 @@ use super::{Meta, OrganizationKind, RegionKind, Rules};
 use crate::service::check::{COUNT, Rule};
 
 /// A region in the tree country → province → municipality → area → district → neighbourhood.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = super::examples::region)]
 pub struct Region {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// CBS code (`PV22`, `GM0114`, `WKggggww`, `BUggggwwbb`); null where none exists.
     pub code: Option<String>,
@@ -69,7 +71,7 @@ impl Rules for RegionInput {
 }
 
 /// Filters for listing regions.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RegionFilter {
@@ -85,12 +87,14 @@ pub struct RegionFilter {
 }
 
 /// An organization.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = super::examples::organization)]
 pub struct Organization {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// Name.
     pub name: String,
@@ -137,7 +141,7 @@ impl Rules for OrganizationInput {
 }
 
 /// Filters for listing organizations.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct OrganizationFilter {
@@ -151,12 +155,14 @@ pub struct OrganizationFilter {
 }
 
 /// A theme.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = super::examples::theme)]
 pub struct Theme {
     /// Common fields.
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub meta: Meta,
     /// Slug, e.g. `positieve-gezondheid`.
     pub slug: String,

@@ -22,10 +22,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::dto::cursor;
 use crate::error::{Error, Result};
 use crate::rest::extract::{JsonBody, from_json, from_json_str, parse_query};
 use crate::service::idempotency::{self, Outcome};
-use crate::service::resource::{After, Sort};
+use crate::service::resource::Sort;
 use crate::service::{self, Actor, PageRequest, Resource};
 use crate::state::AppState;
 
@@ -96,41 +97,6 @@ pub struct PageParams {
 /// Parses an id from a path, naming the parameter when it is not one.
 pub fn parse_id(value: &str, name: &str) -> Result<Uuid> {
     Uuid::try_parse(value).map_err(|_| Error::invalid(name, "is not an id (a UUID)"))
-}
-
-fn cursor_of(collection: &str, sort: &Sort, after: &After) -> String {
-    let text =
-        serde_json::json!({"c": collection, "s": sort.as_param(), "k": after.key, "i": after.id});
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.to_string())
-}
-
-fn cursor_from(collection: &str, sort: &Sort, cursor: &str) -> Result<After> {
-    let invalid = || {
-        Error::invalid(
-            "cursor",
-            "is not a cursor of this list (with this sort); pass nextCursor from the previous page as it is",
-        )
-    };
-    let json: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(invalid)?;
-    if json["c"].as_str() != Some(collection)
-        || json["s"].as_str() != Some(sort.as_param().as_str())
-    {
-        return Err(invalid());
-    }
-    let id = json["i"]
-        .as_str()
-        .and_then(|i| Uuid::try_parse(i).ok())
-        .ok_or_else(invalid)?;
-    let key = match &json["k"] {
-        Value::Null => None,
-        Value::String(k) => Some(k.clone()),
-        _ => return Err(invalid()),
-    };
-    Ok(After { key, id })
 }
 
 fn etag(version: i64) -> HeaderValue {
@@ -388,7 +354,7 @@ where
     let after = page
         .cursor
         .as_deref()
-        .map(|c| cursor_from(R::TYPE, &sort, c))
+        .map(|c| cursor::decode(R::TYPE, &sort, c))
         .transpose()?;
     Ok((
         filter,
@@ -588,7 +554,7 @@ where
     let next_cursor = page
         .next
         .as_ref()
-        .map(|after| cursor_of(R::TYPE, &sort, after));
+        .map(|after| cursor::encode(R::TYPE, &sort, after));
     let link = next_cursor
         .as_ref()
         .map(|cursor| next_link(&scope.base, query, cursor));

@@ -1,5 +1,5 @@
-//! The HTTP face: routes, and the rules every response follows (problem+json errors,
-//! request ids, security headers).
+//! The HTTP face: routes (REST's, and `/graphql` from [`crate::graphql`]), and the rules
+//! every response follows (problem+json errors, request ids, security headers).
 
 mod audit;
 mod body;
@@ -49,10 +49,12 @@ pub fn app(state: AppState) -> Router {
         &state.config.contact_url(&state.issuer),
         Some(&state.config.api_contact_email),
     );
+    let graphql = crate::graphql::routes(&state);
     let router = Router::new()
         .merge(health::routes())
         .merge(oauth::routes())
         .merge(resources)
+        .merge(graphql)
         .merge(openapi::routes(api))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -57,8 +57,9 @@ pub trait Counted: Resource {
 }
 
 /// One group.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(name = "StatsGroup")]
 pub struct Group {
     /// The region's CBS code (or id, for an area without one), the theme's slug, or the year.
     pub key: Option<String>,
@@ -73,7 +74,7 @@ pub struct Group {
 }
 
 /// Counts per group.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// The collection counted.

@@ -1,0 +1,274 @@
+//! The GraphQL face (`/graphql`), for partner applications: a schema built code-first from
+//! the DTOs of [`crate::dto`] (one set of types for both faces), whose resolvers call the
+//! service layer as REST's handlers do and add no rule of their own.
+//!
+//! Transport (GraphQL over HTTP): `POST /graphql` with a JSON body (`query`,
+//! `operationName`, `variables`), or `GET /graphql?query=...` for queries. A request is
+//! authenticated like REST's (the `Actor` from the bearer token: 401 with
+//! `WWW-Authenticate` without a valid one) and counted against the partner's rate limit
+//! like a REST call. The answer is `application/json`, or
+//! `application/graphql-response+json` when the client accepts it, in which case a request
+//! that fails before it runs (it does not parse, validate or pass the limits) is a 400.
+//! Errors carry `extensions.code` ([`error`]); the limits are [`limits`].
+//!
+//! The root query is [`query::Query`]: a connection per collection ([`connection`]), the
+//! `Node` interface ([`node`]), look-ups by natural key and `stats`.
+
+mod connection;
+mod error;
+mod limits;
+mod node;
+mod query;
+
+use async_graphql::{BatchRequest, BatchResponse, EmptyMutation, EmptySubscription, Schema};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+
+use crate::error::{Error, Problem};
+use crate::service::Actor;
+use crate::state::AppState;
+
+pub use limits::Limits;
+
+/// The schema: queries (mutations and subscriptions are to come).
+pub type LeernetSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+
+/// The media type of a GraphQL-over-HTTP response.
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// The schema with the limits and introspection setting of `state`'s configuration, its
+/// resolvers reaching the service through `state`.
+pub fn schema(state: AppState) -> LeernetSchema {
+    let config = state.config.clone();
+    let builder = Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
+        .extension(Limits {
+            depth: config.graphql_max_depth,
+            complexity: config.graphql_max_complexity,
+        })
+        .data(state);
+    if config.graphql_introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
+}
+
+/// The schema's SDL (the type system, without the service behind it).
+pub fn sdl() -> String {
+    Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// The `/graphql` route.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/graphql", get(get_graphql).post(post_graphql))
+        .layer(Extension(schema(state.clone())))
+}
+
+/// `POST /graphql`: one operation, or a batch of up to `--graphql-max-batch`.
+async fn post_graphql(
+    Extension(schema): Extension<LeernetSchema>,
+    State(state): State<AppState>,
+    actor: Actor,
+    request: Request,
+) -> Response {
+    let headers = request.headers().clone();
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|t| t == "application/json");
+    if !json {
+        return Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send a GraphQL request as application/json: {\"query\": \"...\"}",
+        )
+        .into_response();
+    }
+    // The body within the service's limit (axum's `DefaultBodyLimit`).
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Error::TooLarge(
+                "the body is larger than this service accepts (--max-body-size)".to_owned(),
+            )
+            .into_response();
+        }
+        Err(_) => return Error::invalid("body", "could not be read").into_response(),
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(error) => {
+            return Error::invalid(
+                "body",
+                format!("is not a GraphQL request ({{\"query\": \"...\", \"variables\": {{...}}}}): {error}"),
+            )
+            .into_response();
+        }
+    };
+    if let BatchRequest::Batch(requests) = &batch {
+        let max = state.config.graphql_max_batch;
+        if requests.is_empty() || requests.len() > max {
+            return Error::invalid(
+                "body",
+                if max == 0 {
+                    "is a batch (a list of requests), which this service does not take (--graphql-max-batch): send one request at a time".to_owned()
+                } else {
+                    format!("must hold 1 to {max} requests (--graphql-max-batch), got {}", requests.len())
+                },
+            )
+            .into_response();
+        }
+        // The request itself was counted when the actor was made; each further operation
+        // counts as another call.
+        for _ in 1..requests.len() {
+            if let Err((_, retry_after)) = state.api_limits.check(actor.partner_id) {
+                return Error::RateLimited { retry_after }.into_response();
+            }
+        }
+    }
+    let answer = schema.execute_batch(batch.data(actor)).await;
+    respond(&headers, &answer)
+}
+
+/// `GET /graphql?query=...`: a query (a mutation is refused with 405: a GET must not change
+/// anything).
+async fn get_graphql(
+    Extension(schema): Extension<LeernetSchema>,
+    actor: Actor,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let mut request = match async_graphql::http::parse_query_string(uri.query().unwrap_or_default())
+    {
+        Ok(request) => request,
+        Err(error) => {
+            return Error::invalid(
+                "query",
+                format!("is not a GraphQL request (query, operationName, variables): {error}"),
+            )
+            .into_response();
+        }
+    };
+    let operation_name = request.operation_name.clone();
+    if let Ok(document) = request.parsed_query() {
+        let operation = match (&document.operations, operation_name.as_deref()) {
+            (async_graphql::parser::types::DocumentOperations::Single(operation), _) => {
+                Some(operation)
+            }
+            (
+                async_graphql::parser::types::DocumentOperations::Multiple(operations),
+                Some(name),
+            ) => operations.get(name),
+            (async_graphql::parser::types::DocumentOperations::Multiple(operations), None) => {
+                operations.values().next().filter(|_| operations.len() == 1)
+            }
+        };
+        if operation.is_some_and(|operation| {
+            operation.node.ty != async_graphql::parser::types::OperationType::Query
+        }) {
+            let mut response = Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "only queries may be sent with GET; send a mutation with POST",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    let answer = schema.execute(request.data(actor)).await;
+    respond(&headers, &BatchResponse::Single(answer))
+}
+
+/// The answer as JSON: `application/graphql-response+json` when the client accepts it (a
+/// request that failed before it ran is then a 400), else `application/json` with 200.
+fn respond(headers: &HeaderMap, answer: &BatchResponse) -> Response {
+    let accepts_graphql = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains(GRAPHQL_RESPONSE));
+    let body = match serde_json::to_vec(answer) {
+        Ok(body) => body,
+        Err(error) => return Error::internal(error).into_response(),
+    };
+    let not_run = match answer {
+        BatchResponse::Single(response) => {
+            response.data == async_graphql::Value::Null
+                && !response.errors.is_empty()
+                && response.errors.iter().all(|e| e.path.is_empty())
+        }
+        BatchResponse::Batch(_) => false,
+    };
+    let (status, media_type) = if accepts_graphql {
+        let status = if not_run {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        (status, GRAPHQL_RESPONSE)
+    } else {
+        (StatusCode::OK, "application/json")
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every resource is a `Node` with a global `id: ID!` and its row's UUID as `rowId`,
+    /// and every collection is a connection at the root.
+    #[test]
+    fn resources_are_nodes_and_collections_are_connections() {
+        let sdl = super::sdl();
+        for resource in [
+            "Region",
+            "Organization",
+            "Theme",
+            "Network",
+            "Goal",
+            "Membership",
+            "Report",
+            "PracticeExample",
+            "Initiative",
+            "Lesson",
+            "Transfer",
+            "Programme",
+            "Assignment",
+        ] {
+            let start = sdl
+                .find(&format!("type {resource} implements Node"))
+                .unwrap_or_else(|| panic!("{resource} is a Node:\n{sdl}"));
+            let body = &sdl[start..start + sdl[start..].find('}').expect("a body")];
+            assert!(body.contains("\tid: ID!"), "{body}");
+            assert!(body.contains("\trowId: UUID!"), "{body}");
+            assert!(
+                sdl.contains(&format!("type {resource}Connection")),
+                "{resource}"
+            );
+        }
+        assert!(
+            !sdl.contains("type Meta "),
+            "Meta is flattened into each resource"
+        );
+        assert!(sdl.contains("LIVING_LAB"), "enums in GraphQL's case");
+    }
+}

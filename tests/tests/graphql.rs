@@ -1,0 +1,465 @@
+//! GraphQL (`/graphql`) through the real server: connections with REST's filters and
+//! cursors, global ids, natural keys, stats equal to REST's, errors with their codes,
+//! authentication and visibility as REST has them, the limits, the transport, and a
+//! GraphQL client nobody here wrote (Python's `gql`); and the committed schema
+//! `openapi/schema.graphql` (run `cargo run -p api -- graphql-schema >
+//! openapi/schema.graphql` after a change to it).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::{TestApp, both_backends};
+
+const COMMITTED_SCHEMA: &str = include_str!("../../openapi/schema.graphql");
+
+#[test]
+fn the_committed_graphql_schema_is_what_the_code_produces() {
+    assert!(
+        api::graphql::sdl() == COMMITTED_SCHEMA,
+        "openapi/schema.graphql is out of date: run `cargo run -p api -- graphql-schema > openapi/schema.graphql`"
+    );
+}
+
+/// Posts `query` with `variables` as `token`'s partner: the status and the JSON answer.
+async fn gql(app: &TestApp, token: &str, query: &str, variables: Value) -> (StatusCode, Value) {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .expect("a GraphQL request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The data of an answer that must have no errors.
+async fn data(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    let (status, answer) = gql(app, token, query, variables).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.get("errors").is_none(), "{answer}");
+    answer["data"].clone()
+}
+
+/// The first error of an answer that must have one.
+async fn error(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    let (status, answer) = gql(app, token, query, variables).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["errors"][0].clone()
+}
+
+/// Creates networks through REST: `(slug, name, kind)`.
+async fn networks(app: &TestApp, token: &str, rows: &[(&str, &str, &str)]) {
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|(slug, name, kind)| json!({"externalId": slug, "slug": slug, "name": name, "kind": kind, "status": "active"}))
+        .collect();
+    let (status, _, body) = tests::call(
+        app,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/networks/bulk",
+        Some(json!({"items": items})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+const NETWORK_PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String, $filter: NetworkFilter, $order: NetworkOrder) {
+  networks(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $order) {
+    edges { cursor node { slug kind } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}";
+
+/// Every slug of a walk forwards in pages of `size`, through `endCursor` (or, with
+/// `by_edge`, the last edge's own cursor).
+async fn walk_forwards(
+    app: &TestApp,
+    token: &str,
+    size: i32,
+    filter: Value,
+    order: Value,
+    by_edge: bool,
+) -> Vec<String> {
+    let (mut slugs, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let page = data(
+            app,
+            token,
+            NETWORK_PAGE,
+            json!({"first": size, "after": after, "filter": filter, "order": order}),
+        )
+        .await;
+        let connection = &page["networks"];
+        let edges = connection["edges"].as_array().expect("edges");
+        assert!(edges.len() <= size as usize);
+        slugs.extend(
+            edges
+                .iter()
+                .map(|e| e["node"]["slug"].as_str().expect("slug").to_owned()),
+        );
+        if connection["pageInfo"]["hasNextPage"] != json!(true) {
+            return slugs;
+        }
+        after = if by_edge {
+            edges.last().expect("an edge")["cursor"].clone()
+        } else {
+            connection["pageInfo"]["endCursor"].clone()
+        };
+    }
+}
+
+both_backends!(
+    async fn a_filtered_connection_pages_forwards_and_backwards_and_sees_every_row_once(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:networks", &[]).await;
+        let rows: Vec<(String, String, &str)> = (0..11)
+            .map(|i| (format!("lab-{i:02}"), format!("Lab {}", (b'a' + (i * 7 % 11) as u8) as char), if i % 3 == 0 { "learning_network" } else { "living_lab" }))
+            .collect();
+        let rows: Vec<(&str, &str, &str)> = rows.iter().map(|(s, n, k)| (s.as_str(), n.as_str(), *k)).collect();
+        networks(&app, &token, &rows).await;
+        let labs: Vec<String> = rows.iter().filter(|r| r.2 == "living_lab").map(|r| r.0.to_owned()).collect();
+        let filter = json!({"kind": "LIVING_LAB"});
+
+        // Creation order, forwards: every living lab once, in order, and nothing else.
+        let forwards = walk_forwards(&app, &token, 3, filter.clone(), Value::Null, false).await;
+        assert_eq!(forwards, labs);
+
+        // By name, descending, following the edges' own cursors: the same rows.
+        let by_name = json!({"field": "NAME", "direction": "DESC"});
+        let named = walk_forwards(&app, &token, 3, filter.clone(), by_name.clone(), false).await;
+        assert_eq!(walk_forwards(&app, &token, 3, filter.clone(), by_name.clone(), true).await, named);
+        let mut expected: Vec<(&str, &str)> = rows.iter().filter(|r| r.2 == "living_lab").map(|r| (r.1, r.0)).collect();
+        expected.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(named, expected.iter().map(|(_, slug)| (*slug).to_owned()).collect::<Vec<_>>());
+        let by_update = json!({"field": "UPDATED_AT"});
+        assert_eq!(
+            walk_forwards(&app, &token, 2, filter.clone(), by_update.clone(), true).await,
+            walk_forwards(&app, &token, 2, filter.clone(), by_update, false).await,
+        );
+
+        // Backwards from the end, in pages of 3: the same rows, each page in list order.
+        let (mut backwards, mut before) = (Vec::new(), Value::Null);
+        loop {
+            let page = data(&app, &token, NETWORK_PAGE, json!({"last": 3, "before": before, "filter": filter, "order": by_name})).await;
+            let connection = &page["networks"];
+            let slugs: Vec<String> = connection["edges"].as_array().expect("edges").iter().map(|e| e["node"]["slug"].as_str().expect("slug").to_owned()).collect();
+            backwards.splice(0..0, slugs);
+            if connection["pageInfo"]["hasPreviousPage"] != json!(true) {
+                break;
+            }
+            before = connection["pageInfo"]["startCursor"].clone();
+        }
+        assert_eq!(backwards, named);
+
+        // A cursor is REST's: GraphQL's endCursor continues a REST list, and REST's
+        // nextCursor a connection.
+        let page = data(&app, &token, NETWORK_PAGE, json!({"first": 2, "filter": filter})).await;
+        let end = page["networks"]["pageInfo"]["endCursor"].as_str().expect("a cursor").to_owned();
+        let (status, _, rest) = tests::call(&app, &token, reqwest::Method::GET, &format!("/api/v1/networks?kind=living_lab&limit=2&cursor={end}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{rest}");
+        assert_eq!(rest["items"][0]["slug"].as_str(), Some(labs[2].as_str()));
+        let (_, _, first) = tests::call(&app, &token, reqwest::Method::GET, "/api/v1/networks?kind=living_lab&limit=2", None).await;
+        assert_eq!(first["nextCursor"].as_str(), Some(end.as_str()), "the same cursor from both faces");
+        let next = data(&app, &token, NETWORK_PAGE, json!({"first": 2, "after": rest["nextCursor"], "filter": filter})).await;
+        assert_eq!(next["networks"]["edges"][0]["node"]["slug"].as_str(), Some(labs[4].as_str()));
+
+        // A cursor of another order is refused, named as this face names it.
+        let refused = error(&app, &token, NETWORK_PAGE, json!({"first": 2, "after": end, "order": by_name})).await;
+        assert_eq!(refused["extensions"]["code"], "validation_failed", "{refused}");
+        assert_eq!(refused["extensions"]["invalidParams"][0]["name"], "after", "{refused}");
+    }
+);
+
+both_backends!(
+    async fn global_ids_and_natural_keys_read_back_what_rest_shows(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let keys = data(&app, &token, r#"{
+            region(code: "GM0114") { id rowId name kind code }
+            network(slug: "legro") { id rowId slug name kind status }
+            theme(slug: "voeding") { id rowId slug name }
+            practiceExample(slug: "legro-gemeentedelers-2023") { id rowId slug status themes collection }
+            missing: region(code: "GM9999") { id }
+        }"#, json!({})).await;
+        assert_eq!((keys["region"]["name"].as_str(), keys["region"]["kind"].as_str()), (Some("Emmen"), Some("MUNICIPALITY")), "{keys}");
+        assert_eq!(keys["network"]["kind"], "LEARNING_NETWORK", "{keys}");
+        assert_eq!(keys["practiceExample"]["status"], "PUBLISHED", "{keys}");
+        assert_eq!(keys["missing"], Value::Null);
+        // The same rows as REST's, by the row ids REST calls id.
+        for (field, path) in [("region", "regions"), ("network", "networks"), ("theme", "themes"), ("practiceExample", "practice-examples")] {
+            let row = &keys[field];
+            let (status, _, rest) = tests::call(&app, &token, reqwest::Method::GET, &format!("/api/v1/{path}/{}", row["rowId"].as_str().expect("rowId")), None).await;
+            assert_eq!(status, StatusCode::OK, "{rest}");
+            assert_eq!(&rest["id"], &row["rowId"], "{field}");
+            for (name, value) in row.as_object().expect("an object") {
+                if !matches!(name.as_str(), "id" | "rowId" | "kind" | "status") {
+                    assert_eq!(&rest[name], value, "{field}.{name}");
+                }
+            }
+        }
+
+        // node(id:) and nodes(ids:) round trip, with the type the id names.
+        let ids: Vec<Value> = ["region", "network", "theme", "practiceExample"].iter().map(|f| keys[*f]["id"].clone()).collect();
+        let node = data(&app, &token, "query($id: ID!) { node(id: $id) { __typename id ... on Network { slug } } }", json!({"id": ids[1]})).await;
+        assert_eq!(node["node"], json!({"__typename": "Network", "id": ids[1], "slug": "legro"}));
+        let nodes = data(&app, &token, "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Region { code } ... on Theme { slug } } }", json!({"ids": ids})).await;
+        let typenames: Vec<&str> = nodes["nodes"].as_array().expect("nodes").iter().map(|n| n["__typename"].as_str().expect("a type")).collect();
+        assert_eq!(typenames, ["Region", "Network", "Theme", "PracticeExample"]);
+        assert_eq!((nodes["nodes"][0]["code"].as_str(), nodes["nodes"][2]["slug"].as_str()), (Some("GM0114"), Some("voeding")));
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(&nodes["nodes"][i]["id"], id);
+        }
+        // A well-formed id of nothing is null; one that is not a global id an error naming it.
+        use base64::Engine;
+        let nothing = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Network:{}", uuid::Uuid::now_v7()));
+        let gone = data(&app, &token, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", json!({"ids": [nothing, ids[0]]})).await;
+        assert_eq!(gone["nodes"][0], Value::Null);
+        assert_eq!(gone["nodes"][1]["id"], ids[0]);
+        let row_id = keys["region"]["rowId"].clone();
+        let refused = error(&app, &token, "query($id: ID!) { node(id: $id) { id } }", json!({"id": row_id})).await;
+        assert_eq!(refused["extensions"]["code"], "validation_failed", "{refused}");
+        assert_eq!(refused["extensions"]["invalidParams"], json!([{"name": "id", "reason": "is not a global id of this API (the id of a node, not its rowId)"}]));
+    }
+);
+
+both_backends!(
+    async fn stats_are_rest_stats_for_the_same_filter(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:networks write:practice-examples", &[]).await;
+        for (i, region) in ["GM0114", "PV20", "PV22"].iter().enumerate() {
+            let (status, _, body) = tests::call(&app, &token, reqwest::Method::POST, "/api/v1/practice-examples",
+                Some(json!({"title": format!("Voorbeeld {i}"), "regionCode": region, "status": "published", "themes": ["voeding"], "year": 2023 + i}))).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let cases = [
+            ("practiceExamples(groupBy: REGION, regionLevel: PROVINCE)", "/api/v1/stats/practice-examples?groupBy=region&regionLevel=province"),
+            ("practiceExamples(groupBy: REGION, filter: {theme: \"voeding\"})", "/api/v1/stats/practice-examples?groupBy=region&theme=voeding"),
+            ("practiceExamples(groupBy: YEAR, filter: {region: \"PV22\"}, search: \"voorbeeld\")", "/api/v1/stats/practice-examples?groupBy=year&region=PV22&q=voorbeeld"),
+            ("networks(groupBy: THEME)", "/api/v1/stats/networks?groupBy=theme"),
+            ("networks(groupBy: REGION, regionLevel: PROVINCE, filter: {status: ACTIVE})", "/api/v1/stats/networks?groupBy=region&regionLevel=province&status=active"),
+            ("initiatives(groupBy: REGION)", "/api/v1/stats/initiatives?groupBy=region"),
+            ("assignments(groupBy: YEAR)", "/api/v1/stats/assignments?groupBy=year"),
+            ("lessons(groupBy: THEME, updatedSince: \"2000-01-01T00:00:00Z\")", "/api/v1/stats/lessons?groupBy=theme&updatedSince=2000-01-01T00:00:00Z"),
+        ];
+        for (field, path) in cases {
+            let answer = data(&app, &token, &format!("{{ stats {{ counted: {field} {{ collection groupBy level totalOf groups {{ key label count total }} }} }} }}"), json!({})).await;
+            let (status, _, mut rest) = tests::call(&app, &token, reqwest::Method::GET, path, None).await;
+            assert_eq!(status, StatusCode::OK, "{rest}");
+            // REST leaves out some fields that are null, GraphQL has every field asked for.
+            let mut ours = answer["stats"]["counted"].clone();
+            strip_nulls(&mut ours);
+            strip_nulls(&mut rest);
+            assert_eq!(ours, rest, "{field}");
+        }
+        let provinces = data(&app, &token, "{ stats { practiceExamples(groupBy: REGION, regionLevel: PROVINCE) { groups { key count } } } }", json!({})).await;
+        assert!(provinces["stats"]["practiceExamples"]["groups"].as_array().expect("groups").iter().any(|g| g["key"] == "PV22"), "{provinces}");
+    }
+);
+
+/// `value` without its null fields, as REST sends it.
+fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            object.retain(|_, v| !v.is_null());
+            object.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+both_backends!(
+    async fn errors_carry_the_codes_rest_has_and_name_graphql_arguments(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:networks", &[]).await;
+        for (query, name) in [
+            ("{ networks(first: 0) { edges { cursor } } }", "first"),
+            ("{ networks(first: 501) { edges { cursor } } }", "first"),
+            ("{ networks(last: -1) { edges { cursor } } }", "last"),
+            ("{ networks(search: \"de\") { edges { cursor } } }", "search"),
+            ("{ networks(filter: {region: \"GM9999\"}) { edges { cursor } } }", "filter.region"),
+            ("{ networks(after: \"bm90IGEgY3Vyc29y\") { edges { cursor } } }", "after"),
+            ("{ networks(first: 2, last: 2) { edges { cursor } } }", "last"),
+            ("{ stats { networks(groupBy: YEAR, search: \"x\") { groups { key } } } }", "search"),
+        ] {
+            let refused = error(&app, &token, query, json!({})).await;
+            assert_eq!(refused["extensions"]["code"], "validation_failed", "{query}: {refused}");
+            assert_eq!(refused["extensions"]["invalidParams"][0]["name"], name, "{query}: {refused}");
+            assert!(refused["path"].is_array(), "{refused}");
+        }
+        // Without the read scope: forbidden, as REST's 403.
+        let feed_only = tests::token_for(&app, "volger", "dashboard", "changes:read", &[]).await;
+        let refused = error(&app, &feed_only, "{ themes { edges { cursor } } }", json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "forbidden", "{refused}");
+        let (status, _, rest) = tests::call(&app, &feed_only, reqwest::Method::GET, "/api/v1/themes", None).await;
+        assert_eq!((status, rest["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+        // A query that does not parse or validate has a code too.
+        let refused = error(&app, &token, "{ networks { edges { nosuchfield } } }", json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "graphql_validation_failed", "{refused}");
+        let refused = error(&app, &token, "{ networks { ", json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "graphql_parse_failed", "{refused}");
+    }
+);
+
+both_backends!(
+    async fn graphql_authenticates_and_meters_like_rest(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |config| config.rate_limit_per_minute = 3).await else { return };
+        let query = json!({"query": "{ themes { edges { cursor } } }"});
+        let anonymous = app.client.post(app.url("/graphql")).json(&query).send().await.expect("post");
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(anonymous.headers()["www-authenticate"], "Bearer realm=\"leernet\"");
+        assert!(anonymous.headers().contains_key("x-request-id") && anonymous.headers().contains_key("api-version"));
+        assert_eq!(anonymous.json::<Value>().await.expect("a problem")["code"], "unauthorized");
+        let forged = app.client.get(app.url("/graphql?query=%7Bthemes%7Bedges%7Bcursor%7D%7D%7D")).bearer_auth("not.a.token").send().await.expect("get");
+        assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+        assert!(forged.headers()["www-authenticate"].to_str().expect("ascii").contains("error=\"invalid_token\""));
+
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let response = app.client.post(app.url("/graphql")).bearer_auth(&token).header("x-request-id", "mijn-verzoek-1").json(&query).send().await.expect("post");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-request-id"], "mijn-verzoek-1");
+        assert_eq!(response.headers()["ratelimit-limit"], "3");
+        assert_eq!(response.headers()["ratelimit-remaining"], "2");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("application/json"));
+        // GET for a query, 405 for a mutation.
+        let response = app.client.get(app.url("/graphql?query=%7Bthemes%7Bedges%7Bcursor%7D%7D%7D")).bearer_auth(&token).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.json::<Value>().await.expect("json")["data"]["themes"]["edges"], json!([]));
+        let response = app.client.get(app.url("/graphql?query=mutation%7Bx%7D")).bearer_auth(&token).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        // Past the partner's limit: 429 with Retry-After, as REST.
+        let response = app.client.post(app.url("/graphql")).bearer_auth(&token).json(&query).send().await.expect("post");
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(response.headers().contains_key("retry-after"));
+        let (status, _, _) = tests::call(&app, &token, reqwest::Method::GET, "/api/v1/themes", None).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "one limit for both faces");
+    }
+);
+
+both_backends!(
+    async fn another_partners_draft_is_invisible_as_in_rest(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let owner = tests::token_for(&app, "gemeente", "municipality", "read write:practice-examples", &[]).await;
+        let other = tests::token_for(&app, "andere", "municipality", "read", &[]).await;
+        let (status, _, draft) = tests::call(&app, &owner, reqwest::Method::POST, "/api/v1/practice-examples",
+            Some(json!({"title": "Nog niet af", "slug": "nog-niet-af", "status": "draft", "year": 2024}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        let query = r#"query($id: ID!) {
+            practiceExamples { edges { node { slug } } }
+            practiceExample(slug: "nog-niet-af") { slug }
+            node(id: $id) { id }
+        }"#;
+        let mine = data(&app, &owner, "{ practiceExamples { nodes { id slug status } } }", json!({})).await;
+        let id = mine["practiceExamples"]["nodes"][0]["id"].clone();
+        assert_eq!(mine["practiceExamples"]["nodes"][0]["status"], "DRAFT");
+        let seen = data(&app, &owner, query, json!({"id": id})).await;
+        assert_eq!(seen["practiceExample"]["slug"], "nog-niet-af");
+        assert_eq!(seen["node"]["id"], id);
+        let unseen = data(&app, &other, query, json!({"id": id})).await;
+        assert_eq!(unseen, json!({"practiceExamples": {"edges": []}, "practiceExample": null, "node": null}));
+        let (status, _, _) = tests::call(&app, &other, reqwest::Method::GET, &format!("/api/v1/practice-examples/{}", draft["id"].as_str().expect("id")), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "REST agrees");
+        let stats = "{ stats { practiceExamples(groupBy: YEAR) { groups { key count } } } }";
+        let counted = data(&app, &owner, stats, json!({})).await;
+        assert_eq!(counted["stats"]["practiceExamples"]["groups"], json!([{"key": "2024", "count": 1}]));
+        let counted = data(&app, &other, stats, json!({})).await;
+        assert_eq!(counted["stats"]["practiceExamples"]["groups"], json!([]), "nor is it counted");
+    }
+);
+
+both_backends!(
+    async fn queries_over_the_limits_are_refused_before_they_run(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |config| {
+            config.graphql_max_depth = 3;
+            config.graphql_max_complexity = 200;
+        }).await else { return };
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        // Depth: regions > edges > node > name is 4.
+        let refused = error(&app, &token, "{ regions(first: 5) { edges { node { name } } } }", json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "query_too_deep", "{refused}");
+        assert_eq!((refused["extensions"]["limit"].as_u64(), refused["extensions"]["cost"].as_u64()), (Some(3), Some(4)), "{refused}");
+        assert!(refused["message"].as_str().expect("a message").contains("--graphql-max-depth"), "{refused}");
+        // Through fragments too.
+        let refused = error(&app, &token, "{ regions(first: 5) { ...page } } fragment page on RegionConnection { edges { ...row } } fragment row on RegionEdge { node { name } }", json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "query_too_deep", "{refused}");
+        data(&app, &token, "{ regions(first: 5) { nodes { name } } }", json!({})).await;
+        // Introspection is not counted: tools read the schema by it.
+        let schema = data(&app, &token, "{ __schema { queryType { fields { name type { kind ofType { kind ofType { name } } } } } } }", json!({})).await;
+        assert!(schema["__schema"]["queryType"]["fields"].as_array().expect("fields").iter().any(|f| f["name"] == "practiceExamples"));
+        // Complexity: a connection costs its page size times what one edge selects.
+        let refused = error(&app, &token, "{ regions(first: 101) { nodes { name } } }", json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "query_too_complex", "{refused}");
+        assert_eq!((refused["extensions"]["limit"].as_u64(), refused["extensions"]["cost"].as_u64()), (Some(200), Some(202)), "{refused}");
+        data(&app, &token, "{ regions(first: 100) { nodes { name } } }", json!({})).await;
+        // With application/graphql-response+json, a query refused before it ran is a 400.
+        let response = app.client.post(app.url("/graphql")).bearer_auth(&token)
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({"query": "{ regions(first: 101) { nodes { name } } }"})).send().await.expect("post");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()["content-type"], "application/graphql-response+json");
+        // Batches are off by default.
+        let response = app.client.post(app.url("/graphql")).bearer_auth(&token)
+            .json(&json!([{"query": "{ themes { nodes { name } } }"}, {"query": "{ themes { nodes { slug } } }"}])).send().await.expect("post");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.json::<Value>().await.expect("a problem")["invalidParams"][0]["name"], "body");
+        // The body limit applies.
+        let huge = json!({"query": format!("{{ themes {{ nodes {{ name }} }} }} # {}", "x".repeat(1024 * 1024))});
+        let response = app.client.post(app.url("/graphql")).bearer_auth(&token).json(&huge).send().await.expect("post");
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+);
+
+/// Python's `gql` (a GraphQL client nobody here wrote) over HTTP: it reads the schema by
+/// introspection, validates the query against it, runs it with variables and pages on.
+const GQL_CLIENT: &str = r#"
+import json, sys
+from gql import Client, gql
+from gql.graphql_request import GraphQLRequest
+from gql.transport.requests import RequestsHTTPTransport
+url, token = sys.argv[1], sys.argv[2]
+transport = RequestsHTTPTransport(url=url, headers={"Authorization": "Bearer " + token}, retries=0)
+client = Client(transport=transport, fetch_schema_from_transport=True)
+query = gql("""
+query Themes($first: Int!, $after: String) {
+  themes(first: $first, after: $after, orderBy: {field: NAME}) {
+    edges { cursor node { id rowId slug name } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""")
+names, after = [], None
+while True:
+    page = client.execute(GraphQLRequest(query, variable_values={"first": 3, "after": after}))["themes"]
+    names += [edge["node"]["name"] for edge in page["edges"]]
+    if not page["pageInfo"]["hasNextPage"]:
+        break
+    after = page["pageInfo"]["endCursor"]
+assert client.schema.get_type("Node") is not None
+print(json.dumps(names))
+"#;
+
+both_backends!(
+    async fn pythons_gql_client_reads_the_schema_and_pages_through_a_connection(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        if !crate::interop::python_module("gql") {
+            return;
+        }
+        let url = app.url("/graphql");
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("python3").args(["-c", GQL_CLIENT, &url, &token]).output()
+        }).await.expect("the run").expect("python3");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "gql: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+        let names: Vec<String> = serde_json::from_str(stdout.trim()).expect("the names as JSON");
+        let mut expected: Vec<String> = api::service::seed::THEMES.iter().map(|(_, name)| (*name).to_owned()).collect();
+        expected.sort();
+        assert_eq!(names, expected);
+    }
+);
