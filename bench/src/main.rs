@@ -79,7 +79,8 @@ async fn writes(backend: Backend) -> Result<()> {
         let test_db = TestDb::new(backend).await.context("a database")?;
         let db = connect(&DbOptions {
             url: test_db.url.clone(),
-            max_connections: WRITERS as u32,
+            // One more for the feed's stamping runs (PostgreSQL), as a server's pool has.
+            max_connections: WRITERS as u32 + 1,
             busy_timeout: std::time::Duration::from_secs(30),
             connect_timeout: std::time::Duration::from_secs(5),
         })

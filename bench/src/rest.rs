@@ -316,17 +316,37 @@ async fn put<R: Resource>(
     n: usize,
     external_id: impl Fn(usize) -> String,
     make: impl Fn(usize) -> R::Input,
-) -> Result<Duration> {
-    let actor = Actor::system();
+) -> Result<Duration>
+where
+    R::Input: Send + Sync + 'static,
+{
+    // PostgreSQL takes several bulks side by side (their rows interleave, as rows written
+    // by many partners over time do); SQLite has one writer.
+    let side_by_side = if db.get_database_backend() == DbBackend::Postgres {
+        4
+    } else {
+        1
+    };
     let started = Instant::now();
+    let mut running = tokio::task::JoinSet::new();
     for start in (0..n).step_by(MAX_BULK) {
         let end = (start + MAX_BULK).min(n);
         let items: Vec<_> = (start..end)
             .map(|i| (Some(external_id(i)), make(i)))
             .collect();
-        bulk_upsert::<R>(db, &actor, &items)
-            .await
-            .map_err(|e| anyhow!("{} {start}..{end}: {e:?}", R::TYPE))?;
+        if running.len() >= side_by_side {
+            running.join_next().await.expect("a running bulk")??;
+        }
+        let db = db.clone();
+        running.spawn(async move {
+            bulk_upsert::<R>(&db, &Actor::system(), &items)
+                .await
+                .map(|_| ())
+                .map_err(|e| anyhow!("{} {start}..{end}: {e:?}", R::TYPE))
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        done??;
     }
     Ok(started.elapsed())
 }

@@ -14,6 +14,7 @@ mod m20261201_000001_partner_issuers;
 mod m20261202_000001_webhook_signature;
 mod m20261202_000002_webhook_scopes;
 mod m20261203_000001_read_path;
+mod m20261204_000001_feed_sequencer;
 pub mod rebuild;
 pub mod search;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_webhook_signature::Migration),
             Box::new(m20261202_000002_webhook_scopes::Migration),
             Box::new(m20261203_000001_read_path::Migration),
+            Box::new(m20261204_000001_feed_sequencer::Migration),
         ]
     }
 }

@@ -65,9 +65,19 @@ both_backends!(
                 seen
             })
         };
+        // Two pools, as two instances have: on PostgreSQL their stamping runs race too.
+        let other = api::service::db::connect(&api::service::db::DbOptions {
+            url: app.test_db.url.clone(),
+            max_connections: 4,
+            busy_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+        })
+        .await
+        .expect("a second pool");
         let mut writers = Vec::new();
         for w in 0..WRITERS {
-            let (db, actor) = (app.db.clone(), writer.clone());
+            let db = if w % 2 == 0 { app.db.clone() } else { other.clone() };
+            let actor = writer.clone();
             writers.push(tokio::spawn(async move {
                 for i in 0..WRITES_PER_WRITER {
                     // Every writer starts with the same external ids: first upserts race.
@@ -108,6 +118,7 @@ both_backends!(
             assert_eq!(*version, before + 1, "versions of {id} arrive in order, none skipped");
         }
         assert_eq!(last.len(), EXTERNAL_IDS, "one theme per external id, though first upserts raced");
+        assert_eq!(count(&app.db, "change_log", "position IS NULL").await, 0, "every entry has its position");
         for (id, version) in &last {
             let current = api::service::get::<Themes>(&app.db, &writer, *id).await.expect("get");
             assert_eq!(current.meta.version, *version, "the feed ends on the current version");
@@ -163,9 +174,12 @@ both_backends!(
         let app = app_or_skip!(backend);
         let actor = Actor::system();
         let created = create::<Themes>(&app.db, &actor, theme(1, 0, 0)).await.expect("create");
+        // PostgreSQL stamps positions after commit: wait for it as a feed read does.
+        api::service::changes::settle(&app.db).await.expect("stamped");
         let clock = |db: sea_orm::DatabaseConnection| async move { count(&db, "feed_clock", "n > 0").await };
         assert_eq!(clock(app.db.clone()).await, 1);
         update::<Themes>(&app.db, &actor, created.meta.id, theme(1, 0, 0), None).await.expect("same content");
+        api::service::changes::settle(&app.db).await.expect("stamped");
         assert_eq!(count(&app.db, "change_log", "").await, 1);
         assert_eq!(count(&app.db, "feed_clock", "n = 1").await, 1, "a no-op does not tick the clock");
     }
@@ -193,9 +207,61 @@ both_backends!(
             .await
             .expect("one transaction");
             assert_eq!(created, if round == 0 { 1000 } else { 0 });
+            api::service::changes::settle(&app.db).await.expect("stamped");
             assert_eq!(count(&app.db, "change_log", "").await, 1000, "repeating the bulk adds no entry");
             assert_eq!(count(&app.db, "feed_clock", "n = 1").await, 1, "one position for the whole transaction");
         }
         assert_eq!(count(&app.db, "audit_log", "").await, 1000);
+    }
+);
+
+both_backends!(
+    async fn a_committed_change_waiting_for_its_position_changes_the_version_and_is_stamped_by_the_worker(backend) {
+        let app = app_or_skip!(backend);
+        let actor = Actor::system();
+        let created = create::<Themes>(&app.db, &actor, theme(1, 0, 0)).await.expect("create");
+        // A write answers before its stamp; a feed read waits for it.
+        let page = read_feed(&app.db, &actor, None, 10, &[]).await.expect("the feed");
+        assert_eq!(page.entries.len(), 1, "the write is in the feed at once");
+        let cursor = page.entries[0].cursor;
+        let version = || async { api::service::cache::version_of(&app.db, &["themes"]).await.expect("a version") };
+        let stamped = version().await;
+        assert!(stamped > 0, "a collection with entries has a version");
+        if backend == tests::Backend::Sqlite {
+            // SQLite stamps in the write: an entry never waits.
+            return;
+        }
+        // A writer that committed and lost the database before stamping leaves its entry
+        // waiting; the clock is held meanwhile, as by a stamping run of another instance.
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let holder = app.db.begin().await.expect("a transaction");
+        holder.execute_unprepared("SELECT n FROM feed_clock WHERE id = 1 FOR UPDATE").await.expect("the clock");
+        app.db
+            .execute_unprepared(&format!(
+                "INSERT INTO change_log (position, resource_type, resource_id, op, version, changed_at, audience) \
+                 VALUES (NULL, 'themes', '{}', 'delete', 2, now(), 'public')",
+                created.meta.id
+            ))
+            .await
+            .expect("a waiting entry");
+        let waiting = version().await;
+        assert_ne!(waiting, stamped, "a committed change changes the version before its stamp");
+        assert_eq!(waiting >> 20, stamped >> 20, "no newer position while the clock is held");
+        let other = read_feed(&app.db, &actor, Some(cursor), 10, &[]);
+        let early = tokio::time::timeout(Duration::from_millis(300), other).await;
+        assert!(early.is_err(), "a feed read waits for the entry's stamp rather than skip it");
+        holder.commit().await.expect("release the clock");
+        // Nobody reads the feed: the server's worker stamps it on its next poll.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while count(&app.db, "change_log", "position IS NULL").await > 0 {
+            assert!(std::time::Instant::now() < deadline, "the worker stamps waiting entries");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let after = version().await;
+        assert!(after != waiting && after != stamped, "the stamp gives a version never seen before");
+        let page = read_feed(&app.db, &actor, Some(cursor), 10, &[]).await.expect("the feed");
+        assert_eq!(page.entries.len(), 1, "the stamped entry follows the cursor");
+        assert_eq!((page.entries[0].op.as_str(), page.entries[0].version), ("delete", 2));
+        assert!(page.entries[0].cursor > cursor);
     }
 );

@@ -1,15 +1,16 @@
 //! Collections keyed by the change feed: a bounded in-process cache of list pages and
 //! stats.
 //!
-//! Every committed write stamps its change entries with a feed position in commit order,
-//! in the same transaction as the write ([`crate::service::changes`]). The newest position
-//! among a collection's resource type and the types its answers show or filter by (a
-//! practice example shows its region's code and is filtered by region subtree and theme)
-//! is therefore a version of everything a list or stats query over it can answer: while it
-//! stays the same, no row such an answer reads has changed. It is read per request, in the
-//! read's own snapshot, from the change log's `(resource_type, position, seq)` index (a
-//! backward index-only probe per type; no row is written for it), so a write through any
-//! instance on the same database is seen by the next read on every other.
+//! Every committed write has change entries, which get a feed position in commit order
+//! ([`crate::service::changes`]). The newest position among a collection's resource type
+//! and the types its answers show or filter by (a practice example shows its region's
+//! code and is filtered by region subtree and theme), with the number of their committed
+//! entries still waiting for a position, is therefore a version of everything a list or
+//! stats query over it can answer ([`version_of`]): while it stays the same, no row such
+//! an answer reads has changed. It is read per request, in the read's own snapshot, from
+//! the change log's `(resource_type, position, seq)` index (a backward index-only probe per
+//! type; no row is written for it) and the partial index of waiting entries, so a write
+//! through any instance on the same database is seen by the next read on every other.
 //!
 //! An answer is cached under (collection, the query as parsed, the caller's visibility
 //! class, that version); a request at a newer version misses and replaces it. The cache
@@ -34,7 +35,8 @@ const MAX_KEY: usize = 2048;
 /// A cached answer with the version it was read at.
 #[derive(Debug, Clone)]
 pub struct Versioned<T> {
-    /// The newest feed position among the types the answer depends on.
+    /// The version of the types the answer depends on ([`version_of`]); 0 when it cannot
+    /// be told.
     pub version: i64,
     /// The answer.
     pub value: Arc<T>,
@@ -199,33 +201,57 @@ pub fn visibility_class(actor: &Actor, per_partner: bool) -> String {
     format!("{}:{who}", actor.kind)
 }
 
-/// The newest feed position among `types` (0 when none has an entry), read in the
-/// caller's snapshot: one backward index probe per type.
+/// Entries waiting for a position beyond which a collection's version is not told apart
+/// (its answers are then read every time, with no entity tag).
+const MAX_WAITING: i64 = (1 << WAITING_BITS) - 1;
+const WAITING_BITS: u32 = 20;
+
+/// The version of what `types`' collections can answer, read in the caller's snapshot
+/// (0 when it cannot be told: no entry yet, or too many waiting): the newest feed position
+/// among them (one backward index probe per type), and how many of their committed entries
+/// wait for a position (PostgreSQL stamps positions after commit; a partial index holds
+/// the few that wait). A commit adds waiting entries; a stamping run that stamps any of
+/// them gives a newer position: so every change gives a version never seen before.
 pub async fn version_of<C: ConnectionTrait>(conn: &C, types: &[&str]) -> Result<i64> {
     let backend = conn.get_database_backend();
+    let p = |i: usize| {
+        if backend == DbBackend::Postgres {
+            format!("${i}")
+        } else {
+            "?".to_owned()
+        }
+    };
     let probes: Vec<String> = (1..=types.len())
         .map(|i| {
-            let p = if backend == DbBackend::Postgres {
-                format!("${i}")
-            } else {
-                "?".to_owned()
-            };
-            format!("SELECT (SELECT MAX(position) FROM change_log WHERE resource_type = {p}) AS p")
+            format!(
+                "SELECT (SELECT MAX(position) FROM change_log WHERE resource_type = {}) AS p",
+                p(i)
+            )
         })
         .collect();
+    let listed: Vec<String> = (types.len() + 1..=2 * types.len()).map(p).collect();
     let sql = format!(
-        "SELECT COALESCE(MAX(p), 0) AS p FROM ({}) v",
+        "SELECT COALESCE(MAX(p), 0) AS p, (SELECT COUNT(*) FROM change_log \
+           WHERE position IS NULL AND resource_type IN ({})) AS waiting FROM ({}) v",
+        listed.join(", "),
         probes.join(" UNION ALL ")
     );
-    let values: Vec<sea_orm::Value> = types.iter().map(|t| (*t).into()).collect();
+    let values: Vec<sea_orm::Value> = types
+        .iter()
+        .chain(types.iter())
+        .map(|t| (*t).into())
+        .collect();
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
         .await
         .map_err(map_db_err)?;
-    Ok(match row {
-        Some(row) => row.try_get::<i64>("", "p").map_err(map_db_err)?,
-        None => 0,
-    })
+    let Some(row) = row else { return Ok(0) };
+    let position: i64 = row.try_get("", "p").map_err(map_db_err)?;
+    let waiting: i64 = row.try_get("", "waiting").map_err(map_db_err)?;
+    if waiting > MAX_WAITING || position >= 1 << (63 - WAITING_BITS) {
+        return Ok(0);
+    }
+    Ok((position << WAITING_BITS) | waiting)
 }
 
 /// The answer for (`collection`, `query`, `class`) at the version read from `conn` over

@@ -2,19 +2,41 @@
 //!
 //! Every write in the service layer records its changes on its [`Tx`](crate::service::db::Tx)
 //! while it runs; the entries are buffered in a [`Journal`] and written by [`Journal::flush`]
-//! as the transaction's last step, all stamped with one feed position taken from the
-//! `feed_clock` row, which stays locked until the commit.
+//! as the transaction's last step. Each committed entry gets a feed position, taken from
+//! the one-row `feed_clock`; entries of one transaction share it, and `seq` (the order of
+//! insertion) orders them within it. A reader pages by `(position, seq)`.
 //!
 //! # Why positions follow commit order
-//! A write transaction increments `feed_clock.n` as its last statement and commits right
-//! after. On PostgreSQL the row lock makes a second writer wait at that statement until the
-//! first has committed (a transaction is visible to new snapshots before its locks are
-//! released), so it gets the next number and every reader that can see position `n` can
-//! already see every position below it. On SQLite writers run one at a time (`BEGIN
-//! IMMEDIATE`), which gives the same order. A reader pages by `(position, seq)` with no
-//! horizon: nothing can still appear below a position it has read. The price is that
-//! commits are serialized from the clock to the commit (measured in `bench/writes`; see the
-//! README); the work before the clock runs concurrently as before.
+//! The guarantee is that a reader who has seen position `n` can already see every entry
+//! that will ever have a position up to `n`, and that two changes of one row are in the
+//! order of their versions.
+//!
+//! **PostgreSQL: stamped after commit.** A write inserts its entries without a position
+//! and commits; writers share no row, so their commits are flushed together. Then
+//! [`settle`] runs a stamping transaction before the write answers: it increments the
+//! clock row, whose lock it holds until its own commit, and gives that number to every
+//! committed entry still without one, in one statement that starts once the clock is
+//! held (at READ COMMITTED, so it sees every commit before it). Stamping runs are
+//! therefore one at a time across all instances, and a run's entries are visible to new
+//! snapshots before the clock is released (a transaction is visible before its locks are
+//! released): whoever sees position `n` sees every position below it, and no later run
+//! stamps below `n`. Of two changes of one row, the second was written after the first
+//! committed (it waited for the row's lock), so no run sees the second without the first:
+//! they share a position, the first with the lower `seq`, or the first has the lower
+//! position. Entries without a position are invisible to readers (each query says
+//! `position IS NOT NULL` or compares it). A write answers only after its entries are
+//! stamped, so a client reads its own change in the feed and in cached collections at
+//! once; if the stamping fails after the commit (the database went away), the entries
+//! wait for the next run, which every instance's worker also starts each poll.
+//! Webhook deliveries are written by the stamping run, for the entries it stamped, in
+//! feed order.
+//!
+//! **SQLite: stamped in the write.** Writers run one at a time (`BEGIN IMMEDIATE`), so the
+//! write takes the clock itself as its last statement and commits right after; nothing
+//! is gained by stamping later.
+//!
+//! Measured in `bench/writes` (see the README): under 8 writers on PostgreSQL, the clock
+//! taken inside each write serialized the commits and cost about 40 % of the throughput.
 //!
 //! # Who may see an entry
 //! Each entry stores the row's owner and its audience at the time of the write: `public`,
@@ -24,11 +46,12 @@
 //! a public entry. Who may follow the feed and which entries they see is one rule,
 //! [`Follower`], applied alike to `GET /changes` and to every webhook delivery.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -253,16 +276,16 @@ impl Journal {
         });
     }
 
-    /// Writes what was recorded, stamped with the next feed position: the last step of the
-    /// transaction before its commit. Takes no position when nothing was recorded.
-    pub async fn flush(&self, txn: &DatabaseTransaction) -> Result<Option<i64>> {
+    /// Writes what was recorded, as the last step of the transaction before its commit.
+    /// On SQLite the entries get the next feed position here (see the module
+    /// documentation); on PostgreSQL they are written without one, and answer `true`:
+    /// [`kick`] stamps them once the transaction has committed.
+    pub async fn flush(&self, txn: &DatabaseTransaction) -> Result<bool> {
         let (entries, audits) =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         if entries.is_empty() && audits.is_empty() {
-            return Ok(None);
+            return Ok(false);
         }
-        // The audit entries need no position: written before the clock is taken, they stay
-        // out of the stretch in which commits are serialized.
         for chunk in audits.chunks(ROWS_PER_INSERT) {
             let mut insert = Query::insert();
             insert.into_table("audit_log").columns([
@@ -289,7 +312,15 @@ impl Journal {
             }
             txn.execute(&insert).await.map_err(map_db_err)?;
         }
-        let position = tick(txn).await?;
+        if entries.is_empty() {
+            return Ok(false);
+        }
+        let stamped_later = crate::service::db::is_postgres(txn.get_database_backend());
+        let position = if stamped_later {
+            None
+        } else {
+            Some(tick(txn).await?)
+        };
         for chunk in entries.chunks(ROWS_PER_INSERT) {
             let mut insert = Query::insert();
             insert.into_table("change_log").columns([
@@ -322,16 +353,143 @@ impl Journal {
             }
             txn.execute(&insert).await.map_err(map_db_err)?;
         }
-        enqueue_deliveries(txn, position).await?;
-        if crate::service::db::is_postgres(txn.get_database_backend()) {
-            // Delivered at commit to every instance listening (webhook workers, later
-            // subscriptions); a lost notification only delays: the workers poll too.
-            txn.execute_unprepared(&format!("NOTIFY {CHANNEL}, '{position}'"))
-                .await
-                .map_err(map_db_err)?;
+        if let Some(position) = position {
+            enqueue_deliveries(txn, position).await?;
         }
-        Ok(Some(position))
+        Ok(stamped_later)
     }
+}
+
+/// Starts stamping the entries of a write that has just committed (PostgreSQL), without
+/// waiting for it: the writer answers at once, and the entries get their position a
+/// moment later (see the module documentation for who waits for it). Kicks that come
+/// while a run is already due share it.
+pub fn kick(db: &sea_orm::DatabaseConnection) {
+    if !crate::service::db::is_postgres(db.get_database_backend()) {
+        return;
+    }
+    let runs = Stamper::of(db);
+    if runs.kicked.swap(true, Ordering::SeqCst) {
+        // A run not yet begun is due: it will see this commit.
+        return;
+    }
+    let db = db.clone();
+    tokio::spawn(async move {
+        runs.kicked.store(false, Ordering::SeqCst);
+        if let Err(error) = runs.settle(&db).await {
+            // The entries wait for the next run: the next kick, feed read or worker poll.
+            tracing::warn!(%error, "committed changes wait for their feed position");
+        }
+    });
+}
+
+/// Stamps every entry committed before this call (PostgreSQL): when this returns `Ok`,
+/// each of them has its position. Feed reads call it first, so that a reader sees every
+/// change committed before its request.
+pub async fn settle(db: &sea_orm::DatabaseConnection) -> Result<()> {
+    if !crate::service::db::is_postgres(db.get_database_backend()) {
+        return Ok(());
+    }
+    Stamper::of(db).settle(db).await
+}
+
+/// The stamping runs of one pool. One runs at a time, and a caller
+/// waiting for its turn is done as soon as a run that began after its call has finished
+/// (that run saw every entry committed before, and stamped it or found it stamped), so
+/// that under load one run stamps the entries of many commits, as a database's group
+/// commit flushes many commits at once. Instances share nothing but the database: their
+/// runs queue on the clock row.
+#[derive(Default)]
+struct Stamper {
+    /// How many runs have begun.
+    begun: AtomicU64,
+    /// The number of the last run finished, held while a run is under way.
+    finished: tokio::sync::Mutex<u64>,
+    /// Whether a [`kick`]'s run is due and has not begun.
+    kicked: AtomicBool,
+}
+
+impl Stamper {
+    /// The runs of `db`'s pool (as one instance has one), known by its options, which all
+    /// its handles share and which live as long as it does.
+    fn of(db: &sea_orm::DatabaseConnection) -> Arc<Stamper> {
+        type Pools = Vec<(
+            Weak<sea_orm::sqlx::postgres::PgConnectOptions>,
+            Arc<Stamper>,
+        )>;
+        static STAMPERS: LazyLock<Mutex<Pools>> = LazyLock::new(Default::default);
+        let options = db.get_postgres_connection_pool().connect_options();
+        let mut stampers = STAMPERS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, runs)) = stampers
+            .iter()
+            .find(|(pool, _)| pool.upgrade().is_some_and(|o| Arc::ptr_eq(&o, &options)))
+        {
+            return runs.clone();
+        }
+        // The runs of pools that are gone go with them.
+        stampers.retain(|(pool, _)| pool.strong_count() > 0);
+        let runs = Arc::new(Stamper::default());
+        stampers.push((Arc::downgrade(&options), runs.clone()));
+        runs
+    }
+
+    async fn settle(&self, db: &sea_orm::DatabaseConnection) -> Result<()> {
+        let begun_before = self.begun.load(Ordering::SeqCst);
+        let mut finished = self.finished.lock().await;
+        if *finished > begun_before {
+            return Ok(());
+        }
+        let run = self.begun.fetch_add(1, Ordering::SeqCst) + 1;
+        stamp(db).await?;
+        *finished = run;
+        Ok(())
+    }
+}
+
+/// One stamping run (PostgreSQL): takes the next feed position from the clock row, whose
+/// lock it holds until its commit, gives it to every committed entry without one, writes
+/// their webhook deliveries and notifies listeners. Each statement reads the database as
+/// committed when it starts (READ COMMITTED), so the stamping statement, which runs once
+/// the clock is held, sees every entry committed before, including all that the previous
+/// run left. See the module documentation for why the order holds. Takes no position
+/// when no entry waits.
+async fn stamp(db: &sea_orm::DatabaseConnection) -> Result<()> {
+    let txn = db
+        .begin_with_config(Some(sea_orm::IsolationLevel::ReadCommitted), None)
+        .await
+        .map_err(map_db_err)?;
+    let backend = txn.get_database_backend();
+    let clock = txn
+        .query_one_raw(Statement::from_string(
+            backend,
+            "UPDATE feed_clock SET n = n + 1 WHERE id = 1 \
+               AND EXISTS (SELECT 1 FROM change_log WHERE position IS NULL) RETURNING n",
+        ))
+        .await
+        .map_err(map_db_err)?;
+    let Some(clock) = clock else {
+        txn.rollback().await.map_err(map_db_err)?;
+        return Ok(());
+    };
+    let position: i64 = clock.try_get("", "n").map_err(map_db_err)?;
+    let stamped = txn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            "UPDATE change_log SET position = $1 WHERE position IS NULL",
+            [position.into()],
+        ))
+        .await
+        .map_err(map_db_err)?
+        .rows_affected();
+    if stamped > 0 {
+        enqueue_deliveries(&txn, position).await?;
+        // Delivered at commit to every instance listening (webhook workers, later
+        // subscriptions); a lost notification only delays: the workers poll too.
+        txn.execute_unprepared(&format!("NOTIFY {CHANNEL}, '{position}'"))
+            .await
+            .map_err(map_db_err)?;
+    }
+    txn.commit().await.map_err(map_db_err)
 }
 
 /// The webhook outbox: a delivery for every entry at `position` and every live webhook
@@ -397,7 +555,8 @@ async fn enqueue_deliveries(txn: &DatabaseTransaction, position: i64) -> Result<
     Ok(())
 }
 
-/// Takes the next feed position; the clock row stays locked until the transaction ends.
+/// Takes the next feed position in a write (SQLite); the clock row stays locked until the
+/// transaction ends.
 async fn tick(txn: &DatabaseTransaction) -> Result<i64> {
     let backend: DbBackend = txn.get_database_backend();
     let row = txn
@@ -494,7 +653,10 @@ pub async fn read_feed(
     let follower = Follower::of_actor(actor);
     follower.require()?;
     crate::service::resource::check_page_size(limit, MAX_FEED_PAGE)?;
-    let mut query = Entity::find();
+    // Every change committed before this request is in the feed when it is read.
+    settle(db).await?;
+    // Entries still waiting for their position are not in the feed yet.
+    let mut query = Entity::find().filter(Column::Position.is_not_null());
     if let Some(after) = after {
         // `position >= p AND (position > p OR seq > s)`: the index range starts at the
         // cursor, so the millionth entry is found as fast as the first.
@@ -586,8 +748,10 @@ async fn pruned_through(db: &sea_orm::DatabaseConnection) -> Result<(i64, i64)> 
 /// follow (for a client that has just read the collections in full).
 pub async fn newest(db: &sea_orm::DatabaseConnection, actor: &Actor) -> Result<FeedCursor> {
     Follower::of_actor(actor).require()?;
-    // The last position handed out by a committed transaction; every entry of it is
-    // behind the cursor (seq at its maximum), every later commit after it.
+    settle(db).await?;
+    // The last position handed out by a committed transaction; every entry committed
+    // before this request is behind the cursor (seq at its maximum), every later commit
+    // after it.
     let row = db
         .query_one_raw(Statement::from_string(
             db.get_database_backend(),

@@ -111,10 +111,14 @@ impl Tx {
         self.journal.record(change);
     }
 
-    /// Writes the recorded entries (taking the feed clock last) and commits.
-    async fn commit(self) -> Result<()> {
-        self.journal.flush(&self.txn).await?;
-        self.txn.commit().await.map_err(map_db_err)
+    /// Writes the recorded entries and commits; answers whether they still need their
+    /// feed position ([`changes::settle`]).
+    ///
+    /// [`changes::settle`]: crate::service::changes::settle
+    async fn commit(self) -> Result<bool> {
+        let unstamped = self.journal.flush(&self.txn).await?;
+        self.txn.commit().await.map_err(map_db_err)?;
+        Ok(unstamped)
     }
 }
 
@@ -159,7 +163,12 @@ where
     loop {
         let result = async {
             let (tx, value) = work(begin_write(db).await?).await?;
-            tx.commit().await?;
+            if tx.commit().await? {
+                // Committed: a failure to stamp now leaves the entries to the next run.
+                if let Err(error) = crate::service::changes::settle(db).await {
+                    tracing::warn!(%error, "committed changes wait for their feed position");
+                }
+            }
             Ok(value)
         }
         .await;

@@ -4,8 +4,9 @@
 //! change as a CloudEvents 1.0 structured JSON event signed with HMAC-SHA256 as the webhook
 //! chose (`Leernet-Signature: t=<unix seconds>,v1=<hex>` over `"<t>." + body`, or the
 //! Standard Webhooks headers, `webhook-signature: v1,<base64>` over
-//! `"<event id>.<t>." + body`), and records the outcome. On PostgreSQL it wakes on `LISTEN leernet_changes`, which every write
-//! transaction notifies at commit on whichever instance it ran, and it also polls
+//! `"<event id>.<t>." + body`), and records the outcome. On PostgreSQL it wakes on `LISTEN leernet_changes`, which every
+//! run stamping feed positions notifies at commit on whichever instance it ran, and it
+//! stamps entries left waiting (see [`crate::service::changes`]); it also polls
 //! (`--webhook-poll-interval`), so that a lost notification delays a delivery but never
 //! drops it; on SQLite it polls. A crash between sending and recording delivers again
 //! after the lease: at least once, and the event `id` lets receivers de-duplicate.
@@ -156,6 +157,11 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
     loop {
         if *stop.borrow() {
             return;
+        }
+        // Entries whose writer committed but could not stamp them (it lost the database
+        // right after its commit) get their position here; deliveries are written then.
+        if let Err(error) = crate::service::changes::settle(&state.db).await {
+            tracing::debug!(%error, "cannot stamp waiting change entries");
         }
         let claimed = match webhooks::claim(&state.db, 20, LEASE).await {
             Ok(claimed) => claimed,
