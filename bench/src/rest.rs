@@ -10,8 +10,8 @@
 //! tests) on a new, migrated, unseeded database:
 //!
 //! 1. [`dataset`] writes a realistic data set through the service layer (`bulk_upsert` in
-//!    batches of 1,000 as the system partner, so rows, versions and change-log entries are
-//!    real): the region tree of 12 provinces (`PVxx`), 342 municipalities (`GMxxxx`) and
+//!    batches of 1,000 as the system partner, four side by side on PostgreSQL, so rows,
+//!    versions and change-log entries are real): the region tree of 12 provinces (`PVxx`), 342 municipalities (`GMxxxx`) and
 //!    3,000 districts (`WKxxxxxx`), 12 themes, 500 networks, 50,000 practice examples (all
 //!    published or archived, so every reader sees them) and 20,000 assignments. Practice
 //!    examples and assignments lie in a province (10%), a municipality (60%) or a district
@@ -21,10 +21,10 @@
 //!    assignments; the region tree is always whole. PostgreSQL is then `VACUUM ANALYZE`d,
 //!    as autovacuum would soon do; SQLite is left as the service leaves it. Prints how
 //!    long it took and the database's size.
-//! 2. Starts the release server (`leernet serve`, next to this program) over it, makes a
-//!    read-only dashboard partner and a token, and runs
-//!    `wrk -t2 -c32 -d<secs>s --latency --timeout 30s` (`LEERNET_BENCH_SECONDS`, default
-//!    10) against: a list page of 50 filtered by a province's subtree and a theme; a read
+//! 2. Starts the release server (`leernet serve`, next to this program) over it with the
+//!    response cache off (`--read-cache-size 0`), makes a read-only dashboard partner and
+//!    a token, and runs `wrk -t2 -c32 -d<secs>s --latency --timeout 30s`
+//!    (`LEERNET_BENCH_SECONDS`, default 10) against: a list page of 50 filtered by a province's subtree and a theme; a read
 //!    by id; two full-text searches, a word most texts hold (`beweging`; PostgreSQL's Dutch
 //!    stemming also finds `bewegen`, SQLite looks for the substring) and one a text in 40
 //!    holds (`valpreventie`); the stats by municipality; and `/health/live` (the ceiling of
@@ -33,7 +33,11 @@
 //!    year count them). wrk runs on the same cores as the server. Before each run (and
 //!    before 3.) it waits, up to 30 s, for the machine to be idle, so that requests wrk
 //!    abandoned at the end of a run (still running in the server or the database) do not
-//!    slow the next. Errors the server logged are printed after the table.
+//!    slow the next. Errors the server logged are printed after the table. On PostgreSQL
+//!    each endpoint but the last is set beside pgbench (prepared, 32 clients) on the best
+//!    single statement written by hand for the same answer ([`Best`]). Then the server
+//!    runs again with the cache on, and the list and the stats are measured over a
+//!    rotation of 200 distinct queries each (a wrk Lua script).
 //! 3. Walks the unfiltered list (50 a page, following `nextCursor`) to page 1,000 (or the
 //!    last page, at a smaller scale) and prints the median time of page 1 and of that page
 //!    (15 fetches each, the same cursor) and their ratio.
@@ -687,47 +691,82 @@ async fn rest(backend: Backend, bin: &Path, scale: f64, seconds: u64) -> Result<
     .await?
     .partner_id;
 
-    let server = Server::start(bin, &db, &test_db.url, partner, &[]).await?;
+    // Cache off: every request reads the database.
+    let server =
+        Server::start(bin, &db, &test_db.url, partner, &["--read-cache-size", "0"]).await?;
     let filter = format!("region={}&theme={}", data.provinces[2], data.themes[2]);
     let list = format!("/api/v1/practice-examples?limit=50&{filter}");
     let id = server.json(&list).await?["items"][0]["id"]
         .as_str()
         .context("the filtered list is empty")?
         .to_owned();
+    let postgres = backend == Backend::Postgres;
+    let best = Best::new(&db, postgres).await?;
     let mut endpoints = vec![
-        (
-            format!("list, {filter} ({} match)", server.matches(&filter).await?),
-            list.clone(),
-        ),
-        (
-            "read by id".to_owned(),
-            format!("/api/v1/practice-examples/{id}"),
-        ),
+        Endpoint {
+            name: format!("list, {filter} ({} match)", server.matches(&filter).await?),
+            path: list.clone(),
+            ceiling: best.list(&data.provinces[2], &data.themes[2]),
+            rotation: list_rotation(&data),
+        },
+        Endpoint {
+            name: "read by id".to_owned(),
+            path: format!("/api/v1/practice-examples/{id}"),
+            ceiling: best.read(&id),
+            rotation: Vec::new(),
+        },
     ];
     for q in [COMMON_WORD, RARE_WORD] {
         let matches = server.matches(&format!("q={q}")).await?;
-        endpoints.push((
-            format!("search, q={q} ({matches} match)"),
-            format!("/api/v1/practice-examples?limit=50&q={q}"),
-        ));
+        endpoints.push(Endpoint {
+            name: format!("search, q={q} ({matches} match)"),
+            path: format!("/api/v1/practice-examples?limit=50&q={q}"),
+            ceiling: best.search(q),
+            rotation: Vec::new(),
+        });
     }
-    endpoints.push((
-        "stats, groupBy=region&regionLevel=municipality".to_owned(),
-        "/api/v1/stats/practice-examples?groupBy=region&regionLevel=municipality".to_owned(),
-    ));
-    endpoints.push(("/health/live".to_owned(), "/health/live".to_owned()));
+    endpoints.push(Endpoint {
+        name: "stats, groupBy=region&regionLevel=municipality".to_owned(),
+        path: "/api/v1/stats/practice-examples?groupBy=region&regionLevel=municipality".to_owned(),
+        ceiling: best.stats_by_municipality(),
+        rotation: stats_rotation(&data),
+    });
+    endpoints.push(Endpoint {
+        name: "/health/live".to_owned(),
+        path: "/health/live".to_owned(),
+        ceiling: None,
+        rotation: Vec::new(),
+    });
     println!(
-        "  {:<54} {:>9} {:>10} {:>10} {:>7}",
-        "wrk -t2 -c32; lists 50 a page", "req/s", "p50", "p99", "failed"
+        "  {:<54} {:>9} {:>10} {:>10} {:>7}{}",
+        "wrk -t2 -c32, cache off; lists 50 a page",
+        "req/s",
+        "p50",
+        "p99",
+        "failed",
+        if postgres {
+            "    ceiling (best SQL)"
+        } else {
+            ""
+        }
     );
     let mut list_rps = 0.0;
     let mut settling = Settling::default();
-    for (i, (name, path)) in endpoints.iter().enumerate() {
-        server.json(path).await?;
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        server.json(&endpoint.path).await?;
         settling.wait().await;
-        let load = server.wrk(path, seconds)?;
+        let load = server.wrk(std::slice::from_ref(&endpoint.path), seconds)?;
+        let ceiling = match &endpoint.ceiling {
+            Some(sql) if postgres => {
+                settling.wait().await;
+                let tps = best.pgbench(sql, &test_db.url, seconds)?;
+                format!("  {:>9}/s ({:.0}%)", thousands(tps), 100.0 * load.rps / tps)
+            }
+            _ => String::new(),
+        };
         println!(
-            "  {name:<54} {:>9} {:>7.2} ms {:>7.2} ms {:>7}",
+            "  {:<54} {:>9} {:>7.2} ms {:>7.2} ms {:>7}{ceiling}",
+            endpoint.name,
             thousands(load.rps),
             load.p50_ms,
             load.p99_ms,
@@ -739,6 +778,34 @@ async fn rest(backend: Backend, bin: &Path, scale: f64, seconds: u64) -> Result<
         if i == 0 {
             // The list page's, for the database's ceiling.
             list_rps = load.rps;
+        }
+    }
+    server.report_errors();
+    drop(server);
+
+    // Cache on: the same lists and stats over a rotation of distinct queries.
+    let server = Server::start(bin, &db, &test_db.url, partner, &[]).await?;
+    println!(
+        "  {:<54} {:>9} {:>10} {:>10} {:>7}",
+        "cache on, each over a rotation of distinct queries", "req/s", "p50", "p99", "failed"
+    );
+    for endpoint in endpoints.iter().filter(|e| !e.rotation.is_empty()) {
+        settling.wait().await;
+        let load = server.wrk(&endpoint.rotation, seconds)?;
+        println!(
+            "  {:<54} {:>9} {:>7.2} ms {:>7.2} ms {:>7}",
+            format!(
+                "{} ({} queries)",
+                endpoint.name.split(',').next().unwrap_or_default(),
+                endpoint.rotation.len()
+            ),
+            thousands(load.rps),
+            load.p50_ms,
+            load.p99_ms,
+            load.failed
+        );
+        for failure in &load.failures {
+            println!("  {:<54} ({failure})", "");
         }
     }
 
@@ -1020,14 +1087,32 @@ impl Server {
     }
 
     /// Runs wrk against `path` for `seconds`.
-    fn wrk(&self, path: &str, seconds: u64) -> Result<Load> {
-        let output = Command::new("wrk")
+    /// wrk against `paths`: one path, or each in turn (a Lua script rotates them).
+    fn wrk(&self, paths: &[String], seconds: u64) -> Result<Load> {
+        let mut command = Command::new("wrk");
+        command
             .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency"])
             .args(["--timeout", "30s"])
-            .args(["-H", &format!("Authorization: Bearer {}", self.token)])
-            .arg(format!("{}{path}", self.base))
+            .args(["-H", &format!("Authorization: Bearer {}", self.token)]);
+        let script = std::env::temp_dir().join(format!("leernet-bench-{}.lua", std::process::id()));
+        if paths.len() > 1 {
+            let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
+            std::fs::write(
+                &script,
+                format!(
+                    "local paths = {{{}}}\nlocal i = 0\n\
+                     request = function()\n  i = i % #paths + 1\n  \
+                     return wrk.format(\"GET\", paths[i])\nend\n",
+                    list.join(", ")
+                ),
+            )?;
+            command.arg("-s").arg(&script);
+        }
+        let output = command
+            .arg(format!("{}{}", self.base, paths[0]))
             .output()
             .context("run wrk")?;
+        let _ = std::fs::remove_file(&script);
         let text = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             bail!(
@@ -1676,5 +1761,174 @@ Transfer/sec:      2.50MB
     fn formats_thousands() {
         assert_eq!(thousands(1234567.4), "1,234,567");
         assert_eq!(thousands(999.0), "999");
+    }
+}
+
+/// One endpoint measured: its path, the best hand-written SQL for the same answer
+/// (PostgreSQL), and the distinct queries the cache-on run rotates over (none: not run).
+struct Endpoint {
+    name: String,
+    path: String,
+    ceiling: Option<String>,
+    rotation: Vec<String>,
+}
+
+/// 200 distinct list pages: each province with each theme, then municipalities alone.
+fn list_rotation(data: &Dataset) -> Vec<String> {
+    let mut paths = Vec::new();
+    for province in &data.provinces {
+        for theme in &data.themes {
+            paths.push(format!(
+                "/api/v1/practice-examples?limit=50&region={province}&theme={theme}"
+            ));
+        }
+    }
+    let mut m = 0;
+    while paths.len() < 200 {
+        paths.push(format!(
+            "/api/v1/practice-examples?limit=50&region={}",
+            municipality_code(m)
+        ));
+        m += 1;
+    }
+    paths
+}
+
+/// 200 distinct stats queries: years per province and theme, then the other groupings.
+fn stats_rotation(data: &Dataset) -> Vec<String> {
+    let base = "/api/v1/stats/practice-examples";
+    let mut paths = Vec::new();
+    for province in &data.provinces {
+        for theme in &data.themes {
+            paths.push(format!(
+                "{base}?groupBy=year&region={province}&theme={theme}"
+            ));
+        }
+        paths.push(format!("{base}?groupBy=theme&region={province}"));
+        paths.push(format!(
+            "{base}?groupBy=region&regionLevel=district&region={province}"
+        ));
+    }
+    for theme in &data.themes {
+        paths.push(format!(
+            "{base}?groupBy=region&regionLevel=municipality&theme={theme}"
+        ));
+        paths.push(format!("{base}?groupBy=year&theme={theme}"));
+    }
+    for year in 2018..2026 {
+        paths.push(format!("{base}?groupBy=theme&year={year}"));
+        if paths.len() >= 200 {
+            break;
+        }
+    }
+    paths.truncate(200);
+    paths
+}
+
+/// The best SQL we can write by hand for each measured answer on PostgreSQL, over the
+/// service's indexes: one statement per answer, returning everything the answer shows
+/// (a list page's rows with their region code, network slug, theme slugs and links), with
+/// what a dashboard partner may see (no drafts). pgbench on it is the ceiling.
+struct Best {
+    regions: std::collections::HashMap<String, Uuid>,
+    themes: std::collections::HashMap<String, Uuid>,
+    postgres: bool,
+}
+
+impl Best {
+    async fn new(db: &DatabaseConnection, postgres: bool) -> Result<Self> {
+        let (mut regions, mut themes) = Default::default();
+        if postgres {
+            let ids = |table: &str, key: &str| {
+                format!("SELECT {key} AS k, id FROM {table} WHERE deleted_at IS NULL")
+            };
+            for (table, key, map) in [
+                ("regions", "code", &mut regions),
+                ("themes", "slug", &mut themes),
+            ] {
+                let map: &mut std::collections::HashMap<String, Uuid> = map;
+                for row in db
+                    .query_all_raw(Statement::from_string(DbBackend::Postgres, ids(table, key)))
+                    .await?
+                {
+                    map.insert(row.try_get("", "k")?, row.try_get("", "id")?);
+                }
+            }
+        }
+        Ok(Best {
+            regions,
+            themes,
+            postgres,
+        })
+    }
+
+    /// A page of practice examples (at most 51 rows, as the service reads one more to
+    /// know whether another page follows) with everything a page shows.
+    fn decorated(page: &str) -> String {
+        format!(
+            "WITH page AS ({page}) \
+             SELECT page.*, r.code AS region_code, n.slug AS network_slug, \
+               (SELECT array_agg(th.slug ORDER BY th.slug) FROM practice_example_themes pt \
+                  JOIN themes th ON th.id = pt.theme_id WHERE pt.practice_example_id = page.id) AS themes, \
+               (SELECT json_agg(json_build_object('title', l.title, 'url', l.url) ORDER BY l.position) \
+                  FROM practice_example_links l WHERE l.practice_example_id = page.id) AS links \
+             FROM page LEFT JOIN regions r ON r.id = page.region_id \
+               LEFT JOIN networks n ON n.id = page.network_id \
+             ORDER BY page.created_at DESC, page.id DESC;"
+        )
+    }
+
+    fn list(&self, region: &str, theme: &str) -> Option<String> {
+        let (region, theme) = (self.regions.get(region)?, self.themes.get(theme)?);
+        self.postgres.then(|| {
+            Self::decorated(&format!(
+                "SELECT p.* FROM practice_examples p \
+                 JOIN region_closure c ON c.descendant_id = p.region_id AND c.ancestor_id = '{region}' \
+                 JOIN practice_example_themes t ON t.practice_example_id = p.id AND t.theme_id = '{theme}' \
+                 WHERE p.deleted_at IS NULL AND p.status <> 'draft' \
+                 ORDER BY p.created_at DESC, p.id DESC LIMIT 51"
+            ))
+        })
+    }
+
+    fn read(&self, id: &str) -> Option<String> {
+        self.postgres.then(|| {
+            Self::decorated(&format!(
+                "SELECT p.* FROM practice_examples p \
+                 WHERE p.id = '{id}' AND p.deleted_at IS NULL AND p.status <> 'draft'"
+            ))
+        })
+    }
+
+    fn search(&self, q: &str) -> Option<String> {
+        self.postgres.then(|| {
+            Self::decorated(&format!(
+                "SELECT p.* FROM practice_examples p \
+                 WHERE p.search @@ websearch_to_tsquery('dutch', '{q}') \
+                   AND p.deleted_at IS NULL AND p.status <> 'draft' \
+                 ORDER BY p.created_at DESC, p.id DESC LIMIT 51"
+            ))
+        })
+    }
+
+    fn stats_by_municipality(&self) -> Option<String> {
+        self.postgres.then(|| {
+            "SELECT g.code, g.id, g.name, COUNT(*) AS n \
+             FROM practice_examples x JOIN region_closure t ON t.descendant_id = x.region_id \
+               JOIN regions g ON g.id = t.ancestor_id \
+             WHERE g.kind = 'municipality' AND g.deleted_at IS NULL \
+               AND x.deleted_at IS NULL AND x.status <> 'draft' \
+             GROUP BY g.id, g.code, g.name ORDER BY n DESC, g.name;"
+                .to_owned()
+        })
+    }
+
+    /// pgbench's transactions/s of `sql` (prepared, 32 clients).
+    fn pgbench(&self, sql: &str, url: &str, seconds: u64) -> Result<f64> {
+        let script = std::env::temp_dir().join(format!("leernet-best-{}.sql", std::process::id()));
+        std::fs::write(&script, sql)?;
+        let tps = pgbench(&script, url, "prepared", seconds);
+        let _ = std::fs::remove_file(&script);
+        tps
     }
 }

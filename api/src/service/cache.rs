@@ -230,15 +230,23 @@ pub async fn version_of<C: ConnectionTrait>(conn: &C, types: &[&str]) -> Result<
         })
         .collect();
     let listed: Vec<String> = (types.len() + 1..=2 * types.len()).map(p).collect();
+    // SQLite stamps inside the write: no entry ever waits there.
+    let postgres = backend == DbBackend::Postgres;
+    let waiting = if postgres {
+        format!(
+            "(SELECT COUNT(*) FROM change_log WHERE position IS NULL AND resource_type IN ({}))",
+            listed.join(", ")
+        )
+    } else {
+        "0".to_owned()
+    };
     let sql = format!(
-        "SELECT COALESCE(MAX(p), 0) AS p, (SELECT COUNT(*) FROM change_log \
-           WHERE position IS NULL AND resource_type IN ({})) AS waiting FROM ({}) v",
-        listed.join(", "),
+        "SELECT COALESCE(MAX(p), 0) AS p, {waiting} AS waiting FROM ({}) v",
         probes.join(" UNION ALL ")
     );
     let values: Vec<sea_orm::Value> = types
         .iter()
-        .chain(types.iter())
+        .chain(types.iter().filter(|_| postgres))
         .map(|t| (*t).into())
         .collect();
     let row = conn
