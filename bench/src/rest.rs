@@ -1700,70 +1700,6 @@ pub async fn plans() -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod unit {
-    use super::*;
-
-    #[test]
-    fn reads_wrk() -> Result<()> {
-        let text = "Running 2s test @ http://127.0.0.1:1/health/live
-  2 threads and 32 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency   850.00us    1.20ms  20.00ms   90.00%
-  Latency Distribution
-     50%  610.00us
-     75%    1.00ms
-     90%    2.00ms
-     99%    1.50s
-  40000 requests in 2.00s, 5.00MB read
-  Socket errors: connect 0, read 1, write 0, timeout 2
-  Non-2xx or 3xx responses: 3
-Requests/sec:  20000.50
-Transfer/sec:      2.50MB
-";
-        assert_eq!(
-            Load::parse(text)?,
-            Load {
-                rps: 20000.5,
-                p50_ms: 0.61,
-                p99_ms: 1500.0,
-                failed: 6,
-                failures: vec![
-                    "Socket errors: connect 0, read 1, write 0, timeout 2".to_owned(),
-                    "Non-2xx or 3xx responses: 3".to_owned()
-                ],
-            }
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn inlines_logged_parameters() {
-        let log = "2025-01-01 00:00:00.000 UTC [7] postgres@other LOG:  statement: SELECT 0
-2025-01-01 00:00:00.000 UTC [8] postgres@bench LOG:  statement: BEGIN
-2025-01-01 00:00:00.001 UTC [8] postgres@bench LOG:  execute sqlx_s_1: SELECT \"a\" FROM \"t\" WHERE \"b\" = $1 AND c <> 'x$2' AND \"d\" IN ($2, $10)
-\t  LIMIT $3
-2025-01-01 00:00:00.001 UTC [8] postgres@bench DETAIL:  parameters: $1 = 'it''s', $2 = NULL, $3 = '51', $10 = '2024-01-01 00:00:00+00'
-2025-01-01 00:00:00.002 UTC [8] postgres@bench LOG:  statement: COMMIT
-";
-        assert_eq!(
-            statements(log, "bench"),
-            [
-                "BEGIN",
-                "SELECT \"a\" FROM \"t\" WHERE \"b\" = 'it''s' AND c <> 'x$2' AND \"d\" IN (NULL, \
-                 '2024-01-01 00:00:00+00') LIMIT '51'",
-                "COMMIT",
-            ]
-        );
-    }
-
-    #[test]
-    fn formats_thousands() {
-        assert_eq!(thousands(1234567.4), "1,234,567");
-        assert_eq!(thousands(999.0), "999");
-    }
-}
-
 /// One endpoint measured: its path, the best hand-written SQL for the same answer
 /// (PostgreSQL), and the distinct queries the cache-on run rotates over (none: not run).
 struct Endpoint {
@@ -1930,5 +1866,69 @@ impl Best {
         let tps = pgbench(&script, url, "prepared", seconds);
         let _ = std::fs::remove_file(&script);
         tps
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn reads_wrk() -> Result<()> {
+        let text = "Running 2s test @ http://127.0.0.1:1/health/live
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   850.00us    1.20ms  20.00ms   90.00%
+  Latency Distribution
+     50%  610.00us
+     75%    1.00ms
+     90%    2.00ms
+     99%    1.50s
+  40000 requests in 2.00s, 5.00MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 3
+Requests/sec:  20000.50
+Transfer/sec:      2.50MB
+";
+        assert_eq!(
+            Load::parse(text)?,
+            Load {
+                rps: 20000.5,
+                p50_ms: 0.61,
+                p99_ms: 1500.0,
+                failed: 6,
+                failures: vec![
+                    "Socket errors: connect 0, read 1, write 0, timeout 2".to_owned(),
+                    "Non-2xx or 3xx responses: 3".to_owned()
+                ],
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn inlines_logged_parameters() {
+        let log = "2025-01-01 00:00:00.000 UTC [7] postgres@other LOG:  statement: SELECT 0
+2025-01-01 00:00:00.000 UTC [8] postgres@bench LOG:  statement: BEGIN
+2025-01-01 00:00:00.001 UTC [8] postgres@bench LOG:  execute sqlx_s_1: SELECT \"a\" FROM \"t\" WHERE \"b\" = $1 AND c <> 'x$2' AND \"d\" IN ($2, $10)
+\t  LIMIT $3
+2025-01-01 00:00:00.001 UTC [8] postgres@bench DETAIL:  parameters: $1 = 'it''s', $2 = NULL, $3 = '51', $10 = '2024-01-01 00:00:00+00'
+2025-01-01 00:00:00.002 UTC [8] postgres@bench LOG:  statement: COMMIT
+";
+        assert_eq!(
+            statements(log, "bench"),
+            [
+                "BEGIN",
+                "SELECT \"a\" FROM \"t\" WHERE \"b\" = 'it''s' AND c <> 'x$2' AND \"d\" IN (NULL, \
+                 '2024-01-01 00:00:00+00') LIMIT '51'",
+                "COMMIT",
+            ]
+        );
+    }
+
+    #[test]
+    fn formats_thousands() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
     }
 }

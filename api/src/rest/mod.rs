@@ -59,7 +59,6 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(axum::middleware::from_fn(to_completion))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -113,22 +112,6 @@ pub fn app(state: AppState) -> Router {
     match cors {
         Some(cors) => router.layer(cors),
         None => router,
-    }
-}
-
-/// Runs the handler in a task of its own, so that it finishes even when the client hangs
-/// up or the request times out (the answer is then dropped): a handler dropped in the
-/// middle of its database work could hand a connection back to the pool inside a
-/// transaction whose `BEGIN` was sent but not answered, and the next request on that
-/// connection would fail. Lasting work is bounded by the database's own timeouts.
-async fn to_completion(request: Request, next: Next) -> Response {
-    use tracing::Instrument;
-    match tokio::spawn(next.run(request).in_current_span()).await {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::error!(%error, "a request's handler failed");
-            Error::internal(anyhow::anyhow!("the handler failed")).into_response()
-        }
     }
 }
 

@@ -454,10 +454,13 @@ impl Stamper {
 /// run left. See the module documentation for why the order holds. Takes no position
 /// when no entry waits.
 async fn stamp(db: &sea_orm::DatabaseConnection) -> Result<()> {
-    let txn = db
-        .begin_with_config(Some(sea_orm::IsolationLevel::ReadCommitted), None)
-        .await
-        .map_err(map_db_err)?;
+    let begin = db.clone();
+    let txn = crate::service::db::uncancelled(async move {
+        begin
+            .begin_with_config(Some(sea_orm::IsolationLevel::ReadCommitted), None)
+            .await
+    })
+    .await?;
     let backend = txn.get_database_backend();
     let clock = txn
         .query_one_raw(Statement::from_string(

@@ -127,12 +127,30 @@ impl Tx {
 /// reads first and then writes fails at once when another wrote meanwhile), a plain
 /// `BEGIN` elsewhere.
 pub async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
+    let db = db.clone();
+    uncancelled(async move {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
     })
     .await
-    .map_err(map_db_err)
+}
+
+/// Begins a transaction in a task of its own, so that it is begun whole even when the
+/// request waiting for it is dropped (its client hung up, or it timed out): dropped while
+/// its `BEGIN` was on the wire, the connection would go back to the pool inside a
+/// transaction nobody holds, and the next request on it would fail. A transaction once
+/// begun rolls back when it is dropped.
+pub async fn uncancelled<F>(begin: F) -> Result<DatabaseTransaction>
+where
+    F: Future<Output = std::result::Result<DatabaseTransaction, DbErr>> + Send + 'static,
+{
+    tokio::spawn(begin)
+        .await
+        .map_err(Error::internal)?
+        .map_err(map_db_err)
 }
 
 /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` elsewhere.
@@ -193,16 +211,19 @@ where
     F: FnOnce(DatabaseTransaction) -> Fut,
     Fut: Future<Output = Result<(DatabaseTransaction, T)>>,
 {
-    let txn = if is_postgres(db.get_database_backend()) {
-        db.begin_with_config(
-            Some(IsolationLevel::RepeatableRead),
-            Some(AccessMode::ReadOnly),
-        )
-        .await
-    } else {
-        db.begin().await
-    }
-    .map_err(map_db_err)?;
+    let db = db.clone();
+    let txn = uncancelled(async move {
+        if is_postgres(db.get_database_backend()) {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await
+        } else {
+            db.begin().await
+        }
+    })
+    .await?;
     let (txn, value) = work(txn).await?;
     txn.commit().await.map_err(map_db_err)?;
     Ok(value)
