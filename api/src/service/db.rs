@@ -112,9 +112,9 @@ impl Tx {
     }
 
     /// Writes the recorded entries and commits; answers whether they still need their
-    /// feed position ([`changes::settle`]).
+    /// feed position ([`changes::kick`]).
     ///
-    /// [`changes::settle`]: crate::service::changes::settle
+    /// [`changes::kick`]: crate::service::changes::kick
     async fn commit(self) -> Result<bool> {
         let unstamped = self.journal.flush(&self.txn).await?;
         self.txn.commit().await.map_err(map_db_err)?;
@@ -182,10 +182,7 @@ where
         let result = async {
             let (tx, value) = work(begin_write(db).await?).await?;
             if tx.commit().await? {
-                // Committed: a failure to stamp now leaves the entries to the next run.
-                if let Err(error) = crate::service::changes::settle(db).await {
-                    tracing::warn!(%error, "committed changes wait for their feed position");
-                }
+                crate::service::changes::kick(db);
             }
             Ok(value)
         }
