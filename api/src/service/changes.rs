@@ -13,8 +13,8 @@
 //!
 //! **PostgreSQL: stamped after commit.** A write inserts its entries without a position
 //! and commits; writers share no row, so their commits are flushed together. Then
-//! [`kick`] starts a stamping run without waiting for it: the run increments the clock
-//! row, whose lock it holds until its own commit, and gives that number to every
+//! [`settle`] runs a stamping transaction before the write answers: it increments the
+//! clock row, whose lock it holds until its own commit, and gives that number to every
 //! committed entry still without one, in one statement that starts once the clock is
 //! held (at READ COMMITTED, so it sees every commit before it). Stamping runs are
 //! therefore one at a time across all instances, and a run's entries are visible to new
@@ -24,12 +24,10 @@
 //! committed (it waited for the row's lock), so no run sees the second without the first:
 //! they share a position, the first with the lower `seq`, or the first has the lower
 //! position. Entries without a position are invisible to readers (each query says
-//! `position IS NOT NULL` or compares it). A feed read and the newest cursor first
-//! [`settle`]: they wait for a run that began after the request, so a client reads its
-//! own change, and everything committed before, at once; a cached collection's version
-//! counts the entries still waiting ([`crate::service::cache::version_of`]), so it sees a
-//! commit before its stamp. If a run fails (the database went away), the entries wait for
-//! the next one, which every instance's worker also starts each poll.
+//! `position IS NOT NULL` or compares it). A write answers only after its entries are
+//! stamped, so a client reads its own change in the feed and in cached collections at
+//! once; if the stamping fails after the commit (the database went away), the entries
+//! wait for the next run, which every instance's worker also starts each poll.
 //! Webhook deliveries are written by the stamping run, for the entries it stamped, in
 //! feed order.
 //!
@@ -38,8 +36,7 @@
 //! is gained by stamping later.
 //!
 //! Measured in `bench/writes` (see the README): under 8 writers on PostgreSQL, the clock
-//! taken inside each write serialized the commits and cost 40-45 % of the throughput;
-//! stamped after commit, writes keep about 88 % of it.
+//! taken inside each write serialized the commits and cost about 40 % of the throughput.
 //!
 //! # Who may see an entry
 //! Each entry stores the row's owner and its audience at the time of the write: `public`,
@@ -363,9 +360,6 @@ impl Journal {
     }
 }
 
-/// How long a kicked run waits before it begins, so that commits close behind share it.
-const KICK_DELAY: std::time::Duration = std::time::Duration::from_millis(2);
-
 /// Starts stamping the entries of a write that has just committed (PostgreSQL), without
 /// waiting for it: the writer answers at once, and the entries get their position a
 /// moment later (see the module documentation for who waits for it). Kicks that come
@@ -381,8 +375,6 @@ pub fn kick(db: &sea_orm::DatabaseConnection) {
     }
     let db = db.clone();
     tokio::spawn(async move {
-        // A moment for the commits close behind this one to share the run.
-        tokio::time::sleep(KICK_DELAY).await;
         runs.kicked.store(false, Ordering::SeqCst);
         if let Err(error) = runs.settle(&db).await {
             // The entries wait for the next run: the next kick, feed read or worker poll.

@@ -112,9 +112,9 @@ impl Tx {
     }
 
     /// Writes the recorded entries and commits; answers whether they still need their
-    /// feed position ([`changes::kick`]).
+    /// feed position ([`changes::settle`]).
     ///
-    /// [`changes::kick`]: crate::service::changes::kick
+    /// [`changes::settle`]: crate::service::changes::settle
     async fn commit(self) -> Result<bool> {
         let unstamped = self.journal.flush(&self.txn).await?;
         self.txn.commit().await.map_err(map_db_err)?;
@@ -182,7 +182,10 @@ where
         let result = async {
             let (tx, value) = work(begin_write(db).await?).await?;
             if tx.commit().await? {
-                crate::service::changes::kick(db);
+                // Committed: a failure to stamp now leaves the entries to the next run.
+                if let Err(error) = crate::service::changes::settle(db).await {
+                    tracing::warn!(%error, "committed changes wait for their feed position");
+                }
             }
             Ok(value)
         }
