@@ -36,7 +36,7 @@
 //! is gained by stamping later.
 //!
 //! Measured in `bench/writes` (see the README): under 8 writers on PostgreSQL, the clock
-//! taken inside each write serialized the commits and cost about 40 % of the throughput.
+//! taken inside each write serialized the commits and cost 40-45 % of the throughput.
 //!
 //! # Who may see an entry
 //! Each entry stores the row's owner and its audience at the time of the write: `public`,
@@ -46,7 +46,7 @@
 //! a public entry. Who may follow the feed and which entries they see is one rule,
 //! [`Follower`], applied alike to `GET /changes` and to every webhook delivery.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
@@ -279,7 +279,7 @@ impl Journal {
     /// Writes what was recorded, as the last step of the transaction before its commit.
     /// On SQLite the entries get the next feed position here (see the module
     /// documentation); on PostgreSQL they are written without one, and answer `true`:
-    /// [`kick`] stamps them once the transaction has committed.
+    /// [`settle`] stamps them once the transaction has committed.
     pub async fn flush(&self, txn: &DatabaseTransaction) -> Result<bool> {
         let (entries, audits) =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
@@ -360,29 +360,6 @@ impl Journal {
     }
 }
 
-/// Starts stamping the entries of a write that has just committed (PostgreSQL), without
-/// waiting for it: the writer answers at once, and the entries get their position a
-/// moment later (see the module documentation for who waits for it). Kicks that come
-/// while a run is already due share it.
-pub fn kick(db: &sea_orm::DatabaseConnection) {
-    if !crate::service::db::is_postgres(db.get_database_backend()) {
-        return;
-    }
-    let runs = Stamper::of(db);
-    if runs.kicked.swap(true, Ordering::SeqCst) {
-        // A run not yet begun is due: it will see this commit.
-        return;
-    }
-    let db = db.clone();
-    tokio::spawn(async move {
-        runs.kicked.store(false, Ordering::SeqCst);
-        if let Err(error) = runs.settle(&db).await {
-            // The entries wait for the next run: the next kick, feed read or worker poll.
-            tracing::warn!(%error, "committed changes wait for their feed position");
-        }
-    });
-}
-
 /// Stamps every entry committed before this call (PostgreSQL): when this returns `Ok`,
 /// each of them has its position. Feed reads call it first, so that a reader sees every
 /// change committed before its request.
@@ -405,8 +382,6 @@ struct Stamper {
     begun: AtomicU64,
     /// The number of the last run finished, held while a run is under way.
     finished: tokio::sync::Mutex<u64>,
-    /// Whether a [`kick`]'s run is due and has not begun.
-    kicked: AtomicBool,
 }
 
 impl Stamper {
