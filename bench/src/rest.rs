@@ -764,17 +764,7 @@ async fn rest(backend: Backend, bin: &Path, scale: f64, seconds: u64) -> Result<
             }
             _ => String::new(),
         };
-        println!(
-            "  {:<54} {:>9} {:>7.2} ms {:>7.2} ms {:>7}{ceiling}",
-            endpoint.name,
-            thousands(load.rps),
-            load.p50_ms,
-            load.p99_ms,
-            load.failed
-        );
-        for failure in &load.failures {
-            println!("  {:<54} ({failure})", "");
-        }
+        load.print(&endpoint.name, &ceiling);
         if i == 0 {
             // The list page's, for the database's ceiling.
             list_rps = load.rps;
@@ -792,21 +782,12 @@ async fn rest(backend: Backend, bin: &Path, scale: f64, seconds: u64) -> Result<
     for endpoint in endpoints.iter().filter(|e| !e.rotation.is_empty()) {
         settling.wait().await;
         let load = server.wrk(&endpoint.rotation, seconds)?;
-        println!(
-            "  {:<54} {:>9} {:>7.2} ms {:>7.2} ms {:>7}",
-            format!(
-                "{} ({} queries)",
-                endpoint.name.split(',').next().unwrap_or_default(),
-                endpoint.rotation.len()
-            ),
-            thousands(load.rps),
-            load.p50_ms,
-            load.p99_ms,
-            load.failed
+        let name = format!(
+            "{} ({} queries)",
+            endpoint.name.split(',').next().unwrap_or_default(),
+            endpoint.rotation.len()
         );
-        for failure in &load.failures {
-            println!("  {:<54} ({failure})", "");
-        }
+        load.print(&name, "");
     }
 
     settling.wait().await;
@@ -1145,6 +1126,20 @@ struct Load {
 }
 
 impl Load {
+    /// One line of the table, `after` appended, and wrk's account of any failure below it.
+    fn print(&self, name: &str, after: &str) {
+        println!(
+            "  {name:<54} {:>9} {:>7.2} ms {:>7.2} ms {:>7}{after}",
+            thousands(self.rps),
+            self.p50_ms,
+            self.p99_ms,
+            self.failed
+        );
+        for failure in &self.failures {
+            println!("  {:<54} ({failure})", "");
+        }
+    }
+
     fn parse(text: &str) -> Result<Self> {
         let (mut rps, mut p50, mut p99, mut failed) = (None, None, None, 0);
         let mut failures = Vec::new();
