@@ -24,6 +24,8 @@
 //! the release binary), the first against the 1,000th page, and on PostgreSQL the
 //! database's own ceiling for a list page (see [`rest`]).
 //!
+//! `dataset URL`: writes the data set of `rest` into the database at `URL` and keeps it.
+//!
 //! `plans`: on PostgreSQL, `EXPLAIN (ANALYZE, BUFFERS)` of every statement each REST
 //! endpoint issues over the same data set (see [`rest::plans`]).
 
@@ -69,7 +71,11 @@ async fn main() -> Result<()> {
         }
         Some("rest") => rest::run().await,
         Some("plans") => rest::plans().await,
-        _ => bail!("usage: leernet-bench writes | log-size | feed | rest | plans"),
+        Some("dataset") => match args.get(1) {
+            Some(url) => rest::keep(url).await,
+            None => bail!("usage: leernet-bench dataset DATABASE_URL"),
+        },
+        _ => bail!("usage: leernet-bench writes | log-size | feed | rest | plans | dataset URL"),
     }
 }
 

@@ -632,6 +632,43 @@ pub async fn run() -> Result<()> {
     Ok(())
 }
 
+/// `leernet-bench dataset URL`: writes the data set of [`dataset`] (at
+/// `LEERNET_BENCH_SCALE`) into the database at `URL` (migrated first) and keeps it, for
+/// looking at plans or serving it with `leernet serve --database-url URL`.
+pub async fn keep(url: &str) -> Result<()> {
+    let scale: f64 = env_or("LEERNET_BENCH_SCALE", 1.0)?;
+    let db = connect(&DbOptions {
+        url: url.to_owned(),
+        max_connections: 5,
+        busy_timeout: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(5),
+    })
+    .await?;
+    Migrator::up(&db, None).await?;
+    let started = Instant::now();
+    let data = dataset(&db, scale).await?;
+    let took = started.elapsed();
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("VACUUM ANALYZE").await?;
+    } else {
+        db.execute_unprepared("ANALYZE").await?;
+    }
+    println!(
+        "leernet-bench dataset: {} regions, {} networks, {} practice examples, {} assignments in {:.0} s ({})",
+        data.regions,
+        data.networks,
+        thousands(data.practice_examples as f64),
+        thousands(data.assignments as f64),
+        took.as_secs_f64(),
+        data.took
+            .iter()
+            .map(|(what, took)| format!("{what} {:.1} s", took.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
     match std::env::var(name) {
         Ok(value) => value

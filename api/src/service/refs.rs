@@ -553,22 +553,29 @@ pub async fn linked_keys<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The parents in `link` that link to a row of `target` whose `key` is `value` (e.g. the
-/// networks with theme slug `voeding`): a subquery for `Column::Id.in_subquery(..)`.
+/// The parents in `link` that link to the live row of `target` whose `key` is `value`
+/// (e.g. the networks with theme slug `voeding`): a subquery for
+/// `Column::Id.in_subquery(..)`. `key` is unique among live rows; the row is found first (a
+/// scalar subquery), so that the planner looks the links up by (child, parent) whatever
+/// `value` is, rather than probing `target` once per candidate parent.
 pub fn parents_linked_by_key(
     link: LinkTable,
     target: &'static str,
     key: &'static str,
     value: impl Into<Value>,
 ) -> SelectStatement {
+    let row = Query::select()
+        .column("id")
+        .from(target)
+        .and_where(Expr::col(key).eq(value.into()))
+        .and_where(Expr::col("deleted_at").is_null())
+        .to_owned();
     Query::select()
         .column((link.table, link.parent))
         .from(link.table)
-        .inner_join(
-            target,
-            Expr::col((target, "id")).equals((link.table, link.child)),
+        .and_where(
+            Expr::col((link.table, link.child)).eq(Expr::SubQuery(None, Box::new(row.into()))),
         )
-        .and_where(Expr::col((target, key)).eq(value.into()))
         .to_owned()
 }
 

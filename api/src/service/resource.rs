@@ -14,7 +14,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query, ValueType};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, Iterable,
-    ModelTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement, Value,
+    ModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -1024,9 +1024,21 @@ async fn list_in<R: Resource>(
         if let Some(column) = column {
             query = query.order_by(column, order.clone());
         }
-        let mut rows = query
-            .order_by(id, order)
+        // The page's ids first, then its rows: the ids can come from indexes alone (the
+        // filters' columns are indexed with the id), and only the page's rows are read,
+        // whichever plan the database keeps for the statement.
+        let ids = query
+            .select_only()
+            .column(id)
+            .order_by(id, order.clone())
             .limit(limit + 1)
+            .into_query();
+        let mut rows = R::Entity::find().filter(id.in_subquery(ids));
+        if let Some(column) = column {
+            rows = rows.order_by(column, order.clone());
+        }
+        let mut rows = rows
+            .order_by(id, order)
             .all(txn)
             .await
             .map_err(map_db_err)?;

@@ -10,8 +10,8 @@
 //! the whole province, grouped by municipality) is in no group.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityName,
-    EntityTrait, QueryFilter, QuerySelect, QueryTrait, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryTrait, Statement,
 };
 use serde::Serialize;
 
@@ -140,9 +140,8 @@ async fn stats_in<R: Counted>(
 ) -> Result<Stats> {
     let backend = txn.get_database_backend();
     {
+        // The rows a list would return, every column: the derived table `x` below.
         let mut rows = R::Entity::find()
-            .select_only()
-            .column(<R::Entity as Common>::id())
             .filter(<R::Entity as Common>::deleted_at().is_null())
             .filter(R::visible(actor))
             .filter(R::default_condition(actor, filter))
@@ -154,53 +153,66 @@ async fn stats_in<R: Counted>(
             rows = rows.filter(search_condition::<R>(backend, q)?);
         }
         let subquery = backend.build(&rows.into_query());
-        let table = R::Entity::default().table_name().to_owned();
-        let total = R::SUM
-            .map(|(column, _)| format!(", SUM(x.{column}) AS total"))
-            .unwrap_or_else(|| ", NULL AS total".to_owned());
+        let rows = format!("({}) x", subquery.sql);
         let cast = if is_postgres(backend) { "::bigint" } else { "" };
+        // Counts and sums per group `k` of the counted rows, then summed again per group
+        // of the answer (`SUM(c.n)`), so that the joins after it see one row per group,
+        // not one per counted row.
+        let sum = |of: &str| match R::SUM {
+            Some((column, _)) => format!(", SUM({}){cast} AS total", of.replace('*', column)),
+            None => ", NULL AS total".to_owned(),
+        };
         let sql = match group_by {
             GroupBy::Region(level) => {
-                // From the counted rows to their regions' ancestors, in that order: `CROSS
-                // JOIN` keeps SQLite to it (without statistics its planner started from the
-                // regions of the level and probed the closure for every pair, 5,000 rows ×
-                // 342 municipalities), and PostgreSQL plans it as any inner join.
-                let (join, on) = match R::REGION {
-                    RegionOf::Column(column) => (
-                        "CROSS JOIN region_closure t".to_owned(),
-                        format!("t.descendant_id = x.{column}"),
+                let level = level.as_str();
+                match R::REGION {
+                    // A row lies in one region, which has one ancestor at each level: the
+                    // counts per region add up per ancestor without double counting.
+                    // `CROSS JOIN` keeps SQLite to this order (without statistics its
+                    // planner started from the regions of the level and probed the
+                    // closure for every pair); PostgreSQL plans it as any inner join.
+                    RegionOf::Column(column) => format!(
+                        "SELECT g.code AS key, g.id AS region_id, g.name AS label, SUM(c.n){cast} AS n{} \
+                         FROM (SELECT x.{column} AS k, COUNT(*) AS n{} FROM {rows} GROUP BY x.{column}) c \
+                         CROSS JOIN region_closure t CROSS JOIN regions g \
+                         WHERE t.descendant_id = c.k AND g.id = t.ancestor_id \
+                           AND g.kind = '{level}' AND g.deleted_at IS NULL \
+                         GROUP BY g.id, g.code, g.name ORDER BY n DESC, label",
+                        sum("c.total"),
+                        sum("x.*"),
                     ),
-                    RegionOf::Link(link, parent, region) => (
-                        format!("CROSS JOIN {link} l CROSS JOIN region_closure t"),
-                        format!("l.{parent} = x.id AND t.descendant_id = l.{region}"),
+                    // A row linked to several regions under one ancestor counts there once.
+                    RegionOf::Link(link, parent, region) => format!(
+                        "SELECT g.code AS key, g.id AS region_id, g.name AS label, COUNT(DISTINCT x.id){cast} AS n{} \
+                         FROM {rows} CROSS JOIN {link} l CROSS JOIN region_closure t CROSS JOIN regions g \
+                         WHERE l.{parent} = x.id AND t.descendant_id = l.{region} AND g.id = t.ancestor_id \
+                           AND g.kind = '{level}' AND g.deleted_at IS NULL \
+                         GROUP BY g.id, g.code, g.name ORDER BY n DESC, label",
+                        sum("x.*"),
                     ),
-                };
-                format!(
-                    "SELECT g.code AS key, g.id AS region_id, g.name AS label, COUNT(DISTINCT x.id){cast} AS n{total} \
-                     FROM {table} x {join} CROSS JOIN regions g \
-                     WHERE {on} AND g.id = t.ancestor_id \
-                       AND g.kind = '{}' AND g.deleted_at IS NULL AND x.id IN ({}) \
-                     GROUP BY g.id, g.code, g.name ORDER BY n DESC, label",
-                    level.as_str(),
-                    subquery.sql
-                )
+                }
             }
             GroupBy::Theme => {
                 let link = R::THEMES.ok_or_else(|| {
                     Error::invalid("groupBy", format!("{} have no themes", R::TYPE))
                 })?;
+                // A link is unique per (row, theme): a row counts once per theme.
                 format!(
-                    "SELECT th.slug AS key, th.name AS label, COUNT(DISTINCT x.id){cast} AS n{total} \
-                     FROM {table} x JOIN {} l ON l.{} = x.id JOIN themes th ON th.id = l.{} \
-                     WHERE x.id IN ({}) GROUP BY th.slug, th.name ORDER BY n DESC, label",
-                    link.table, link.parent, link.child, subquery.sql
+                    "SELECT th.slug AS key, th.name AS label, c.n AS n, c.total AS total \
+                     FROM (SELECT l.{child} AS k, COUNT(*){cast} AS n{} \
+                           FROM {rows} JOIN {table} l ON l.{parent} = x.id GROUP BY l.{child}) c \
+                     JOIN themes th ON th.id = c.k ORDER BY n DESC, label",
+                    sum("x.*"),
+                    table = link.table,
+                    parent = link.parent,
+                    child = link.child,
                 )
             }
             GroupBy::Year => format!(
-                "SELECT CAST({} AS TEXT) AS key, NULL AS label, COUNT(*){cast} AS n{total} \
-                 FROM {table} x WHERE x.id IN ({}) GROUP BY 1 ORDER BY 1",
+                "SELECT CAST({} AS TEXT) AS key, NULL AS label, COUNT(*){cast} AS n{} \
+                 FROM {rows} GROUP BY 1 ORDER BY 1",
                 R::year(backend),
-                subquery.sql
+                sum("x.*"),
             ),
         };
         let statement = match subquery.values {
