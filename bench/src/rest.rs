@@ -1842,7 +1842,7 @@ impl Best {
                   FROM practice_example_links l WHERE l.practice_example_id = page.id) AS links \
              FROM page LEFT JOIN regions r ON r.id = page.region_id \
                LEFT JOIN networks n ON n.id = page.network_id \
-             ORDER BY page.created_at DESC, page.id DESC;"
+             ORDER BY page.id DESC;"
         )
     }
 
@@ -1850,11 +1850,12 @@ impl Best {
         let (region, theme) = (self.regions.get(region)?, self.themes.get(theme)?);
         self.postgres.then(|| {
             Self::decorated(&format!(
-                "SELECT p.* FROM practice_examples p \
-                 JOIN region_closure c ON c.descendant_id = p.region_id AND c.ancestor_id = '{region}' \
-                 JOIN practice_example_themes t ON t.practice_example_id = p.id AND t.theme_id = '{theme}' \
-                 WHERE p.deleted_at IS NULL AND p.status <> 'draft' \
-                 ORDER BY p.created_at DESC, p.id DESC LIMIT 51"
+                "SELECT p.* FROM practice_examples p WHERE p.id IN (\
+                   SELECT x.id FROM region_closure c \
+                   JOIN practice_examples x ON x.region_id = c.descendant_id AND x.deleted_at IS NULL \
+                   JOIN practice_example_themes t ON t.practice_example_id = x.id AND t.theme_id = '{theme}' \
+                   WHERE c.ancestor_id = '{region}' AND x.status <> 'draft' \
+                   ORDER BY x.id DESC LIMIT 51)"
             ))
         })
     }
@@ -1874,18 +1875,19 @@ impl Best {
                 "SELECT p.* FROM practice_examples p \
                  WHERE p.search @@ websearch_to_tsquery('dutch', '{q}') \
                    AND p.deleted_at IS NULL AND p.status <> 'draft' \
-                 ORDER BY p.created_at DESC, p.id DESC LIMIT 51"
+                 ORDER BY p.id DESC LIMIT 51"
             ))
         })
     }
 
     fn stats_by_municipality(&self) -> Option<String> {
         self.postgres.then(|| {
-            "SELECT g.code, g.id, g.name, COUNT(*) AS n \
-             FROM practice_examples x JOIN region_closure t ON t.descendant_id = x.region_id \
+            "SELECT g.code, g.id, g.name, SUM(c.n)::bigint AS n \
+             FROM (SELECT region_id, COUNT(*) AS n FROM practice_examples \
+                   WHERE deleted_at IS NULL AND status <> 'draft' GROUP BY region_id) c \
+               JOIN region_closure t ON t.descendant_id = c.region_id \
                JOIN regions g ON g.id = t.ancestor_id \
              WHERE g.kind = 'municipality' AND g.deleted_at IS NULL \
-               AND x.deleted_at IS NULL AND x.status <> 'draft' \
              GROUP BY g.id, g.code, g.name ORDER BY n DESC, g.name;"
                 .to_owned()
         })

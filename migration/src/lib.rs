@@ -15,7 +15,7 @@ mod m20261202_000001_webhook_signature;
 mod m20261202_000002_webhook_scopes;
 mod m20261203_000001_read_path;
 mod m20261204_000001_feed_sequencer;
-mod m20261205_000001_live_region_indexes;
+mod m20261205_000001_region_rows;
 pub mod rebuild;
 pub mod search;
 
@@ -37,7 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_webhook_scopes::Migration),
             Box::new(m20261203_000001_read_path::Migration),
             Box::new(m20261204_000001_feed_sequencer::Migration),
-            Box::new(m20261205_000001_live_region_indexes::Migration),
+            Box::new(m20261205_000001_region_rows::Migration),
         ]
     }
 }

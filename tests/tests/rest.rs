@@ -287,6 +287,24 @@ both_backends!(
             Some(json!({"regionCode": "PV20"})), &[("content-type", "application/merge-patch+json")]).await;
         assert_eq!((status, moved["regionCode"].as_str()), (StatusCode::OK, Some("PV20")), "{moved}");
         assert_ne!(moved["regionId"], example["regionId"]);
+        // Clearing it by either field clears it, not only the field named.
+        for (field, code) in [("regionId", "GM0114"), ("regionCode", "PV22")] {
+            let (status, _, placed) = call(&app, &token, Method::PATCH, &format!("/api/v1/practice-examples/{}", example["id"].as_str().expect("id")),
+                Some(json!({"regionCode": code})), &[("content-type", "application/merge-patch+json")]).await;
+            assert_eq!((status, placed["regionCode"].as_str()), (StatusCode::OK, Some(code)), "{placed}");
+            let (status, _, cleared) = call(&app, &token, Method::PATCH, &format!("/api/v1/practice-examples/{}", example["id"].as_str().expect("id")),
+                Some(json!({field: null})), &[("content-type", "application/merge-patch+json")]).await;
+            assert_eq!(status, StatusCode::OK, "{field}: null: {cleared}");
+            assert_eq!((&cleared["regionId"], &cleared["regionCode"]), (&Value::Null, &Value::Null), "{field}: null: {cleared}");
+        }
+
+        // A query parameter that does not parse is named, as an unknown one is.
+        for (query, name) in [("year=abc", "year"), ("limit=-1", "limit"), ("updatedSince=gisteren", "updatedSince"), ("bogus=1", "bogus")] {
+            let (status, _, problem) = call(&app, &token, Method::GET, &format!("/api/v1/practice-examples?{query}"), None, &[]).await;
+            assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec![name.to_owned()]), "{query}: {problem}");
+        }
+        let (status, _, problem) = call(&app, &token, Method::GET, "/api/v1/stats/practice-examples?groupBy=year&year=abc", None, &[]).await;
+        assert_eq!((status, names(&problem)), (StatusCode::BAD_REQUEST, vec!["year".to_owned()]), "{problem}");
     }
 );
 

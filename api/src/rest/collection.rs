@@ -911,11 +911,13 @@ where
         for field in READ_ONLY {
             object.remove(*field);
         }
+        // A patch naming a reference by one of its fields (a new value, or `null` to clear
+        // it) drops the other's current value, which named the reference it replaces.
         for (by_id, by_key) in REFERENCE_PAIRS {
-            if body.get(*by_key).is_some_and(|v| !v.is_null()) && body.get(*by_id).is_none() {
+            if body.get(*by_key).is_some() && body.get(*by_id).is_none() {
                 object.remove(*by_id);
             }
-            if body.get(*by_id).is_some_and(|v| !v.is_null()) && body.get(*by_key).is_none() {
+            if body.get(*by_id).is_some() && body.get(*by_key).is_none() {
                 object.remove(*by_key);
             }
         }

@@ -27,14 +27,20 @@ pub fn field_of(message: &str, fallback: &str) -> String {
         .to_owned()
 }
 
-/// Parses a query string into `T` (which denies unknown fields).
+/// Parses a query string into `T` (which denies unknown fields). A value that does not
+/// parse (`year=abc`) is named by its parameter, as an unknown one is.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
-    serde_urlencoded::from_str::<T>(query).map_err(|e| {
-        let message = e.to_string();
-        Error::Validation(vec![InvalidParam::new(
-            field_of(&message, "query"),
-            message,
-        )])
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize::<_, T>(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let field = if path.is_empty() || path == "." || path.contains('?') {
+            field_of(&message, "query")
+        } else {
+            path
+        };
+        Error::Validation(vec![InvalidParam::new(field, message)])
     })
 }
 
