@@ -2,10 +2,11 @@
 //! initiatives (and residents reached), assignments and lessons there are per region at a
 //! chosen level of the tree, per theme, or per year, under the same filters as lists.
 //!
-//! SQL does the counting: the rows a list would return are a subquery (the very filters,
-//! visibility and search of [`crate::service::resource::list`]), and one `GROUP BY` over a
-//! join through the region closure (or the theme links, or the year) counts them. No row
-//! is loaded into memory. A row counts in the group of the region at the chosen level that
+//! SQL does the counting: the rows a list would return are a derived table (the very
+//! filters, visibility and search of [`crate::service::resource::list`]), counted per
+//! group: per year, per theme link, or per row's own region, whose counts are then summed
+//! per ancestor at the chosen level through the region closure (networks, linked to
+//! several regions, are counted once per ancestor instead). No row is loaded into memory. A row counts in the group of the region at the chosen level that
 //! its own region lies in; a row whose region lies above that level (a practice example of
 //! the whole province, grouped by municipality) is in no group.
 
