@@ -39,7 +39,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the service (migrates the database first; seeds it on first start).
-    Serve(Config),
+    Serve(Box<Config>),
     /// Apply database migrations.
     Migrate(DbConfig),
     /// Load the seed documents' data (idempotent: running it twice changes nothing). On a

@@ -221,6 +221,12 @@ pub struct Config {
     #[arg(long, env = "LEERNET_GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
 
+    /// How long a level of a GraphQL answer gathers the keys of its relations (a page of
+    /// networks' regions, themes, practice examples) before reading them in one statement
+    /// per relation; keys that come later are read in another.
+    #[arg(long, env = "LEERNET_GRAPHQL_BATCH_DELAY", default_value = "1ms")]
+    pub graphql_batch_delay: humantime::Duration,
+
     /// Origins browsers may call the API from (CORS), comma-separated, or `*`; none by
     /// default.
     #[arg(long, env = "LEERNET_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
@@ -327,6 +333,7 @@ impl Config {
             graphql_max_complexity: 20_000,
             graphql_max_batch: 0,
             graphql_introspection: true,
+            graphql_batch_delay: Duration::from_millis(1).into(),
             cors_allow_origins: Vec::new(),
             hsts: false,
             webhook_allow_private: true,

@@ -61,7 +61,7 @@ pub fn main() -> std::process::ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => {
-            let server = Server::start(config).await?;
+            let server = Server::start(*config).await?;
             server.run(shutdown_signal()).await
         }
         Command::Migrate(db) => {

@@ -181,7 +181,7 @@ both_backends!(
             region(code: "GM0114") { id rowId name kind code }
             network(slug: "legro") { id rowId slug name kind status }
             theme(slug: "voeding") { id rowId slug name }
-            practiceExample(slug: "legro-gemeentedelers-2023") { id rowId slug status themes collection }
+            practiceExample(slug: "legro-gemeentedelers-2023") { id rowId slug status themes: themeSlugs collection }
             missing: region(code: "GM9999") { id }
         }"#, json!({})).await;
         assert_eq!((keys["region"]["name"].as_str(), keys["region"]["kind"].as_str()), (Some("Emmen"), Some("MUNICIPALITY")), "{keys}");
@@ -461,5 +461,243 @@ both_backends!(
         let mut expected: Vec<String> = api::service::seed::THEMES.iter().map(|(_, name)| (*name).to_owned()).collect();
         expected.sort();
         assert_eq!(names, expected);
+    }
+);
+
+/// The `rowId`s of a connection's nodes.
+fn row_ids(connection: &Value) -> Vec<String> {
+    connection["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["rowId"].as_str().expect("rowId").to_owned())
+        .collect()
+}
+
+/// The slugs of a connection's nodes, sorted.
+fn slugs(connection: &Value) -> Vec<String> {
+    let mut slugs: Vec<String> = connection["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["slug"].as_str().expect("slug").to_owned())
+        .collect();
+    slugs.sort();
+    slugs
+}
+
+/// Bulk-writes `items` to `collection` through REST.
+async fn bulk(app: &TestApp, token: &str, collection: &str, items: Vec<Value>) {
+    let (status, _, body) = tests::call(
+        app,
+        token,
+        reqwest::Method::POST,
+        &format!("/api/v1/{collection}/bulk"),
+        Some(json!({"items": items})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+both_backends!(
+    /// Every relation gives what the related collection's own list gives for the same
+    /// filter, both ways, and pages like a root connection.
+    async fn relations_answer_what_the_filtered_lists_answer(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |config| config.graphql_max_complexity = 10_000_000).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let writer = tests::token_for(&app, "gemeente", "municipality", "read write:practice-examples", &[]).await;
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let theme = api::service::seed::THEMES[0].0;
+        bulk(&app, &writer, "practice-examples", (0..5).map(|i| json!({
+            "externalId": format!("pe-{i}"), "slug": format!("voorbeeld-{i}"), "title": format!("Voorbeeld {i}"),
+            "year": 2024, "status": "published", "regionCode": "GM0114", "networkSlug": "living-lab-m-en-gezond", "themes": [theme],
+        })).collect()).await;
+
+        let all = data(&app, &token, r#"{ networks(first: 500) { nodes {
+            rowId slug themeSlugs
+            themes { nodes { slug networks { nodes { slug } } } }
+            regions { regionId regionCode role region { rowId code networks { nodes { slug } } } }
+            parentNetwork { slug childNetworks { nodes { slug } } }
+            childNetworks { nodes { slug parentNetwork { slug } } }
+            goals { nodes { rowId network { slug } } }
+            memberships { nodes { rowId network { slug } organization { rowId } } }
+            reports { nodes { rowId } }
+            practiceExamples { nodes { rowId network { slug } region { rowId } themes { nodes { slug } } } }
+        } } }"#, json!({})).await;
+        let lists = r#"query($id: UUID!) {
+            goals(filter: {networkId: $id}) { nodes { rowId } }
+            memberships(filter: {networkId: $id}) { nodes { rowId } }
+            reports(filter: {networkId: $id}) { nodes { rowId } }
+            practiceExamples(filter: {networkId: $id}) { nodes { rowId } }
+            networks(filter: {parentNetworkId: $id}) { nodes { slug } }
+        }"#;
+        let networks = all["networks"]["nodes"].as_array().expect("networks");
+        assert!(networks.len() >= 4, "{all}");
+        let mut seen = std::collections::HashMap::<&str, usize>::new();
+        for network in networks {
+            let slug = network["slug"].as_str().expect("slug");
+            let listed = data(&app, &token, lists, json!({"id": network["rowId"]})).await;
+            for (relation, list) in [("goals", "goals"), ("memberships", "memberships"), ("reports", "reports"), ("practiceExamples", "practiceExamples")] {
+                assert_eq!(row_ids(&network[relation]), row_ids(&listed[list]), "{slug}: {relation}");
+                *seen.entry(relation).or_default() += network[relation]["nodes"].as_array().expect("nodes").len();
+            }
+            assert_eq!(slugs(&network["childNetworks"]), slugs(&listed["networks"]), "{slug}: childNetworks");
+            for child in network["childNetworks"]["nodes"].as_array().expect("children") {
+                assert_eq!(child["parentNetwork"]["slug"], slug);
+                *seen.entry("childNetworks").or_default() += 1;
+            }
+            if let Some(parent) = network["parentNetwork"].as_object() {
+                assert!(slugs(&parent["childNetworks"]).iter().any(|s| s == slug), "{slug} is among its parent's children");
+            }
+            for item in ["goals", "memberships", "practiceExamples"] {
+                for node in network[item]["nodes"].as_array().expect("nodes") {
+                    assert_eq!(node["network"]["slug"], slug, "{item} point back");
+                }
+            }
+            // Themes: the objects of the slugs, and each theme's networks hold this one.
+            let mut theme_slugs: Vec<String> = network["themeSlugs"].as_array().expect("slugs").iter().map(|s| s.as_str().expect("slug").to_owned()).collect();
+            theme_slugs.sort();
+            assert_eq!(slugs(&network["themes"]), theme_slugs, "{slug}: themes");
+            for theme in network["themes"]["nodes"].as_array().expect("themes") {
+                assert!(slugs(&theme["networks"]).iter().any(|s| s == slug));
+                *seen.entry("themes").or_default() += 1;
+            }
+            // Regions with their role: the region objects, whose networks hold this one.
+            for region in network["regions"].as_array().expect("regions") {
+                assert_eq!(region["region"]["rowId"], region["regionId"]);
+                assert_eq!(region["region"]["code"], region["regionCode"]);
+                assert!(slugs(&region["region"]["networks"]).iter().any(|s| s == slug));
+                *seen.entry("regions").or_default() += 1;
+            }
+        }
+        for relation in ["goals", "memberships", "practiceExamples", "childNetworks", "themes", "regions"] {
+            assert!(seen.get(relation).copied().unwrap_or(0) > 0, "the data set exercises {relation}: {seen:?}");
+        }
+
+        // A region's subtree, as REST's `region` filter has it, and its children.
+        let region = data(&app, &token, r#"{
+            region(code: "PV22") { rowId code children { nodes { code parent { code } } } practiceExamples { nodes { rowId region { rowId } } } }
+            practiceExamples(filter: {region: "PV22"}) { nodes { rowId } }
+        }"#, json!({})).await;
+        let subtree = row_ids(&region["region"]["practiceExamples"]);
+        assert!(subtree.len() >= 5, "{region}");
+        assert_eq!(subtree, row_ids(&region["practiceExamples"]));
+        let children = data(&app, &token, "query($id: UUID!) { regions(filter: {parentId: $id}) { nodes { code } } }", json!({"id": region["region"]["rowId"]})).await;
+        assert_eq!(region["region"]["children"]["nodes"].as_array().expect("children").len(), children["regions"]["nodes"].as_array().expect("regions").len());
+        for child in region["region"]["children"]["nodes"].as_array().expect("children") {
+            assert_eq!(child["parent"]["code"], "PV22");
+        }
+        let themed = data(&app, &token, "query($slug: String!) { theme(slug: $slug) { practiceExamples { nodes { rowId } } } practiceExamples(filter: {theme: $slug}) { nodes { rowId } } }", json!({"slug": theme})).await;
+        assert_eq!(row_ids(&themed["theme"]["practiceExamples"]), row_ids(&themed["practiceExamples"]));
+
+        // A nested connection pages forwards and backwards like a root one.
+        let page = r#"query($first: Int, $after: String, $last: Int, $before: String) {
+            region(code: "PV22") { practiceExamples(first: $first, after: $after, last: $last, before: $before, orderBy: {field: TITLE, direction: DESC}) {
+                nodes { rowId } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"#;
+        let whole = data(&app, &token, page, json!({"first": 500})).await;
+        let whole = row_ids(&whole["region"]["practiceExamples"]);
+        let (mut forwards, mut after) = (Vec::new(), Value::Null);
+        loop {
+            let answer = data(&app, &token, page, json!({"first": 2, "after": after})).await;
+            let connection = &answer["region"]["practiceExamples"];
+            forwards.extend(row_ids(connection));
+            if connection["pageInfo"]["hasNextPage"] != json!(true) { break; }
+            after = connection["pageInfo"]["endCursor"].clone();
+        }
+        assert_eq!(forwards, whole);
+        let (mut backwards, mut before) = (Vec::new(), Value::Null);
+        loop {
+            let answer = data(&app, &token, page, json!({"last": 2, "before": before})).await;
+            let connection = &answer["region"]["practiceExamples"];
+            backwards.splice(0..0, row_ids(connection));
+            if connection["pageInfo"]["hasPreviousPage"] != json!(true) { break; }
+            before = connection["pageInfo"]["startCursor"].clone();
+        }
+        assert_eq!(backwards, whole);
+
+        // A nested connection's arguments are refused by their own names.
+        let refused = error(&app, &token, r#"{ region(code: "PV22") { practiceExamples(first: 0) { nodes { rowId } } } }"#, json!({})).await;
+        assert_eq!(refused["extensions"]["invalidParams"][0]["name"], "first", "{refused}");
+        let refused = error(&app, &token, r#"{ region(code: "PV22") { networks(filter: {region: "GM9999"}) { nodes { slug } } } }"#, json!({})).await;
+        assert_eq!(refused["extensions"]["invalidParams"][0]["name"], "filter.region", "{refused}");
+
+        // Another partner's draft is not among a relation's rows; its owner's it is.
+        let (status, _, draft) = tests::call(&app, &writer, reqwest::Method::POST, "/api/v1/practice-examples",
+            Some(json!({"title": "Nog niet af", "slug": "nog-niet-af", "status": "draft", "year": 2024, "regionCode": "GM0114"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        let query = r#"{ region(code: "GM0114") { practiceExamples(first: 500) { nodes { rowId } } } }"#;
+        let owner = data(&app, &writer, query, json!({})).await;
+        assert!(row_ids(&owner["region"]["practiceExamples"]).contains(&draft["id"].as_str().expect("id").to_owned()));
+        let other = data(&app, &token, query, json!({})).await;
+        assert!(!row_ids(&other["region"]["practiceExamples"]).contains(&draft["id"].as_str().expect("id").to_owned()));
+    }
+);
+
+/// The SQL statements a request ran, from its `Server-Timing` header.
+fn statements(response: &reqwest::Response) -> u64 {
+    let timing = response.headers()["server-timing"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let count = timing
+        .split("desc=\"")
+        .nth(1)
+        .and_then(|d| d.split(' ').next())
+        .unwrap_or_else(|| panic!("a count in {timing}"));
+    count
+        .parse()
+        .unwrap_or_else(|_| panic!("a count in {timing}"))
+}
+
+both_backends!(
+    /// A query's statements depend on its shape, never on its rows: three levels of
+    /// relations under 5 networks and under 500 run the same number.
+    async fn a_query_runs_as_many_statements_for_500_networks_as_for_5(backend) {
+        // A long batch delay, so that a slow (debug) build gathers every key of a level.
+        let Some(app) = TestApp::spawn_with(backend, |config| {
+            config.graphql_max_complexity = 1_000_000;
+            config.graphql_batch_delay = std::time::Duration::from_millis(200).into();
+            config.rate_limit_per_minute = 100_000;
+        }).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let writer = tests::token_for(&app, "provincie", "provincial_network", "read write:networks write:practice-examples", &[]).await;
+        let theme = api::service::seed::THEMES[1].0;
+        let add = |from: usize, to: usize| {
+            let networks: Vec<Value> = (from..to).map(|i| json!({
+                "externalId": format!("n-{i}"), "slug": format!("netwerk-{i}"), "name": format!("Netwerk {i}"), "kind": "living_lab", "status": "active",
+                "regions": [{"regionCode": "GM0114", "role": "focus"}], "themes": [theme],
+            })).collect();
+            let examples: Vec<Value> = (from..to).map(|i| json!({
+                "externalId": format!("pe-{i}"), "slug": format!("voorbeeld-{i}"), "title": format!("Voorbeeld {i}"), "year": 2024,
+                "status": "published", "regionCode": "GM0114", "networkSlug": format!("netwerk-{i}"), "themes": [theme],
+            })).collect();
+            (networks, examples)
+        };
+        let query = json!({"query": r#"{ networks(first: 500) { nodes {
+            name
+            regions { role region { code parent { code } } }
+            themes(first: 5) { nodes { slug } }
+            practiceExamples(first: 5) { nodes { title region { name } themes(first: 5) { nodes { slug } } } }
+        } } }"#});
+        let mut counts = Vec::new();
+        for (from, to, total) in [(0, 1, 5), (1, 496, 500)] {
+            let (networks, examples) = add(from, to);
+            bulk(&app, &writer, "networks", networks).await;
+            bulk(&app, &writer, "practice-examples", examples).await;
+            let response = app.client.post(app.url("/graphql")).bearer_auth(&writer).json(&query).send().await.expect("post");
+            assert_eq!(response.status(), StatusCode::OK);
+            let count = statements(&response);
+            let answer: Value = response.json().await.expect("json");
+            assert!(answer.get("errors").is_none(), "{answer}");
+            let nodes = answer["data"]["networks"]["nodes"].as_array().expect("nodes");
+            assert_eq!(nodes.len(), total);
+            let added = nodes.iter().find(|n| n["name"] == "Netwerk 0").expect("an added network");
+            assert_eq!(added["practiceExamples"]["nodes"][0]["region"]["name"], "Emmen", "{added}");
+            assert_eq!(added["regions"][0]["region"]["parent"]["code"], "PV22", "{added}");
+            assert_eq!(added["practiceExamples"]["nodes"][0]["themes"]["nodes"][0]["slug"], theme, "{added}");
+            counts.push(count);
+        }
+        eprintln!("statements for 5 and for 500 networks: {counts:?}");
+        assert_eq!(counts[0], counts[1], "statements over 5 and over 500 networks");
     }
 );

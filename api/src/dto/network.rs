@@ -56,6 +56,7 @@ pub struct Network {
     /// The parent network's slug.
     pub parent_network_slug: Option<String>,
     /// Theme slugs.
+    #[graphql(name = "themeSlugs")]
     pub themes: Vec<String>,
     /// Regions with their role.
     pub regions: Vec<NetworkRegion>,
@@ -67,6 +68,7 @@ pub struct Network {
 
 /// A region of a network, with its role.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, async_graphql::SimpleObject)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkRegion {
     /// The region.

@@ -49,6 +49,7 @@ pub struct PracticeExample {
     /// The collection it belongs to, e.g. `#GemeenteDelers 2023`.
     pub collection: Option<String>,
     /// Theme slugs.
+    #[graphql(name = "themeSlugs")]
     pub themes: Vec<String>,
     /// Publication state.
     pub status: PracticeExampleStatus,
@@ -205,6 +206,7 @@ pub struct Initiative {
     /// How many residents it reached.
     pub residents_reached: Option<i32>,
     /// Theme slugs.
+    #[graphql(name = "themeSlugs")]
     pub themes: Vec<String>,
 }
 
@@ -297,6 +299,7 @@ pub struct Lesson {
     /// The lesson itself.
     pub body: String,
     /// Theme slugs.
+    #[graphql(name = "themeSlugs")]
     pub themes: Vec<String>,
 }
 

@@ -11,7 +11,7 @@
 //! specification allows when it is not cheap to know. There is no `totalCount` yet.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, OutputType};
+use async_graphql::{Context, ErrorExtensions, OutputType};
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
@@ -58,6 +58,122 @@ pub struct Paging {
     pub updated_since: Option<DateTime<Utc>>,
 }
 
+/// A connection's page as the service asks for it, with what is needed to turn the
+/// service's page into the connection.
+pub struct Asked {
+    /// The service's page request (a backward page is a forward one in the other order).
+    pub request: PageRequest,
+    /// Paging backwards (`last`/`before`).
+    backward: bool,
+    /// The order the caller asked for.
+    sort: Sort,
+    /// How the service's parameter names are named here (`limit` is `first`, ...).
+    names: [(&'static str, &'static str); 4],
+}
+
+impl Asked {
+    /// Reads the paging arguments of a connection of `R`, refusing what cannot be a page.
+    pub fn new<R: Resource>(sort: Sort, paging: Paging) -> Result<Self, Error> {
+        let backward = paging.last.is_some() || paging.before.is_some();
+        if backward && (paging.first.is_some() || paging.after.is_some()) {
+            return Err(Error::invalid(
+                "last",
+                "page forwards (first, after) or backwards (last, before), not both at once",
+            ));
+        }
+        let (size_name, cursor_name) = if backward {
+            ("last", "before")
+        } else {
+            ("first", "after")
+        };
+        let names = [
+            ("limit", size_name),
+            ("cursor", cursor_name),
+            ("q", "search"),
+            ("sort", "orderBy"),
+        ];
+        let size = if backward { paging.last } else { paging.first }.unwrap_or(DEFAULT_PAGE);
+        // The service refuses a size outside 1 to 500 (naming it); a negative one cannot
+        // reach it as a count, so it is refused here in the same words.
+        let Ok(limit) = u64::try_from(size) else {
+            return Err(Error::invalid(
+                size_name,
+                format!("must be between 1 and {MAX_PAGE_SIZE}, got {size}"),
+            ));
+        };
+        let cursor = if backward {
+            paging.before
+        } else {
+            paging.after
+        };
+        let after = cursor
+            .map(|c| cursor::decode(R::TYPE, &sort, &c))
+            .transpose()
+            .map_err(|e| renamed(e, &names))?;
+        let request = PageRequest {
+            limit,
+            after,
+            sort: Sort {
+                field: sort.field.clone(),
+                descending: sort.descending != backward,
+            },
+            updated_since: paging.updated_since,
+            q: paging.search,
+        };
+        Ok(Self {
+            request,
+            backward,
+            sort,
+            names,
+        })
+    }
+
+    /// A service error with the page's parameters named as this connection names them.
+    pub fn error(&self, error: &Error) -> async_graphql::Error {
+        match error {
+            Error::Validation(params) => {
+                renamed(Error::Validation(params.clone()), &self.names).extend()
+            }
+            other => other.extend(),
+        }
+    }
+
+    /// The service's page of `R` as the connection.
+    pub fn connection<R>(&self, page: &service::Page<R::Dto>) -> Page<R::Dto>
+    where
+        R: Resource,
+        R::Dto: OutputType + Clone + Listed + 'static,
+    {
+        let backward = self.backward;
+        let more = page.next.is_some();
+        let mut items = page.items.clone();
+        if backward {
+            items.reverse();
+        }
+        // The row at the page's far end has the service's own cursor; the others are made
+        // the same way from their fields.
+        let far_end = if backward {
+            0
+        } else {
+            items.len().saturating_sub(1)
+        };
+        let mut connection = Connection::new(backward && more, !backward && more);
+        for (index, dto) in items.into_iter().enumerate() {
+            let after = match &page.next {
+                Some(next) if index == far_end => next.clone(),
+                _ => After {
+                    key: dto.sort_key(&self.sort.field),
+                    id: dto.row_id(),
+                },
+            };
+            connection
+                .edges
+                .push(Edge::new(cursor::encode(R::TYPE, &self.sort, &after), dto));
+        }
+        connection
+    }
+}
+
 /// A page of `R` under `filter` in `sort` order, as a connection.
 pub async fn list<R>(
     ctx: &Context<'_>,
@@ -71,86 +187,17 @@ where
 {
     let state = ctx.data::<AppState>()?;
     let actor = ctx.data::<Actor>()?;
-    let backward = paging.last.is_some() || paging.before.is_some();
-    if backward && (paging.first.is_some() || paging.after.is_some()) {
-        return Err(Error::invalid(
-            "last",
-            "page forwards (first, after) or backwards (last, before), not both at once",
-        ))
-        .resolved();
-    }
-    let (size_name, cursor_name) = if backward {
-        ("last", "before")
-    } else {
-        ("first", "after")
-    };
-    let names = [
-        ("limit", size_name),
-        ("cursor", cursor_name),
-        ("q", "search"),
-        ("sort", "orderBy"),
-    ];
-    let size = if backward { paging.last } else { paging.first }.unwrap_or(DEFAULT_PAGE);
-    // The service refuses a size outside 1 to 500 (naming it); a negative one cannot reach
-    // it as a count, so it is refused here in the same words.
-    let Ok(limit) = u64::try_from(size) else {
-        return Err(Error::invalid(
-            size_name,
-            format!("must be between 1 and {MAX_PAGE_SIZE}, got {size}"),
-        ))
-        .resolved();
-    };
-    let cursor = if backward {
-        paging.before
-    } else {
-        paging.after
-    };
-    let after = cursor
-        .map(|c| cursor::decode(R::TYPE, &sort, &c))
-        .transpose()
-        .map_err(|e| renamed(e, &names))
-        .resolved()?;
-    let request = PageRequest {
-        limit,
-        after,
-        sort: Sort {
-            field: sort.field.clone(),
-            descending: sort.descending != backward,
-        },
-        updated_since: paging.updated_since,
-        q: paging.search,
-    };
-    let result = service::list_cached::<R>(&state.db, &state.cache, actor, &filter, request)
-        .await
-        .map_err(|e| renamed(e, &names))
-        .resolved()?;
-    let page = &result.value;
-    let more = page.next.is_some();
-    let mut items = page.items.clone();
-    if backward {
-        items.reverse();
-    }
-    // The row at the page's far end has the service's own cursor; the others are made the
-    // same way from their fields.
-    let far_end = if backward {
-        0
-    } else {
-        items.len().saturating_sub(1)
-    };
-    let mut connection = Connection::new(backward && more, !backward && more);
-    for (index, dto) in items.into_iter().enumerate() {
-        let after = match &page.next {
-            Some(next) if index == far_end => next.clone(),
-            _ => After {
-                key: dto.sort_key(&sort.field),
-                id: dto.row_id(),
-            },
-        };
-        connection
-            .edges
-            .push(Edge::new(cursor::encode(R::TYPE, &sort, &after), dto));
-    }
-    Ok(connection)
+    let asked = Asked::new::<R>(sort, paging).resolved()?;
+    let result = service::list_cached::<R>(
+        &state.db,
+        &state.cache,
+        actor,
+        &filter,
+        asked.request.clone(),
+    )
+    .await
+    .map_err(|e| asked.error(&e))?;
+    Ok(asked.connection::<R>(&result.value))
 }
 
 /// Implements [`Listed`] for DTOs: by the field each may be sorted by besides

@@ -12,13 +12,25 @@
 //! Errors carry `extensions.code` ([`error`]); the limits are [`limits`].
 //!
 //! The root query is [`query::Query`]: a connection per collection ([`connection`]), the
-//! `Node` interface ([`node`]), look-ups by natural key and `stats`.
+//! `Node` interface ([`node`]), look-ups by natural key and `stats`. The types' relations
+//! are [`relations`], read in batches per level of the answer.
+
+/// The filter argument's value: the collection's filter, or none given (themes have none).
+macro_rules! filter_of {
+    () => {
+        Default::default()
+    };
+    ($filter:ident, $Filter:ty) => {
+        $filter.unwrap_or_default()
+    };
+}
 
 mod connection;
 mod error;
 mod limits;
 mod node;
 mod query;
+mod relations;
 
 use async_graphql::{BatchRequest, BatchResponse, EmptyMutation, EmptySubscription, Schema};
 use axum::body::Bytes;
@@ -135,7 +147,8 @@ async fn post_graphql(
             }
         }
     }
-    let answer = schema.execute_batch(batch.data(actor)).await;
+    let loaders = relations::loaders(&state, &actor);
+    let answer = schema.execute_batch(batch.data(actor).data(loaders)).await;
     respond(&headers, &answer)
 }
 
@@ -143,6 +156,7 @@ async fn post_graphql(
 /// anything).
 async fn get_graphql(
     Extension(schema): Extension<LeernetSchema>,
+    State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
     uri: Uri,
@@ -187,7 +201,8 @@ async fn get_graphql(
             return response;
         }
     }
-    let answer = schema.execute(request.data(actor)).await;
+    let loaders = relations::loaders(&state, &actor);
+    let answer = schema.execute(request.data(actor).data(loaders)).await;
     respond(&headers, &BatchResponse::Single(answer))
 }
 

@@ -3,7 +3,7 @@
 //! `node(id:)` and `nodes(ids:)` through [`service::get`]. The row's own UUID, which REST
 //! calls `id` and references carry (`networkId`), is `rowId`.
 
-use async_graphql::{ComplexObject, Context, ID, Interface, Object};
+use async_graphql::{Context, ID, Interface, Object};
 use base64::Engine;
 use uuid::Uuid;
 
@@ -52,16 +52,6 @@ macro_rules! nodes {
                 $Dto($Dto),
             )+
         }
-
-        $(
-            #[ComplexObject]
-            impl $Dto {
-                /// The global id: opaque, naming the type and the row (for `node(id:)`).
-                async fn id(&self) -> ID {
-                    global_id(stringify!($Dto), self.meta.id)
-                }
-            }
-        )+
 
         /// The node a global id names, if the caller may see it.
         async fn resolve(state: &AppState, actor: &Actor, id: &ID) -> Result<Option<Node>, Error> {

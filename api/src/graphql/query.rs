@@ -3,8 +3,8 @@
 //! key, `node`/`nodes`, and `stats`. Each field is one call into the service.
 //!
 //! Relations between types (a network's goals, a region's children) are fields of the
-//! types themselves, resolved in batches; they come in a later step, as do mutations and
-//! subscriptions, each as another object merged into the root.
+//! types themselves, resolved in batches ([`super::relations`]); mutations and subscriptions
+//! are to come, each as another object merged into the root.
 
 use async_graphql::{Context, Enum, InputObject, MergedObject, Object};
 use chrono::{DateTime, Utc};
@@ -115,16 +115,6 @@ order!(LessonOrder, LessonOrderField, Title = "title");
 order!(TransferOrder, TransferOrderField);
 order!(ProgrammeOrder, ProgrammeOrderField, Name = "name");
 order!(AssignmentOrder, AssignmentOrderField, Title = "title");
-
-/// The filter argument's value: the collection's filter, or none given (themes have none).
-macro_rules! filter_of {
-    () => {
-        Default::default()
-    };
-    ($filter:ident, $Filter:ty) => {
-        $filter.unwrap_or_default()
-    };
-}
 
 /// Declares a collection's root connection: Relay paging, the collection's REST filter as
 /// `filter`, `orderBy`, `search` and `updatedSince`.

@@ -73,6 +73,7 @@ pub fn app(state: AppState) -> Router {
             move |_: &Response| hsts.then(|| HeaderValue::from_static("max-age=31536000")),
         ))
         .layer(axum::middleware::from_fn(ratelimit::headers))
+        .layer(axum::middleware::from_fn(server_timing))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(axum::middleware::from_fn(etag_per_coding))
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -115,6 +116,24 @@ pub fn app(state: AppState) -> Router {
     }
 }
 
+/// `Server-Timing: db;dur=<ms>;desc="<n> statements"`: the SQL statements a request ran and
+/// their time (transaction control not counted), for a partner who wants to see where a
+/// slow answer went and for the tests that hold a query's statements to its shape.
+async fn server_timing(request: Request, next: Next) -> Response {
+    let (mut response, tally) = crate::service::db::tallied(next.run(request)).await;
+    let timing = format!(
+        "db;dur={:.1};desc=\"{} statements\"",
+        tally.elapsed().as_secs_f64() * 1000.0,
+        tally.statements()
+    );
+    if let Ok(value) = HeaderValue::from_str(&timing) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("server-timing"), value);
+    }
+    response
+}
+
 /// CORS for the configured origins (`*` for any); none configured, no CORS headers (the
 /// OpenAPI document sets its own `*`).
 fn cors(origins: &[String]) -> Option<CorsLayer> {
@@ -151,6 +170,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),
             HeaderName::from_static("ratelimit-policy"),
+            HeaderName::from_static("server-timing"),
         ])
         .max_age(Duration::from_secs(3600));
     Some(if origins.iter().any(|o| o == "*") {

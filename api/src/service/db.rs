@@ -7,6 +7,8 @@
 //! `IMMEDIATE`, taking the write lock up front, so concurrent writers queue behind the busy
 //! timeout instead of failing with "database is locked" when a read lock upgrades.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -87,7 +89,64 @@ async fn open_pool(options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
             .busy_timeout(busy)
             .foreign_keys(true)
     });
-    Database::connect(opts).await
+    let mut db = Database::connect(opts).await?;
+    db.set_metric_callback(|info| {
+        let _ = TALLY.try_with(|tally| tally.add(info.elapsed));
+    });
+    Ok(db)
+}
+
+tokio::task_local! {
+    /// The statements of the request being served (see [`tallied`]).
+    static TALLY: Arc<Tally>;
+}
+
+/// How many SQL statements a piece of work ran and how long they took (transaction
+/// control, `BEGIN` and `COMMIT`, not counted).
+#[derive(Debug, Default)]
+pub struct Tally {
+    statements: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, elapsed: Duration) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The statements run.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Their time together.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_micros(self.micros.load(Ordering::Relaxed))
+    }
+}
+
+/// Runs `work`, counting the statements it (and what it hands on with [`carried`]) runs.
+pub async fn tallied<F: Future>(work: F) -> (F::Output, Arc<Tally>) {
+    let tally = Arc::new(Tally::default());
+    let output = TALLY.scope(Arc::clone(&tally), work).await;
+    (output, tally)
+}
+
+/// `work`, counted in the tally of the work that makes it (for a task it spawns).
+pub fn carried<F>(work: F) -> impl Future<Output = F::Output> + Send + 'static
+where
+    F: Future + Send + 'static,
+    F::Output: Send,
+{
+    let tally = TALLY.try_with(Arc::clone).ok();
+    async move {
+        match tally {
+            Some(tally) => TALLY.scope(tally, work).await,
+            None => work.await,
+        }
+    }
 }
 
 /// A write transaction with the changes it has recorded so far (see [`changes`]): every

@@ -22,6 +22,7 @@ pub mod partners;
 pub mod practice_examples;
 pub mod refs;
 pub mod regions;
+pub mod related;
 pub mod resource;
 pub mod seed;
 pub mod stats;

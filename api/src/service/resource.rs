@@ -513,7 +513,7 @@ fn value<T: ValueType>(v: Value) -> Result<T> {
     T::try_from(v).map_err(|e| Error::internal(anyhow::anyhow!("unexpected column value: {e:?}")))
 }
 
-fn id_of<R: Resource>(row: &R::Model) -> Result<Uuid> {
+pub(crate) fn id_of<R: Resource>(row: &R::Model) -> Result<Uuid> {
     value(row.get(<R::Entity as Common>::id()))
 }
 
@@ -956,15 +956,27 @@ where
     .await
 }
 
-/// [`list`] in the read transaction `txn`.
-async fn list_in<R: Resource>(
+/// A list's statement before its page is cut: every row `actor` may see that matches the
+/// filter, the search and `updatedSince`, after the cursor; with the sort column (`None`:
+/// the id, for `createdAt`) and the direction. [`list_in`] and the per-parent pages of
+/// [`crate::service::related`] both read through it, so a rule added here holds for both.
+pub(crate) struct Planned<R: Resource> {
+    /// The filtered statement (no order, no limit yet).
+    pub query: Select<R::Entity>,
+    /// The sort column besides the id.
+    pub column: Option<<R::Entity as EntityTrait>::Column>,
+    /// Ascending or descending.
+    pub order: sea_orm::Order,
+}
+
+/// Plans a page of `R` under `filter` for `actor` (see [`Planned`]).
+pub(crate) async fn planned<R: Resource>(
     txn: &DatabaseTransaction,
     actor: &Actor,
     filter: &R::Filter,
-    page: PageRequest,
-) -> Result<Page<R::Dto>> {
-    let limit = page.limit;
-    check_limit(limit)?;
+    page: &PageRequest,
+) -> Result<Planned<R>> {
+    check_limit(page.limit)?;
     let id = <R::Entity as Common>::id();
     let column = match page.sort.field.as_str() {
         "createdAt" => None,
@@ -982,81 +994,109 @@ async fn list_in<R: Resource>(
     };
     let is_time = page.sort.field == "updatedAt";
     let backend = txn.get_database_backend();
-    {
-        let mut query = R::Entity::find()
-            .filter(<R::Entity as Common>::deleted_at().is_null())
-            .filter(R::visible(actor))
-            .filter(R::default_condition(actor, filter))
-            .filter(R::condition(txn, filter).await?);
-        if let Some(since) = page.updated_since {
-            query = query.filter(<R::Entity as Common>::updated_at().gte(since));
-        }
-        if let Some(q) = &page.q {
-            query = query.filter(search_condition::<R>(backend, q)?);
-        }
-        let descending = page.sort.descending;
-        if let Some(after) = &page.after {
-            query = query.filter(match (column, &after.key) {
-                (None, None) if descending => Condition::all().add(id.lt(after.id)),
-                (None, None) => Condition::all().add(id.gt(after.id)),
-                (Some(column), Some(key)) => {
-                    let key = key_value(is_time, key)?;
-                    // `key >= k AND (key > k OR id > i)`: the first conjunct lets the index
-                    // range start at the cursor (with the OR alone, PostgreSQL walks the
-                    // index from the first row and filters, so late pages get slow).
-                    let (bound, beyond, tie) = if descending {
-                        (column.lte(key.clone()), column.lt(key), id.lt(after.id))
-                    } else {
-                        (column.gte(key.clone()), column.gt(key), id.gt(after.id))
-                    };
-                    Condition::all()
-                        .add(bound)
-                        .add(Condition::any().add(beyond).add(tie))
-                }
-                _ => return Err(Error::invalid("cursor", "is not a cursor of this list")),
-            });
-        }
-        let order = if descending {
-            sea_orm::Order::Desc
-        } else {
-            sea_orm::Order::Asc
-        };
-        if let Some(column) = column {
-            query = query.order_by(column, order.clone());
-        }
-        // The page's ids first, then its rows: the ids can come from indexes alone (the
-        // filters' columns are indexed with the id), and only the page's rows are read,
-        // whichever plan the database keeps for the statement.
-        let ids = query
-            .select_only()
-            .column(id)
-            .order_by(id, order.clone())
-            .limit(limit + 1)
-            .into_query();
-        let mut rows = R::Entity::find().filter(id.in_subquery(ids));
-        if let Some(column) = column {
-            rows = rows.order_by(column, order.clone());
-        }
-        let mut rows = rows
-            .order_by(id, order)
-            .all(txn)
-            .await
-            .map_err(map_db_err)?;
-        let next = if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            match rows.last() {
-                Some(last) => Some(After {
-                    key: column.and_then(|c| sort_key::<R>(last, c)),
-                    id: id_of::<R>(last)?,
-                }),
-                None => None,
-            }
-        } else {
-            None
-        };
-        let items = R::to_dtos(txn, rows).await?;
-        Ok(Page { items, next })
+    let mut query = R::Entity::find()
+        .filter(<R::Entity as Common>::deleted_at().is_null())
+        .filter(R::visible(actor))
+        .filter(R::default_condition(actor, filter))
+        .filter(R::condition(txn, filter).await?);
+    if let Some(since) = page.updated_since {
+        query = query.filter(<R::Entity as Common>::updated_at().gte(since));
     }
+    if let Some(q) = &page.q {
+        query = query.filter(search_condition::<R>(backend, q)?);
+    }
+    let descending = page.sort.descending;
+    if let Some(after) = &page.after {
+        query = query.filter(match (column, &after.key) {
+            (None, None) if descending => Condition::all().add(id.lt(after.id)),
+            (None, None) => Condition::all().add(id.gt(after.id)),
+            (Some(column), Some(key)) => {
+                let key = key_value(is_time, key)?;
+                // `key >= k AND (key > k OR id > i)`: the first conjunct lets the index
+                // range start at the cursor (with the OR alone, PostgreSQL walks the
+                // index from the first row and filters, so late pages get slow).
+                let (bound, beyond, tie) = if descending {
+                    (column.lte(key.clone()), column.lt(key), id.lt(after.id))
+                } else {
+                    (column.gte(key.clone()), column.gt(key), id.gt(after.id))
+                };
+                Condition::all()
+                    .add(bound)
+                    .add(Condition::any().add(beyond).add(tie))
+            }
+            _ => return Err(Error::invalid("cursor", "is not a cursor of this list")),
+        });
+    }
+    let order = if descending {
+        sea_orm::Order::Desc
+    } else {
+        sea_orm::Order::Asc
+    };
+    Ok(Planned {
+        query,
+        column,
+        order,
+    })
+}
+
+/// Cuts `rows` (read with one row more than `limit`) to the page, and answers where the
+/// next page starts: after its last row, when there was one more.
+pub(crate) fn cut<R: Resource>(
+    rows: &mut Vec<R::Model>,
+    limit: u64,
+    column: Option<<R::Entity as EntityTrait>::Column>,
+) -> Result<Option<After>> {
+    if rows.len() as u64 <= limit {
+        return Ok(None);
+    }
+    rows.truncate(limit as usize);
+    match rows.last() {
+        Some(last) => Ok(Some(After {
+            key: column.and_then(|c| sort_key::<R>(last, c)),
+            id: id_of::<R>(last)?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// [`list`] in the read transaction `txn`.
+async fn list_in<R: Resource>(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    filter: &R::Filter,
+    page: PageRequest,
+) -> Result<Page<R::Dto>> {
+    let limit = page.limit;
+    let id = <R::Entity as Common>::id();
+    let Planned {
+        mut query,
+        column,
+        order,
+    } = planned::<R>(txn, actor, filter, &page).await?;
+    if let Some(column) = column {
+        query = query.order_by(column, order.clone());
+    }
+    // The page's ids first, then its rows: the ids can come from indexes alone (the
+    // filters' columns are indexed with the id), and only the page's rows are read,
+    // whichever plan the database keeps for the statement.
+    let ids = query
+        .select_only()
+        .column(id)
+        .order_by(id, order.clone())
+        .limit(limit + 1)
+        .into_query();
+    let mut rows = R::Entity::find().filter(id.in_subquery(ids));
+    if let Some(column) = column {
+        rows = rows.order_by(column, order.clone());
+    }
+    let mut rows = rows
+        .order_by(id, order)
+        .all(txn)
+        .await
+        .map_err(map_db_err)?;
+    let next = cut::<R>(&mut rows, limit, column)?;
+    let items = R::to_dtos(txn, rows).await?;
+    Ok(Page { items, next })
 }
 
 /// Creates a resource owned by the actor.

@@ -1,0 +1,201 @@
+//! Reads for many parents at once, for a face that shows related rows (GraphQL's
+//! `network { goals { ... } }`): the rows a set of ids names ([`get_many`]), and a page of
+//! related rows per parent ([`pages_per_parent`]) — each one statement for every parent
+//! together, so that what a query costs depends on its shape, not on how many rows it
+//! meets.
+//!
+//! A per-parent page is the list's page ([`resource::planned`]: the same visibility,
+//! filters, search, order and cursor), numbered per parent by a window function over the
+//! matching ids, cut at the page size, and only then joined to the rows.
+
+use std::collections::HashMap;
+
+use entity::Common;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityName, EntityTrait, FromQueryResult,
+    IdenStatic, Iterable, QueryFilter, QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::service::Actor;
+use crate::service::db::{map_db_err, read};
+use crate::service::resource::{self, Page, PageRequest, Planned, Resource, cut, id_of, planned};
+
+/// How rows of a resource belong to a parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Via {
+    /// A column of the row holds the parent's id (a goal's `network_id`).
+    Column(&'static str),
+    /// A link table pairs the parent (`parent`) with the row: its `link` column equals the
+    /// row's `row` column (`network_regions`: a region's networks are the rows whose `id`
+    /// is a `network_id` beside the region's `region_id`; `region_closure`: the rows in a
+    /// region's subtree are those whose `region_id` is a `descendant_id` of the region).
+    Link {
+        /// The link table.
+        table: &'static str,
+        /// Its column holding the parent's id.
+        parent: &'static str,
+        /// Its column matched with the row.
+        link: &'static str,
+        /// The row's column it is matched with.
+        row: &'static str,
+    },
+}
+
+/// The rows of `R` with these ids that `actor` may see (live, not another partner's
+/// draft), by id; an id with no such row is absent.
+pub async fn get_many<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, R::Dto>> {
+    actor.require_read()?;
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids = ids.to_vec();
+    read(db, move |txn| async move {
+        let rows = R::Entity::find()
+            .filter(<R::Entity as Common>::id().is_in(ids))
+            .filter(<R::Entity as Common>::deleted_at().is_null())
+            .filter(R::visible(actor))
+            .all(&txn)
+            .await
+            .map_err(map_db_err)?;
+        let keys = rows.iter().map(id_of::<R>).collect::<Result<Vec<_>>>()?;
+        let dtos = R::to_dtos(&txn, rows).await?;
+        Ok((txn, keys.into_iter().zip(dtos).collect()))
+    })
+    .await
+}
+
+/// For each parent in `parents`, the page of `R` that belongs to it through `via`, as the
+/// list of `R` under `filter` and `page` would give it (the cursor, if any, applies to
+/// every parent): one statement for all parents, and the DTOs built in one batch. Every
+/// parent has an entry, empty when nothing belongs to it.
+pub async fn pages_per_parent<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    via: Via,
+    parents: &[Uuid],
+    filter: &R::Filter,
+    page: PageRequest,
+) -> Result<HashMap<Uuid, Page<R::Dto>>> {
+    actor.require_read()?;
+    resource::check_limit(page.limit)?;
+    let parents = parents.to_vec();
+    read(db, move |txn| async move {
+        let mut pages: HashMap<Uuid, Page<R::Dto>> = parents
+            .iter()
+            .map(|p| {
+                (
+                    *p,
+                    Page {
+                        items: Vec::new(),
+                        next: None,
+                    },
+                )
+            })
+            .collect();
+        if parents.is_empty() {
+            return Ok((txn, pages));
+        }
+        let Planned {
+            query,
+            column,
+            order,
+        } = planned::<R>(&txn, actor, filter, &page).await?;
+        let entity = R::Entity::default();
+        let table = entity.table_name();
+        let id = <R::Entity as Common>::id();
+        let (parent_table, parent_column) = match via {
+            Via::Column(column) => (table, column),
+            Via::Link { table, parent, .. } => (table, parent),
+        };
+        let parent = Expr::col((Alias::new(parent_table), Alias::new(parent_column)));
+        let direction = match order {
+            sea_orm::Order::Desc => "DESC",
+            _ => "ASC",
+        };
+        let mut keys = Vec::new();
+        if let Some(column) = column {
+            keys.push(format!(r#""{table}"."{}" {direction}"#, column.as_str()));
+        }
+        keys.push(format!(r#""{table}"."{}" {direction}"#, id.as_str()));
+        let number = format!(
+            r#"ROW_NUMBER() OVER (PARTITION BY "{parent_table}"."{parent_column}" ORDER BY {})"#,
+            keys.join(", ")
+        );
+        // The matching ids, numbered per parent in the page's order.
+        let mut numbered = query
+            .select_only()
+            .expr_as(parent.clone(), "parent_key")
+            .expr_as(Expr::col((entity, id)), "row_id")
+            .expr_as(Expr::cust(number), "rn")
+            .filter(parent.is_in(parents.iter().copied()))
+            .into_query();
+        if let Via::Link {
+            table: link_table,
+            link,
+            row,
+            ..
+        } = via
+        {
+            numbered.join(
+                JoinType::InnerJoin,
+                Alias::new(link_table),
+                Expr::col((Alias::new(link_table), Alias::new(link)))
+                    .equals((Alias::new(table), Alias::new(row))),
+            );
+        }
+        // Each parent's first `limit + 1` of them (one more tells whether there is a next
+        // page), joined to their rows.
+        let x = Alias::new("x");
+        let mut statement = Query::select();
+        for column in <R::Entity as EntityTrait>::Column::iter() {
+            statement.column((entity, column));
+        }
+        statement
+            .column((x.clone(), Alias::new("parent_key")))
+            .from_subquery(numbered, x.clone())
+            .join(
+                JoinType::InnerJoin,
+                entity,
+                Expr::col((entity, id)).equals((x.clone(), Alias::new("row_id"))),
+            )
+            .and_where(Expr::col((x.clone(), Alias::new("rn"))).lte(page.limit + 1))
+            .order_by((x.clone(), Alias::new("parent_key")), sea_orm::Order::Asc)
+            .order_by((x, Alias::new("rn")), sea_orm::Order::Asc);
+        let found = txn.query_all(&statement).await.map_err(map_db_err)?;
+        // Rows grouped by parent, in page order.
+        let mut grouped: Vec<(Uuid, Vec<R::Model>)> = Vec::new();
+        for result in &found {
+            let key: Uuid = result.try_get("", "parent_key").map_err(map_db_err)?;
+            let row = R::Model::from_query_result(result, "").map_err(map_db_err)?;
+            match grouped.last_mut() {
+                Some((last, rows)) if *last == key => rows.push(row),
+                _ => grouped.push((key, vec![row])),
+            }
+        }
+        let mut cuts = Vec::with_capacity(grouped.len());
+        let mut all = Vec::new();
+        for (key, mut rows) in grouped {
+            let next = cut::<R>(&mut rows, page.limit, column)?;
+            cuts.push((key, rows.len(), next));
+            all.extend(rows);
+        }
+        let mut dtos = R::to_dtos(&txn, all).await?.into_iter();
+        for (key, count, next) in cuts {
+            let page = pages.entry(key).or_insert_with(|| Page {
+                items: Vec::new(),
+                next: None,
+            });
+            page.items.extend(dtos.by_ref().take(count));
+            page.next = next;
+        }
+        Ok((txn, pages))
+    })
+    .await
+}
