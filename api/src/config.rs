@@ -212,6 +212,30 @@ pub struct Config {
     #[arg(long, env = "LEERNET_GRAPHQL_MAX_COMPLEXITY", default_value_t = 20_000)]
     pub graphql_max_complexity: usize,
 
+    /// Most aliased fields (`a: networks`, `b: networks`) a GraphQL query may hold, counted
+    /// through its fragments; a query with more is refused before it runs.
+    #[arg(long, env = "LEERNET_GRAPHQL_MAX_ALIASES", default_value_t = 50)]
+    pub graphql_max_aliases: usize,
+
+    /// Most fields an operation may select at its root (each a read or a write of its own),
+    /// counted through its fragments; more is refused before it runs.
+    #[arg(long, env = "LEERNET_GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 30)]
+    pub graphql_max_root_fields: usize,
+
+    /// The GraphQL cost that counts as one call against the partner's rate limit: an
+    /// operation counts as its cost divided by this, rounded up, and at least one call.
+    #[arg(long, env = "LEERNET_GRAPHQL_COST_PER_CALL", default_value_t = 100)]
+    pub graphql_cost_per_call: usize,
+
+    /// Most GraphQL documents kept for automatic persisted queries (sent once with their
+    /// SHA-256, then by the hash alone); 0 turns them off.
+    #[arg(
+        long,
+        env = "LEERNET_GRAPHQL_PERSISTED_QUERIES",
+        default_value_t = 1_000
+    )]
+    pub graphql_persisted_queries: usize,
+
     /// Most operations one GraphQL request may carry as a batch (a JSON array of requests),
     /// each counted against the rate limit; 0 refuses batches.
     #[arg(long, env = "LEERNET_GRAPHQL_MAX_BATCH", default_value_t = 0)]
@@ -331,6 +355,10 @@ impl Config {
             read_cache_size: 16 * 1024 * 1024,
             graphql_max_depth: 10,
             graphql_max_complexity: 20_000,
+            graphql_max_aliases: 50,
+            graphql_max_root_fields: 30,
+            graphql_cost_per_call: 100,
+            graphql_persisted_queries: 1_000,
             graphql_max_batch: 0,
             graphql_introspection: true,
             graphql_batch_delay: Duration::from_millis(1).into(),
@@ -366,6 +394,12 @@ impl Config {
         }
         if self.graphql_max_complexity == 0 {
             bail!("--graphql-max-complexity (LEERNET_GRAPHQL_MAX_COMPLEXITY) must be at least 1");
+        }
+        if self.graphql_max_root_fields == 0 {
+            bail!("--graphql-max-root-fields (LEERNET_GRAPHQL_MAX_ROOT_FIELDS) must be at least 1");
+        }
+        if self.graphql_cost_per_call == 0 {
+            bail!("--graphql-cost-per-call (LEERNET_GRAPHQL_COST_PER_CALL) must be at least 1");
         }
         if let Some(url) = &self.api_contact_url {
             // The rule every URL a partner sends is held to: a host, no credentials.

@@ -385,7 +385,7 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
         |i| RegionInput {
             code: Some(PROVINCES[i].0.to_owned()),
             name: Some(PROVINCES[i].1.to_owned()),
-            kind: Some("province".to_owned()),
+            kind: Some("province".into()),
             ..Default::default()
         },
     )
@@ -397,7 +397,7 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
         |m| RegionInput {
             code: Some(municipality_code(m)),
             name: Some(municipality_name(m)),
-            kind: Some("municipality".to_owned()),
+            kind: Some("municipality".into()),
             parent_code: Some(PROVINCES[m % PROVINCES.len()].0.to_owned()),
             population: Some(5_000 + pick(m, 1, 200_000) as i32),
             ..Default::default()
@@ -415,7 +415,7 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
                 d / MUNICIPALITIES + 1,
                 municipality_name(d % MUNICIPALITIES)
             )),
-            kind: Some("district".to_owned()),
+            kind: Some("district".into()),
             parent_code: Some(municipality_code(d % MUNICIPALITIES)),
             deprived: Some(pick(d, 2, 8) == 0),
             population: Some(500 + pick(d, 3, 20_000) as i32),
@@ -451,12 +451,11 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
                     TOPICS[pick(i, 45, TOPICS.len())].to_lowercase(),
                     PROVINCES[p].1
                 )),
-                kind: Some(kind.to_owned()),
+                kind: Some(kind.into()),
                 summary: Some(text(i, 46, 2)),
                 description: Some(text(i, 50, 6)),
                 status: Some(
-                    ["active", "active", "active", "completed", "planned"][pick(i, 47, 5)]
-                        .to_owned(),
+                    ["active", "active", "active", "completed", "planned"][pick(i, 47, 5)].into(),
                 ),
                 start_year: Some(start_year),
                 end_year: Some(start_year + 4),
@@ -472,7 +471,7 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
                     },
                     NetworkRegionInput {
                         region_code: Some(municipality_code(p + PROVINCES.len() * second)),
-                        role: Some("expansion".to_owned()),
+                        role: Some("expansion".into()),
                         ..Default::default()
                     },
                 ]),
@@ -484,7 +483,7 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
                         &["bachelor", "master"],
                     ][pick(i, 39, 4)]
                     .iter()
-                    .map(|s| (*s).to_owned())
+                    .map(|s| (*s).into())
                     .collect(),
                 ),
                 ..Default::default()
@@ -534,7 +533,7 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
                     } else {
                         "published"
                     }
-                    .to_owned(),
+                    .into(),
                 ),
                 ..Default::default()
             }
@@ -576,7 +575,7 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
                         &["master"],
                     ][pick(i, 69, 4)]
                     .iter()
-                    .map(|s| (*s).to_owned())
+                    .map(|s| (*s).into())
                     .collect(),
                 ),
                 ects: Some([5.0, 7.5, 15.0, 30.0][pick(i, 70, 4)]),
@@ -586,7 +585,7 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
                 application_deadline: date(starts.saturating_sub(14)),
                 capacity: Some(1 + pick(i, 72, 10) as i32),
                 status: Some(
-                    ["open", "open", "in_progress", "closed", "draft"][pick(i, 73, 5)].to_owned(),
+                    ["open", "open", "in_progress", "closed", "draft"][pick(i, 73, 5)].into(),
                 ),
                 contact: Some("stagebureau@example.org".to_owned()),
                 ..Default::default()

@@ -503,7 +503,10 @@ both_backends!(
     /// Every relation gives what the related collection's own list gives for the same
     /// filter, both ways, and pages like a root connection.
     async fn relations_answer_what_the_filtered_lists_answer(backend) {
-        let Some(app) = TestApp::spawn_with(backend, |config| config.graphql_max_complexity = 10_000_000).await else { return };
+        let Some(app) = TestApp::spawn_with(backend, |config| {
+            config.graphql_max_complexity = 10_000_000;
+            config.rate_limit_per_minute = 1_000_000;
+        }).await else { return };
         api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
         let writer = tests::token_for(&app, "gemeente", "municipality", "read write:practice-examples", &[]).await;
         let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
@@ -699,5 +702,118 @@ both_backends!(
         }
         eprintln!("statements for 5 and for 500 networks: {counts:?}");
         assert_eq!(counts[0], counts[1], "statements over 5 and over 500 networks");
+    }
+);
+
+/// Posts a GraphQL request body as `token`'s partner: the answer and its headers.
+async fn raw(app: &TestApp, token: &str, body: Value) -> (reqwest::header::HeaderMap, Value) {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    (headers, response.json().await.expect("a JSON answer"))
+}
+
+both_backends!(
+    /// An operation counts against the rate limit as its cost in calls (100 of cost each,
+    /// rounded up), says so in `extensions.cost`, and one that needs more calls than the
+    /// partner has left is refused before it runs.
+    async fn graphql_cost_is_what_the_rate_limit_counts_and_every_answer_says_it(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |config| config.rate_limit_per_minute = 10).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let (headers, cheap) = raw(&app, &token, json!({"query": "{ themes(first: 1) { nodes { slug } } }"})).await;
+        let cost = &cheap["extensions"]["cost"];
+        assert!(cost["requestedQueryCost"].as_u64().is_some_and(|c| (1..=100).contains(&c)), "{cheap}");
+        assert_eq!((cost["countedCalls"].as_u64(), cost["maximumQueryCost"].as_u64()), (Some(1), Some(20_000)), "{cheap}");
+        assert_eq!((cost["rateLimit"]["limit"].as_u64(), cost["rateLimit"]["remaining"].as_u64()), (Some(10), Some(9)), "{cheap}");
+        assert_eq!(headers["ratelimit-remaining"], "9");
+
+        let (headers, wide) = raw(&app, &token, json!({"query": "{ regions(first: 300) { nodes { name } } }"})).await;
+        let cost = &wide["extensions"]["cost"];
+        let requested = cost["requestedQueryCost"].as_u64().expect("a cost");
+        assert!(requested > 300, "{wide}");
+        let calls = requested.div_ceil(100);
+        assert_eq!(cost["countedCalls"].as_u64(), Some(calls), "{wide}");
+        assert_eq!(cost["rateLimit"]["remaining"].as_u64(), Some(9 - calls), "{wide}");
+        assert_eq!(headers["ratelimit-remaining"].to_str().expect("ascii"), (9 - calls).to_string(), "the headers say the same");
+        assert!(wide["data"]["regions"]["nodes"].as_array().is_some_and(|nodes| !nodes.is_empty()), "{wide}");
+
+        // More calls than the partner has left: refused, nothing read, the calls kept.
+        let (_, refused) = raw(&app, &token, json!({"query": "{ regions(first: 500) { nodes { name code } } }"})).await;
+        assert_eq!(refused["data"], Value::Null, "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["code"], "rate_limited", "{refused}");
+        assert!(refused["errors"][0]["extensions"]["retryAfter"].as_u64().is_some(), "{refused}");
+        assert!(refused["errors"][0]["message"].as_str().is_some_and(|m| m.contains("--graphql-cost-per-call")), "{refused}");
+        assert!(refused["errors"][0].get("locations").is_none(), "{refused}");
+        let (_, after) = raw(&app, &token, json!({"query": "{ themes(first: 1) { nodes { slug } } }"})).await;
+        assert!(after["errors"].is_null(), "the refused query used no more than its own call: {after}");
+    }
+);
+
+both_backends!(
+    async fn aliases_and_root_fields_over_their_limits_are_refused_before_they_run(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |config| {
+            config.graphql_max_aliases = 2;
+            config.graphql_max_root_fields = 3;
+        }).await else { return };
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let refused = error(&app, &token, "{ a: themes(first: 1) { nodes { slug } } b: themes(first: 1) { nodes { slug } } c: themes(first: 1) { nodes { slug } } }", json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "too_many_aliases", "{refused}");
+        assert_eq!((refused["extensions"]["limit"].as_u64(), refused["extensions"]["cost"].as_u64()), (Some(2), Some(3)), "{refused}");
+        assert!(refused["message"].as_str().is_some_and(|m| m.contains("--graphql-max-aliases")), "{refused}");
+        // Through fragments too.
+        let refused = error(&app, &token, "{ ...pair c: __typename } fragment pair on Query { a: themes(first: 1) { nodes { slug } } b: themes(first: 1) { nodes { name } } }", json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "too_many_aliases", "{refused}");
+        assert_eq!(refused["extensions"]["cost"].as_u64(), Some(3), "{refused}");
+        let root = "{ themes(first: 1) { nodes { slug } } regions(first: 1) { nodes { name } } networks(first: 1) { nodes { slug } } goals(first: 1) { nodes { title } } }";
+        let refused = error(&app, &token, root, json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "too_many_root_fields", "{refused}");
+        assert_eq!((refused["extensions"]["limit"].as_u64(), refused["extensions"]["cost"].as_u64()), (Some(3), Some(4)), "{refused}");
+        data(&app, &token, "{ a: themes(first: 1) { nodes { slug } } b: regions(first: 1) { nodes { name } } networks(first: 1) { nodes { slug } } }", json!({})).await;
+    }
+);
+
+both_backends!(
+    /// Automatic persisted queries as Apollo's clients send them: the hash alone is not
+    /// found until the query has been sent with it (its SHA-256 checked), then the hash
+    /// is enough, over POST and GET; a persisted mutation over GET is still a 405.
+    async fn persisted_queries_are_sent_once_then_by_their_hash(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let sha256 = |text: &str| {
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let query = r#"{ theme(slug: "voeding") { slug name } }"#;
+        let persisted = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}});
+        let (_, unknown) = raw(&app, &token, json!({"extensions": persisted})).await;
+        assert_eq!(unknown["errors"][0]["message"], "PersistedQueryNotFound", "{unknown}");
+        assert_eq!(unknown["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{unknown}");
+        let (_, wrong) = raw(&app, &token, json!({"query": query, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256("{ x }")}}})).await;
+        assert_eq!(wrong["errors"][0]["extensions"]["code"], "persisted_query_invalid", "{wrong}");
+        let (_, first) = raw(&app, &token, json!({"query": query, "extensions": persisted})).await;
+        assert_eq!(first["data"]["theme"]["slug"], "voeding", "{first}");
+        let (_, by_hash) = raw(&app, &token, json!({"extensions": persisted})).await;
+        assert_eq!(by_hash["data"], first["data"], "{by_hash}");
+        let extensions = persisted.to_string();
+        let response = app.client.get(app.url("/graphql")).bearer_auth(&token).query(&[("extensions", extensions.as_str())]).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.json::<Value>().await.expect("json")["data"], first["data"]);
+
+        // A mutation persisted over POST (refused there for want of a scope) is no GET's.
+        let mutation = r#"mutation { deleteTheme(id: "VGhlbWU6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw") { deletedId } }"#;
+        let persisted = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256(mutation)}});
+        let (_, refused) = raw(&app, &token, json!({"query": mutation, "extensions": persisted})).await;
+        assert_eq!(refused["errors"][0]["extensions"]["code"], "forbidden", "{refused}");
+        let extensions = persisted.to_string();
+        let response = app.client.get(app.url("/graphql")).bearer_auth(&token).query(&[("extensions", extensions.as_str())]).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 );

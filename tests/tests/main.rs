@@ -19,6 +19,7 @@ mod http_fuzz;
 mod interop;
 mod linters;
 mod migrations;
+mod mutations;
 mod openapi;
 mod outages;
 mod process;

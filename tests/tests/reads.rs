@@ -209,7 +209,7 @@ async fn concurrent_moves_and_creations_keep_the_closure_whole_on_postgres() {
                     let input = api::dto::RegionInput {
                         code: Some("WK970199".to_owned()),
                         name: Some("Vastgehouden wijk".to_owned()),
-                        kind: Some("district".to_owned()),
+                        kind: Some("district".into()),
                         parent_code: Some("GM9701".to_owned()),
                         ..Default::default()
                     };

@@ -7,8 +7,8 @@ use api::service::*;
 use chrono::NaiveDate;
 use tests::{app_or_skip, both_backends, count};
 
-fn s(text: &str) -> Option<String> {
-    Some(text.to_owned())
+fn s<'a, T: From<&'a str>>(text: &'a str) -> Option<T> {
+    Some(T::from(text))
 }
 
 both_backends!(

@@ -384,7 +384,7 @@ both_backends!(
         let network = |slug: &str, parent: Option<Uuid>| NetworkInput {
             slug: Some(slug.to_owned()),
             name: Some(slug.to_owned()),
-            kind: Some("learning_network".to_owned()),
+            kind: Some("learning_network".into()),
             parent_network_id: parent,
             ..Default::default()
         };

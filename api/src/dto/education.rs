@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{AssignmentStatus, Field, Level, Meta, Rules};
+use super::{AssignmentStatus, Field, Level, Meta, Rules, Text};
 use crate::service::assignments::{CAPACITY, ECTS, HOURS};
 use crate::service::check::Rule;
 
@@ -29,7 +29,9 @@ pub struct Programme {
 }
 
 /// Create or replace a programme.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProgrammeInput {
     /// Your own id for it.
@@ -42,10 +44,10 @@ pub struct ProgrammeInput {
     pub name: Option<String>,
     /// Level (required).
     #[schema(value_type = Level)]
-    pub level: Option<String>,
+    pub level: Option<Text<Level>>,
     /// Field (required).
     #[schema(value_type = Field)]
-    pub field: Option<String>,
+    pub field: Option<Text<Field>>,
 }
 
 impl Rules for ProgrammeInput {
@@ -123,7 +125,9 @@ pub struct Assignment {
 }
 
 /// Create or replace a student assignment.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssignmentInput {
     /// Your own id for it.
@@ -149,7 +153,7 @@ pub struct AssignmentInput {
     pub host_organization_id: Option<Uuid>,
     /// Education levels.
     #[schema(value_type = Option<Vec<Level>>)]
-    pub levels: Option<Vec<String>>,
+    pub levels: Option<Vec<Text<Level>>>,
     /// Programme ids.
     pub programme_ids: Option<Vec<Uuid>>,
     /// Study credits.
@@ -166,7 +170,7 @@ pub struct AssignmentInput {
     pub capacity: Option<i32>,
     /// Status; default `draft`.
     #[schema(value_type = Option<AssignmentStatus>)]
-    pub status: Option<String>,
+    pub status: Option<Text<AssignmentStatus>>,
     /// Contact.
     pub contact: Option<String>,
     /// Language (BCP 47); default `nl`.

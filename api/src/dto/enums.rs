@@ -41,12 +41,94 @@ macro_rules! str_enum {
             }
         }
 
+        impl Wire for $name {
+            fn wire(self) -> &'static str {
+                self.as_str()
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
+}
+
+/// An enumeration with its wire text ([`Text`] takes one as the input of either face).
+pub trait Wire: async_graphql::InputType + Copy + FromStr {
+    /// The value as stored and sent.
+    fn wire(self) -> &'static str;
+}
+
+/// An enumeration's value as a request sends it: REST sends the text (`living_lab`), which
+/// is kept as sent so that the service can report a wrong one with the others
+/// ([`crate::service::check::Check`]); GraphQL sends the enum (`LIVING_LAB`), which its
+/// schema has already checked and which is kept as its text. So both faces give the service
+/// the same input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Text<E> {
+    text: String,
+    #[serde(skip)]
+    of: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E> Text<E> {
+    /// The text as sent.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl<E> AsRef<str> for Text<E> {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl<E> From<&str> for Text<E> {
+    fn from(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            of: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<E: Wire> From<E> for Text<E> {
+    fn from(value: E) -> Self {
+        Self::from(value.wire())
+    }
+}
+
+impl<E: Wire> async_graphql::InputType for Text<E> {
+    type RawValueType = Self;
+
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        E::type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        E::create_type_info(registry)
+    }
+
+    fn parse(value: Option<async_graphql::Value>) -> async_graphql::InputValueResult<Self> {
+        E::parse(value)
+            .map(Self::from)
+            .map_err(async_graphql::InputValueError::propagate)
+    }
+
+    fn to_value(&self) -> async_graphql::Value {
+        match self.text.parse::<E>() {
+            Ok(value) => value.to_value(),
+            Err(_) => async_graphql::Value::String(self.text.clone()),
+        }
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
 }
 
 /// Parses a stored value; the database's CHECK constraint guarantees it is valid, and a

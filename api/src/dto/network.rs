@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{
     Field, GoalStatus, Level, MembershipRole, Meta, NetworkKind, NetworkStatus, RegionRole, Rules,
+    Text,
 };
 use crate::service::check::{PERCENT, Rule, YEARS};
 use crate::service::networks::POSITIONS;
@@ -80,7 +81,9 @@ pub struct NetworkRegion {
 }
 
 /// A region of a network, as sent: by id or CBS code, with a role (default `focus`).
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetworkRegionInput {
     /// Region by id.
@@ -89,7 +92,7 @@ pub struct NetworkRegionInput {
     pub region_code: Option<String>,
     /// Role; default `focus`.
     #[schema(value_type = Option<RegionRole>)]
-    pub role: Option<String>,
+    pub role: Option<Text<RegionRole>>,
 }
 
 impl Rules for NetworkRegionInput {
@@ -101,7 +104,9 @@ impl Rules for NetworkRegionInput {
 }
 
 /// Create or replace a network.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = super::examples::network_input)]
 pub struct NetworkInput {
@@ -114,14 +119,14 @@ pub struct NetworkInput {
     pub name: Option<String>,
     /// Kind (required).
     #[schema(value_type = NetworkKind)]
-    pub kind: Option<String>,
+    pub kind: Option<Text<NetworkKind>>,
     /// Summary.
     pub summary: Option<String>,
     /// Description.
     pub description: Option<String>,
     /// Status; default `active`.
     #[schema(value_type = Option<NetworkStatus>)]
-    pub status: Option<String>,
+    pub status: Option<Text<NetworkStatus>>,
     /// First year.
     pub start_year: Option<i32>,
     /// Last year (not before the first).
@@ -145,15 +150,16 @@ pub struct NetworkInput {
     /// Parent network by slug.
     pub parent_network_slug: Option<String>,
     /// Theme slugs.
+    #[graphql(name = "themeSlugs")]
     pub themes: Option<Vec<String>>,
     /// Regions with roles.
     pub regions: Option<Vec<NetworkRegionInput>>,
     /// Education levels.
     #[schema(value_type = Option<Vec<Level>>)]
-    pub education_levels: Option<Vec<String>>,
+    pub education_levels: Option<Vec<Text<Level>>>,
     /// Education fields.
     #[schema(value_type = Option<Vec<Field>>)]
-    pub education_fields: Option<Vec<String>>,
+    pub education_fields: Option<Vec<Text<Field>>>,
 }
 
 impl Rules for NetworkInput {
@@ -230,7 +236,9 @@ pub struct Goal {
 }
 
 /// Create or replace a goal.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = super::examples::goal_input)]
 pub struct GoalInput {
@@ -248,7 +256,7 @@ pub struct GoalInput {
     pub description: Option<String>,
     /// Status; default `planned`.
     #[schema(value_type = Option<GoalStatus>)]
-    pub status: Option<String>,
+    pub status: Option<Text<GoalStatus>>,
     /// Progress in percent.
     pub progress_percent: Option<i32>,
     /// Target date.
@@ -298,7 +306,9 @@ pub struct Membership {
 }
 
 /// Create or replace a membership.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = super::examples::membership_input)]
 pub struct MembershipInput {
@@ -311,7 +321,7 @@ pub struct MembershipInput {
     pub organization_id: Option<Uuid>,
     /// Role; default `partner`.
     #[schema(value_type = Option<MembershipRole>)]
-    pub role: Option<String>,
+    pub role: Option<Text<MembershipRole>>,
     /// Member since.
     pub since: Option<NaiveDate>,
 }
@@ -346,7 +356,9 @@ pub struct Report {
 }
 
 /// Create or replace a report.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReportInput {
     /// Your own id for it.

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{InitiativeStatus, Meta, PracticeExampleStatus, Rules, TransferStatus};
+use super::{InitiativeStatus, Meta, PracticeExampleStatus, Rules, Text, TransferStatus};
 use crate::service::check::{COUNT, Rule, YEARS};
 
 /// A practice example ("praktijkvoorbeeld"), e.g. one submitted to #GemeenteDelers 2023.
@@ -68,7 +68,9 @@ pub struct Link {
 }
 
 /// A link of a practice example, as sent.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LinkInput {
     /// Title (required).
@@ -84,7 +86,9 @@ impl Rules for LinkInput {
 }
 
 /// Create or replace a practice example.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = super::examples::practice_example_input)]
 pub struct PracticeExampleInput {
@@ -122,10 +126,11 @@ pub struct PracticeExampleInput {
     /// Collection, e.g. `#GemeenteDelers 2023`.
     pub collection: Option<String>,
     /// Theme slugs.
+    #[graphql(name = "themeSlugs")]
     pub themes: Option<Vec<String>>,
     /// Status; default `draft`.
     #[schema(value_type = Option<PracticeExampleStatus>)]
-    pub status: Option<String>,
+    pub status: Option<Text<PracticeExampleStatus>>,
     /// Language (BCP 47); default `nl`.
     pub language: Option<String>,
 }
@@ -211,7 +216,9 @@ pub struct Initiative {
 }
 
 /// Create or replace an initiative.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InitiativeInput {
     /// Your own id for it.
@@ -231,7 +238,7 @@ pub struct InitiativeInput {
     pub description: Option<String>,
     /// Status; default `idea`.
     #[schema(value_type = Option<InitiativeStatus>)]
-    pub status: Option<String>,
+    pub status: Option<Text<InitiativeStatus>>,
     /// Start date.
     pub started_on: Option<NaiveDate>,
     /// End date (not before the start date).
@@ -239,6 +246,7 @@ pub struct InitiativeInput {
     /// Residents reached.
     pub residents_reached: Option<i32>,
     /// Theme slugs.
+    #[graphql(name = "themeSlugs")]
     pub themes: Option<Vec<String>>,
 }
 
@@ -304,7 +312,9 @@ pub struct Lesson {
 }
 
 /// Create or replace a lesson.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LessonInput {
     /// Your own id for it.
@@ -324,6 +334,7 @@ pub struct LessonInput {
     #[schema(required, nullable = false)]
     pub body: Option<String>,
     /// Theme slugs.
+    #[graphql(name = "themeSlugs")]
     pub themes: Option<Vec<String>>,
 }
 
@@ -378,7 +389,9 @@ pub struct Transfer {
 }
 
 /// Create or replace a transfer.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransferInput {
     /// Your own id for it.
@@ -391,7 +404,7 @@ pub struct TransferInput {
     pub region_code: Option<String>,
     /// Status; default `planned`.
     #[schema(value_type = Option<TransferStatus>)]
-    pub status: Option<String>,
+    pub status: Option<Text<TransferStatus>>,
     /// Notes.
     pub notes: Option<String>,
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Meta, OrganizationKind, RegionKind, Rules};
+use super::{Meta, OrganizationKind, RegionKind, Rules, Text};
 use crate::service::check::{COUNT, Rule};
 
 /// A region in the tree country → province → municipality → area → district → neighbourhood.
@@ -33,7 +33,9 @@ pub struct Region {
 }
 
 /// Create or replace a region.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = super::examples::region_input)]
 pub struct RegionInput {
@@ -46,7 +48,7 @@ pub struct RegionInput {
     pub name: Option<String>,
     /// Kind (required).
     #[schema(value_type = RegionKind)]
-    pub kind: Option<String>,
+    pub kind: Option<Text<RegionKind>>,
     /// Parent by id.
     pub parent_id: Option<Uuid>,
     /// Parent by CBS code.
@@ -109,7 +111,9 @@ pub struct Organization {
 }
 
 /// Create or replace an organization.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = super::examples::organization_input)]
 pub struct OrganizationInput {
@@ -120,7 +124,7 @@ pub struct OrganizationInput {
     pub name: Option<String>,
     /// Kind (required).
     #[schema(value_type = OrganizationKind)]
-    pub kind: Option<String>,
+    pub kind: Option<Text<OrganizationKind>>,
     /// Region by id.
     pub region_id: Option<Uuid>,
     /// Region by CBS code.
@@ -177,7 +181,9 @@ pub struct Theme {
 pub struct ThemeFilter {}
 
 /// Create or replace a theme.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, async_graphql::InputObject,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = super::examples::theme_input)]
 pub struct ThemeInput {

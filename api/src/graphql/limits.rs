@@ -1,8 +1,18 @@
 //! What a query may cost, checked before it runs: how deep it nests its fields
-//! (`--graphql-max-depth`) and its complexity (`--graphql-max-complexity`: a field costs 1
-//! plus what it selects, a connection `first` or `last` times what one edge selects; see
-//! [`connection_cost`]). A refusal names the limit, its setting and what the query came to
-//! (`extensions.code` `query_too_deep` or `query_too_complex`, with `limit` and `cost`).
+//! (`--graphql-max-depth`), how many aliased fields it has (`--graphql-max-aliases`) and
+//! root fields an operation selects (`--graphql-max-root-fields`), and its complexity
+//! (`--graphql-max-complexity`: a field costs 1 plus what it selects, a connection `first`
+//! or `last` times what one edge selects; see [`connection_cost`]). A refusal names the
+//! limit, its setting and what the query came to (`extensions.code` `query_too_deep`,
+//! `too_many_aliases`, `too_many_root_fields` or `query_too_complex`, with `limit` and
+//! `cost`).
+//!
+//! The cost is what the partner's rate limit counts: an operation counts as its cost
+//! divided by `--graphql-cost-per-call`, rounded up (at least one call), and is refused
+//! (`rate_limited`, with `retryAfter`) before it runs when the partner has not that many
+//! calls left. Every answer says what it cost in `extensions.cost`, as Shopify's do:
+//! `requestedQueryCost`, `maximumQueryCost`, `countedCalls` and the partner's
+//! `rateLimit { limit remaining resetSeconds }` after it.
 //!
 //! The depth is counted here rather than by async-graphql's `limit_depth`, which counts
 //! introspection too: the introspection query every GraphQL tool sends nests its type
@@ -10,13 +20,22 @@
 //! does not parse or validate get an `extensions.code` of their own as well.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextValidation,
 };
+use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{
+    ErrorExtensions, Name, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
+
+use crate::error::Error;
+use crate::rest::ratelimit::{RateInfo, RateSlot};
+use crate::service::Actor;
+use crate::state::AppState;
 
 /// A connection's page size when the query names neither `first` nor `last`.
 pub const DEFAULT_PAGE: i32 = 50;
@@ -40,16 +59,108 @@ pub struct Limits {
     pub depth: usize,
     /// The highest complexity allowed.
     pub complexity: usize,
+    /// The most aliased fields allowed.
+    pub aliases: usize,
+    /// The most fields an operation may select at its root.
+    pub root_fields: usize,
+    /// The cost that counts as one call against the rate limit.
+    pub cost_per_call: usize,
 }
 
 impl ExtensionFactory for Limits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
+        Arc::new(Metered {
+            limits: *self,
+            cost: Mutex::new(None),
+        })
+    }
+}
+
+/// The limits applied to one request, and what it was charged.
+struct Metered {
+    limits: Limits,
+    cost: Mutex<Option<Charged>>,
+}
+
+/// What an operation cost and what it was counted as against the rate limit.
+#[derive(Debug, Clone, Copy)]
+struct Charged {
+    cost: usize,
+    calls: u32,
+    standing: Option<RateInfo>,
+}
+
+impl Metered {
+    /// Counts an operation of `cost` against the partner's rate limit: the request itself
+    /// was counted as one call when its actor was made, so the calls beyond that one.
+    fn charge(&self, ctx: &ExtensionContext<'_>, cost: usize) -> Result<(), ServerError> {
+        let calls =
+            u32::try_from(cost.div_ceil(self.limits.cost_per_call).max(1)).unwrap_or(u32::MAX);
+        let mut standing = ctx.data_opt::<RateSlot>().and_then(RateSlot::get);
+        if let (Some(state), Some(actor)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Actor>())
+            && calls > 1
+        {
+            let slot = ctx.data_opt::<RateSlot>();
+            match state.api_limits.charge(actor.partner_id, calls - 1) {
+                Ok(info) => {
+                    standing = Some(info);
+                    if let Some(slot) = slot {
+                        slot.set(info);
+                    }
+                }
+                Err((info, retry_after)) => {
+                    if let Some(slot) = slot {
+                        slot.set(info);
+                    }
+                    let coded = Error::RateLimited { retry_after }.extend();
+                    let message = if calls > info.limit {
+                        format!(
+                            "the query costs {cost}, which counts as {calls} calls ({} of cost each, --graphql-cost-per-call): more than the partner's rate limit of {} calls a minute allows; ask for smaller pages or fewer fields",
+                            self.limits.cost_per_call, info.limit
+                        )
+                    } else {
+                        format!(
+                            "the query costs {cost}, which counts as {calls} calls ({} of cost each, --graphql-cost-per-call) against the partner's rate limit of {} calls a minute, and fewer are left: try again in {retry_after} s, or ask for less",
+                            self.limits.cost_per_call, info.limit
+                        )
+                    };
+                    let mut error = ServerError::new(message, None);
+                    error.extensions = coded.extensions;
+                    if let Some(extensions) = error.extensions.as_mut() {
+                        extensions.set("cost", cost);
+                        extensions.set("calls", calls);
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        *self.cost.lock().unwrap_or_else(|e| e.into_inner()) = Some(Charged {
+            cost,
+            calls,
+            standing,
+        });
+        Ok(())
     }
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for Limits {
+impl Extension for Metered {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: async_graphql::Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<async_graphql::Request> {
+        // Automatic persisted queries' refusals, coded as the protocol's clients expect.
+        next.run(ctx, request).await.map_err(|error| {
+            if error.message == "PersistedQueryNotFound" {
+                coded(error, "PERSISTED_QUERY_NOT_FOUND")
+            } else {
+                coded(error, "persisted_query_invalid")
+            }
+        })
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -61,23 +172,58 @@ impl Extension for Limits {
             .run(ctx, query, variables)
             .await
             .map_err(|error| coded(error, "graphql_parse_failed"))?;
-        match depth_of(&document) {
-            Some(depth) if depth <= self.depth => Ok(document),
-            depth => Err(refusal(
+        let limits = self.limits;
+        let Some(shape) = shape_of(&document) else {
+            return Err(refusal(
                 "query_too_deep",
-                match depth {
-                    Some(depth) => format!(
-                        "the query nests its fields {depth} deep; at most {} is allowed (--graphql-max-depth)",
-                        self.depth
-                    ),
-                    None => format!(
-                        "the query spreads fragments within fragments more than {MAX_FRAGMENT_NESTING} deep"
-                    ),
-                },
-                self.depth,
-                depth.unwrap_or(usize::MAX),
-            )),
+                format!(
+                    "the query spreads fragments within fragments more than {MAX_FRAGMENT_NESTING} deep"
+                ),
+                limits.depth,
+                usize::MAX,
+            ));
+        };
+        for (code, found, limit, what) in [
+            (
+                "query_too_deep",
+                shape.depth,
+                limits.depth,
+                "the query nests its fields {found} deep; at most {limit} is allowed (--graphql-max-depth)",
+            ),
+            (
+                "too_many_aliases",
+                shape.aliases,
+                limits.aliases,
+                "the query has {found} aliased fields; at most {limit} are allowed (--graphql-max-aliases): ask for a list once, or write many rows with a bulk upsert",
+            ),
+            (
+                "too_many_root_fields",
+                shape.root_fields,
+                limits.root_fields,
+                "an operation selects {found} fields at its root; at most {limit} are allowed (--graphql-max-root-fields)",
+            ),
+        ] {
+            if found > limit {
+                let message = what
+                    .replace("{found}", &found.to_string())
+                    .replace("{limit}", &limit.to_string());
+                return Err(refusal(code, message, limit, found));
+            }
         }
+        if ctx.data_opt::<ReadOnly>().is_some()
+            && document.operations.iter().any(|(_, operation)| {
+                operation.node.ty != async_graphql::parser::types::OperationType::Query
+            })
+        {
+            return Err(coded(
+                ServerError::new(
+                    "only queries may be sent with GET; send a mutation with POST",
+                    None,
+                ),
+                "method_not_allowed",
+            ));
+        }
+        Ok(document)
     }
 
     async fn validation(
@@ -91,20 +237,57 @@ impl Extension for Limits {
                 .map(|error| coded(error, "graphql_validation_failed"))
                 .collect::<Vec<_>>()
         })?;
-        if result.complexity > self.complexity {
+        let limits = self.limits;
+        if result.complexity > limits.complexity {
             return Err(vec![refusal(
                 "query_too_complex",
                 format!(
                     "the query costs {}; at most {} is allowed (--graphql-max-complexity): a field costs 1 plus what it selects, a connection first (or last) times what one edge selects; ask for smaller pages or fewer fields",
-                    result.complexity, self.complexity
+                    result.complexity, limits.complexity
                 ),
-                self.complexity,
+                limits.complexity,
                 result.complexity,
             )]);
         }
+        self.charge(ctx, result.complexity)
+            .map_err(|error| vec![error])?;
         Ok(result)
     }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let mut response = next.run(ctx, operation_name).await;
+        let charged = *self.cost.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(charged) = charged {
+            let mut cost = IndexMap::new();
+            cost.insert(Name::new("requestedQueryCost"), Value::from(charged.cost));
+            cost.insert(
+                Name::new("maximumQueryCost"),
+                Value::from(self.limits.complexity),
+            );
+            cost.insert(Name::new("countedCalls"), Value::from(charged.calls));
+            if let Some(standing) = charged.standing {
+                let mut limit = IndexMap::new();
+                limit.insert(Name::new("limit"), Value::from(standing.limit));
+                limit.insert(Name::new("remaining"), Value::from(standing.remaining));
+                limit.insert(Name::new("resetSeconds"), Value::from(standing.reset));
+                cost.insert(Name::new("rateLimit"), Value::Object(limit));
+            }
+            response
+                .extensions
+                .insert("cost".to_owned(), Value::Object(cost));
+        }
+        response
+    }
 }
+
+/// Marks a request that came as a GET: it may only query.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOnly;
 
 /// `error` with `extensions.code` set to `code` unless it has one.
 fn coded(mut error: ServerError, code: &'static str) -> ServerError {
@@ -124,36 +307,70 @@ fn refusal(code: &'static str, message: String, limit: usize, cost: usize) -> Se
     error
 }
 
-/// The deepest nesting of fields in any operation of `document`, not counting the fields
-/// of introspection (`__schema`, `__type`, `__typename`); `None` when fragments are spread
-/// within each other too deep to walk.
-fn depth_of(document: &ExecutableDocument) -> Option<usize> {
+/// What a query document holds, as its limits count it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// Its deepest nesting of fields, not counting the fields of introspection.
+    depth: usize,
+    /// Its aliased fields, each fragment's counted as often as it is spread.
+    aliases: usize,
+    /// The most fields one operation selects at its root.
+    root_fields: usize,
+}
+
+/// What one selection set holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counted {
+    depth: usize,
+    aliases: usize,
+    width: usize,
+}
+
+/// The shape of `document`; `None` when fragments are spread within each other too deep
+/// to walk.
+fn shape_of(document: &ExecutableDocument) -> Option<Shape> {
     let mut walk = Walk {
         document,
         fragments: HashMap::new(),
         stack: Vec::new(),
     };
-    let mut deepest = 0;
+    let mut shape = Shape::default();
     for (_, operation) in document.operations.iter() {
-        deepest = deepest.max(walk.set(&operation.node.selection_set.node)?);
+        let counted = walk.set(&operation.node.selection_set.node)?;
+        shape.depth = shape.depth.max(counted.depth);
+        shape.aliases = shape.aliases.saturating_add(counted.aliases);
+        shape.root_fields = shape.root_fields.max(counted.width);
     }
-    Some(deepest)
+    Some(shape)
 }
 
-/// A walk of a document's selections, each fragment's depth counted once.
+/// A walk of a document's selections, each fragment counted once.
 struct Walk<'a> {
     document: &'a ExecutableDocument,
-    fragments: HashMap<&'a Name, usize>,
+    fragments: HashMap<&'a Name, Counted>,
     stack: Vec<&'a Name>,
 }
 
 impl<'a> Walk<'a> {
-    fn set(&mut self, set: &'a SelectionSet) -> Option<usize> {
-        let mut deepest = 0;
+    fn set(&mut self, set: &'a SelectionSet) -> Option<Counted> {
+        let mut counted = Counted::default();
         for item in &set.items {
-            let depth = match &item.node {
-                Selection::Field(field) if field.node.name.node.starts_with("__") => 0,
-                Selection::Field(field) => 1 + self.set(&field.node.selection_set.node)?,
+            let inner = match &item.node {
+                Selection::Field(field) if field.node.name.node.starts_with("__") => Counted {
+                    depth: 0,
+                    aliases: usize::from(field.node.alias.is_some()),
+                    width: 0,
+                },
+                Selection::Field(field) => {
+                    let below = self.set(&field.node.selection_set.node)?;
+                    Counted {
+                        depth: 1 + below.depth,
+                        aliases: below
+                            .aliases
+                            .saturating_add(usize::from(field.node.alias.is_some())),
+                        width: 1,
+                    }
+                }
                 Selection::InlineFragment(fragment) => {
                     self.set(&fragment.node.selection_set.node)?
                 }
@@ -161,30 +378,32 @@ impl<'a> Walk<'a> {
                     self.fragment(&spread.node.fragment_name.node)?
                 }
             };
-            deepest = deepest.max(depth);
+            counted.depth = counted.depth.max(inner.depth);
+            counted.aliases = counted.aliases.saturating_add(inner.aliases);
+            counted.width = counted.width.saturating_add(inner.width);
         }
-        Some(deepest)
+        Some(counted)
     }
 
-    fn fragment(&mut self, name: &'a Name) -> Option<usize> {
-        if let Some(depth) = self.fragments.get(name) {
-            return Some(*depth);
+    fn fragment(&mut self, name: &'a Name) -> Option<Counted> {
+        if let Some(counted) = self.fragments.get(name) {
+            return Some(*counted);
         }
         // A cycle is validation's to refuse; an unknown fragment too.
         let Some(definition) = self.document.fragments.get(name) else {
-            return Some(0);
+            return Some(Counted::default());
         };
         if self.stack.contains(&name) {
-            return Some(0);
+            return Some(Counted::default());
         }
         if self.stack.len() >= MAX_FRAGMENT_NESTING {
             return None;
         }
         self.stack.push(name);
-        let depth = self.set(&definition.node.selection_set.node);
+        let counted = self.set(&definition.node.selection_set.node);
         self.stack.pop();
-        let depth = depth?;
-        self.fragments.insert(name, depth);
-        Some(depth)
+        let counted = counted?;
+        self.fragments.insert(name, counted);
+        Some(counted)
     }
 }

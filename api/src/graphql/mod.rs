@@ -13,7 +13,9 @@
 //!
 //! The root query is [`query::Query`]: a connection per collection ([`connection`]), the
 //! `Node` interface ([`node`]), look-ups by natural key and `stats`. The types' relations
-//! are [`relations`], read in batches per level of the answer.
+//! are [`relations`], read in batches per level of the answer. The root mutation is
+//! [`mutation::Mutation`]: create, update, delete, upsert and bulk upsert per collection,
+//! with the HTTP request's `Idempotency-Key` honoured on creates.
 
 /// The filter argument's value: the collection's filter, or none given (themes have none).
 macro_rules! filter_of {
@@ -28,11 +30,15 @@ macro_rules! filter_of {
 mod connection;
 mod error;
 mod limits;
+mod mutation;
 mod node;
 mod query;
 mod relations;
 
-use async_graphql::{BatchRequest, BatchResponse, EmptyMutation, EmptySubscription, Schema};
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
+use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, Schema};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -41,13 +47,14 @@ use axum::routing::get;
 use axum::{Extension, Router};
 
 use crate::error::{Error, Problem};
+use crate::rest::ratelimit::RateSlot;
 use crate::service::Actor;
 use crate::state::AppState;
 
 pub use limits::Limits;
 
-/// The schema: queries (mutations and subscriptions are to come).
-pub type LeernetSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+/// The schema: queries and mutations (subscriptions are to come).
+pub type LeernetSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// The media type of a GraphQL-over-HTTP response.
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -56,12 +63,27 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 /// resolvers reaching the service through `state`.
 pub fn schema(state: AppState) -> LeernetSchema {
     let config = state.config.clone();
-    let builder = Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
-        .extension(Limits {
-            depth: config.graphql_max_depth,
-            complexity: config.graphql_max_complexity,
-        })
-        .data(state);
+    let builder = Schema::build(
+        query::Query::default(),
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .extension(Limits {
+        depth: config.graphql_max_depth,
+        complexity: config.graphql_max_complexity,
+        aliases: config.graphql_max_aliases,
+        root_fields: config.graphql_max_root_fields,
+        cost_per_call: config.graphql_cost_per_call,
+    })
+    .data(state);
+    // Automatic persisted queries: a document sent once with its SHA-256 (checked) is kept,
+    // and then sent by the hash alone. Its limits are checked on every use.
+    let builder = match std::num::NonZeroUsize::new(config.graphql_persisted_queries) {
+        Some(size) => builder.extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+            size.get(),
+        ))),
+        None => builder,
+    };
     if config.graphql_introspection {
         builder.finish()
     } else {
@@ -71,9 +93,13 @@ pub fn schema(state: AppState) -> LeernetSchema {
 
 /// The schema's SDL (the type system, without the service behind it).
 pub fn sdl() -> String {
-    Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        query::Query::default(),
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .finish()
+    .sdl()
 }
 
 /// The `/graphql` route.
@@ -91,6 +117,7 @@ async fn post_graphql(
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
+    let slot = request.extensions().get::<RateSlot>().cloned();
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -147,6 +174,18 @@ async fn post_graphql(
             }
         }
     }
+    let mut batch = batch;
+    if let Some(key) = headers.get("idempotency-key") {
+        match key.to_str() {
+            Ok(key) => batch = batch.data(mutation::IdempotencyKey(key.to_owned())),
+            Err(_) => {
+                return Error::invalid("Idempotency-Key", "must be visible ASCII").into_response();
+            }
+        }
+    }
+    if let Some(slot) = slot {
+        batch = batch.data(slot);
+    }
     let loaders = relations::loaders(&state, &actor);
     let answer = schema.execute_batch(batch.data(actor).data(loaders)).await;
     respond(&headers, &answer)
@@ -158,6 +197,7 @@ async fn get_graphql(
     Extension(schema): Extension<LeernetSchema>,
     State(state): State<AppState>,
     actor: Actor,
+    slot: Option<Extension<RateSlot>>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -189,21 +229,41 @@ async fn get_graphql(
         if operation.is_some_and(|operation| {
             operation.node.ty != async_graphql::parser::types::OperationType::Query
         }) {
-            let mut response = Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "only queries may be sent with GET; send a mutation with POST",
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return response;
+            return method_not_allowed();
         }
     }
+    if let Some(Extension(slot)) = slot {
+        request = request.data(slot);
+    }
     let loaders = relations::loaders(&state, &actor);
-    let answer = schema.execute(request.data(actor).data(loaders)).await;
+    let answer = schema
+        .execute(request.data(actor).data(loaders).data(limits::ReadOnly))
+        .await;
+    // A persisted mutation is known only once its hash is looked up: refused there.
+    if answer.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from("method_not_allowed"))
+    }) {
+        return method_not_allowed();
+    }
     respond(&headers, &BatchResponse::Single(answer))
+}
+
+/// A mutation sent with GET: 405, naming the method to use.
+fn method_not_allowed() -> Response {
+    let mut response = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "only queries may be sent with GET; send a mutation with POST",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
 }
 
 /// The answer as JSON: `application/graphql-response+json` when the client accepts it (a

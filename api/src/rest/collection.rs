@@ -842,36 +842,7 @@ where
     Ok(one(StatusCode::OK, &dto, None))
 }
 
-/// Fields of a representation that a request cannot set.
-const READ_ONLY: &[&str] = &["id", "version", "createdAt", "updatedAt", "ownerPartnerId"];
-
-/// References given by id and by natural key: a patch that sets one drops the other from
-/// the current representation, so that they cannot contradict each other.
-const REFERENCE_PAIRS: &[(&str, &str)] = &[
-    ("regionId", "regionCode"),
-    ("networkId", "networkSlug"),
-    ("parentId", "parentCode"),
-    ("parentNetworkId", "parentNetworkSlug"),
-    ("originRegionId", "originRegionCode"),
-];
-
-/// RFC 7396: `patch` applied to `target`.
-fn merge_patch(target: &mut Value, patch: &Value) {
-    match (target.as_object_mut(), patch.as_object()) {
-        (Some(target), Some(patch)) => {
-            for (key, value) in patch {
-                if value.is_null() {
-                    target.remove(key);
-                } else {
-                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
-                }
-            }
-        }
-        _ => *target = patch.clone(),
-    }
-}
-
-/// `PATCH` with a JSON merge patch.
+/// `PATCH` with a JSON merge patch ([`service::resource::patch`]).
 pub async fn patch<R: Resource>(
     state: &AppState,
     actor: &Actor,
@@ -886,56 +857,18 @@ where
     // The scope first: a caller that may not write here gets its 403 before its body is read.
     actor.require_write(R::SCOPE)?;
     let body = body.value().await?;
-    if !body.is_object() {
-        return Err(Error::invalid(
-            "body",
-            "must be a JSON object (a merge patch)",
-        ));
-    }
     let expected = if_match(headers)?;
-    actor.require_version(expected)?;
     let uuid = parse_id(id, "id")?;
-    let current = to_value(&service::get::<R>(&state.db, actor, uuid).await?)?;
-    in_scope::<R>(scope, &current, id)?;
-    let version = version_of(&current) as i32;
-    if let Some(expected) = expected
-        && expected != version
-    {
-        return Err(Error::PreconditionFailed {
-            expected,
-            current: version,
-        });
-    }
-    let mut merged = current;
-    if let Some(object) = merged.as_object_mut() {
-        for field in READ_ONLY {
-            object.remove(*field);
-        }
-        // A patch naming a reference by one of its fields (a new value, or `null` to clear
-        // it) drops the other's current value, which named the reference it replaces.
-        for (by_id, by_key) in REFERENCE_PAIRS {
-            if body.get(*by_key).is_some() && body.get(*by_id).is_none() {
-                object.remove(*by_id);
-            }
-            if body.get(*by_id).is_some() && body.get(*by_key).is_none() {
-                object.remove(*by_key);
-            }
-        }
-    }
-    merge_patch(&mut merged, &body);
-    let input: R::Input = from_json(with_parent(scope, merged)?)?;
-    // The patch was applied to version `version`: writing it over a later one would undo
-    // that change, so the write expects `version` even when the caller named none.
-    let result = service::update::<R>(&state.db, actor, uuid, input, Some(version)).await;
-    let dto = match result {
-        Err(Error::PreconditionFailed { .. }) if expected.is_none() => {
-            return Err(Error::Conflict(
-                "the resource changed while the patch was applied; send it again".to_owned(),
-            ));
-        }
-        other => to_value(&other?)?,
-    };
-    Ok(one(StatusCode::OK, &dto, None))
+    let dto = service::resource::patch::<R>(&state.db, actor, uuid, &body, expected, scope.parent)
+        .await
+        .map_err(|error| match error {
+            Error::NotFound { resource, .. } => Error::NotFound {
+                resource,
+                key: id.to_owned(),
+            },
+            other => other,
+        })?;
+    Ok(one(StatusCode::OK, &to_value(&dto)?, None))
 }
 
 /// `DELETE` (soft): 204.

@@ -53,8 +53,26 @@ impl ApiLimits {
 
     /// Counts a call of `partner`: its standing, or its standing and the seconds to wait.
     pub fn check(&self, partner: Uuid) -> Result<RateInfo, (RateInfo, u64)> {
+        self.charge(partner, 1)
+    }
+
+    /// Counts `calls` calls (at least one) of `partner` at once, all or none: its standing, or its
+    /// standing and the seconds to wait (a minute when `calls` is more than a minute
+    /// allows: it never fits).
+    pub fn charge(&self, partner: Uuid, calls: u32) -> Result<RateInfo, (RateInfo, u64)> {
         let seconds_per_call = 60.0 / f64::from(self.per_minute);
-        match self.limiter.check_key(&partner) {
+        let calls = NonZeroU32::new(calls).unwrap_or(NonZeroU32::MIN);
+        let Ok(outcome) = self.limiter.check_key_n(&partner, calls) else {
+            return Err((
+                RateInfo {
+                    limit: self.per_minute,
+                    remaining: 0,
+                    reset: 60,
+                },
+                60,
+            ));
+        };
+        match outcome {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 Ok(RateInfo {
@@ -96,6 +114,11 @@ impl ApiLimits {
 pub struct RateSlot(Arc<Mutex<Option<RateInfo>>>);
 
 impl RateSlot {
+    /// The standing recorded last.
+    pub fn get(&self) -> Option<RateInfo> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Records the standing of the request's partner.
     pub fn set(&self, info: RateInfo) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(info);

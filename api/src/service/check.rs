@@ -352,14 +352,14 @@ impl Check {
     pub fn enumeration<E: FromStr<Err = String> + Default>(
         &mut self,
         field: &str,
-        value: &Option<String>,
+        value: &Option<impl AsRef<str>>,
     ) -> E {
         match value {
             None => {
                 self.fail(field, "is required");
                 E::default()
             }
-            Some(v) => self.enum_value(field, v).unwrap_or_default(),
+            Some(v) => self.enum_value(field, v.as_ref()).unwrap_or_default(),
         }
     }
 
@@ -367,12 +367,12 @@ impl Check {
     pub fn enum_or<E: FromStr<Err = String>>(
         &mut self,
         field: &str,
-        value: &Option<String>,
+        value: &Option<impl AsRef<str>>,
         default: E,
     ) -> E {
         match value {
             None => default,
-            Some(v) => self.enum_value(field, v).unwrap_or(default),
+            Some(v) => self.enum_value(field, v.as_ref()).unwrap_or(default),
         }
     }
 

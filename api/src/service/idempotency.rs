@@ -33,6 +33,18 @@ pub enum Outcome {
     Replayed(u16, serde_json::Value),
 }
 
+/// Refuses a key that cannot be one: empty, longer than 255 bytes, or with control
+/// characters.
+pub fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > 255 || key.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "must be 1 to 255 characters without control characters",
+        ));
+    }
+    Ok(())
+}
+
 /// Creates `input` unless `key` was used before: then replays (same request) or refuses
 /// (another request). `request_hash` identifies the request (method, path and body).
 pub async fn create_once<R: Resource>(
@@ -43,12 +55,7 @@ pub async fn create_once<R: Resource>(
     input: R::Input,
 ) -> Result<Outcome> {
     actor.require_write(R::SCOPE)?;
-    if key.is_empty() || key.len() > 255 || key.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "Idempotency-Key",
-            "must be 1 to 255 characters without control characters",
-        ));
-    }
+    check_key(key)?;
     let input = &input;
     write(db, move |tx| async move {
         let conn = tx.conn();

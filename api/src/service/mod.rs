@@ -15,6 +15,7 @@ pub mod check;
 pub mod db;
 pub mod idempotency;
 pub mod initiatives;
+pub mod json;
 pub mod keys;
 pub mod lessons;
 pub mod networks;

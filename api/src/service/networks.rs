@@ -58,11 +58,11 @@ pub struct NetworkLinks {
 pub fn enum_list<E: std::str::FromStr<Err = String> + PartialEq + Default>(
     check: &mut Check,
     field: &str,
-    values: &Option<Vec<String>>,
+    values: &Option<Vec<impl AsRef<str>>>,
 ) -> Vec<E> {
     let mut out = Vec::new();
     for (i, v) in values.iter().flatten().enumerate() {
-        let value: E = check.enum_or(&format!("{field}[{i}]"), &Some(v.clone()), E::default());
+        let value: E = check.enum_or(&format!("{field}[{i}]"), &Some(v.as_ref()), E::default());
         if check.is_ok() && !out.contains(&value) {
             out.push(value);
         }

@@ -1198,6 +1198,125 @@ pub async fn update<R: Resource>(
     .await
 }
 
+/// Fields of a representation that a request cannot set.
+const READ_ONLY: &[&str] = &["id", "version", "createdAt", "updatedAt", "ownerPartnerId"];
+
+/// References given by id and by natural key: a patch that sets one drops the other from
+/// the current representation, so that they cannot contradict each other.
+const REFERENCE_PAIRS: &[(&str, &str)] = &[
+    ("regionId", "regionCode"),
+    ("networkId", "networkSlug"),
+    ("parentId", "parentCode"),
+    ("parentNetworkId", "parentNetworkSlug"),
+    ("originRegionId", "originRegionCode"),
+];
+
+/// RFC 7396: `patch` applied to `target`.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(target), Some(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(
+                        target.entry(key.clone()).or_insert(serde_json::Value::Null),
+                        value,
+                    );
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+/// Changes the fields `patch` names (a JSON merge patch, RFC 7396: `null` clears a field)
+/// and keeps the others, validated exactly like a replacement ([`update`]). `parent`
+/// (the field naming it, and its id) confines the patch to a parent's sub-collection: a row
+/// of another parent is not found, and the patch may not move it to another.
+///
+/// The patch is applied to the version read: the write expects that version even when the
+/// caller named none, so a change made in between is never undone; it is then a conflict
+/// (409) to send again, or with `expected_version` the precondition failure (412) it is.
+pub async fn patch<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    patch: &serde_json::Value,
+    expected_version: Option<i32>,
+    parent: Option<(&'static str, Uuid)>,
+) -> Result<R::Dto>
+where
+    R::Input: serde::de::DeserializeOwned,
+{
+    actor.require_write(R::SCOPE)?;
+    if !patch.is_object() {
+        return Err(Error::invalid(
+            "body",
+            "must be a JSON object (a merge patch)",
+        ));
+    }
+    actor.require_version(expected_version)?;
+    let current = serde_json::to_value(get::<R>(db, actor, id).await?).map_err(Error::internal)?;
+    if let Some((field, parent)) = parent
+        && current[field].as_str() != Some(parent.to_string().as_str())
+    {
+        return Err(not_found::<R>(id));
+    }
+    let version = current["version"]
+        .as_i64()
+        .and_then(|v| <i32 as TryFrom<i64>>::try_from(v).ok())
+        .unwrap_or_default();
+    if let Some(expected) = expected_version
+        && expected != version
+    {
+        return Err(Error::PreconditionFailed {
+            expected,
+            current: version,
+        });
+    }
+    let mut merged = current;
+    if let Some(object) = merged.as_object_mut() {
+        for field in READ_ONLY {
+            object.remove(*field);
+        }
+        // A patch naming a reference by one of its fields (a new value, or `null` to clear
+        // it) drops the other's current value, which named the reference it replaces.
+        for (by_id, by_key) in REFERENCE_PAIRS {
+            if patch.get(*by_key).is_some() && patch.get(*by_id).is_none() {
+                object.remove(*by_id);
+            }
+            if patch.get(*by_id).is_some() && patch.get(*by_key).is_none() {
+                object.remove(*by_key);
+            }
+        }
+    }
+    merge_patch(&mut merged, patch);
+    if let (Some((field, parent)), Some(object)) = (parent, merged.as_object_mut()) {
+        match object.get(field) {
+            None | Some(serde_json::Value::Null) => {
+                object.insert(field.to_owned(), parent.to_string().into());
+            }
+            Some(given) if given.as_str() == Some(parent.to_string().as_str()) => {}
+            Some(_) => {
+                return Err(Error::invalid(
+                    field,
+                    "must be the parent in the path (or be left out)",
+                ));
+            }
+        }
+    }
+    let input: R::Input = crate::service::json::from_json(merged)?;
+    match update::<R>(db, actor, id, input, Some(version)).await {
+        Err(Error::PreconditionFailed { .. }) if expected_version.is_none() => {
+            Err(Error::Conflict(
+                "the resource changed while the patch was applied; send it again".to_owned(),
+            ))
+        }
+        other => other,
+    }
+}
+
 /// Whether `external_id` may be looked up (the rule itself is [`Check::external_id`]; an
 /// invalid one is reported with the other fields by [`apply`]).
 fn valid_external_id(external_id: &str) -> bool {

@@ -72,6 +72,11 @@ fn s(text: &str) -> Option<String> {
     Some(text.to_owned())
 }
 
+/// An enumeration's value as a request sends it.
+fn e<E>(text: &str) -> Option<crate::dto::Text<E>> {
+    Some(crate::dto::Text::from(text))
+}
+
 fn region(
     code: Option<&str>,
     name: &str,
@@ -82,7 +87,7 @@ fn region(
     RegionInput {
         code: code.map(str::to_owned),
         name: s(name),
-        kind: s(kind),
+        kind: e(kind),
         parent_id: parent,
         deprived: Some(deprived),
         ..Default::default()
@@ -235,7 +240,7 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
             "seed:organization:hanzehogeschool-groningen",
             OrganizationInput {
                 name: s("Hanzehogeschool Groningen"),
-                kind: s("university_of_applied_sciences"),
+                kind: e("university_of_applied_sciences"),
                 ..Default::default()
             },
         )
@@ -249,7 +254,7 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
             NetworkInput {
                 slug: s("iwp-drenthe-gezond"),
                 name: s("IWP Drenthe Gezond"),
-                kind: s("innovation_workplace"),
+                kind: e("innovation_workplace"),
                 regions: Some(vec![NetworkRegionInput {
                     region_id: Some(drenthe.meta.id),
                     ..Default::default()
@@ -267,10 +272,10 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
             NetworkInput {
                 slug: s("living-lab-m-en-gezond"),
                 name: s("Living Lab M&Gezond"),
-                kind: s("living_lab"),
+                kind: e("living_lab"),
                 summary: s(LIVING_LAB_SUMMARY),
                 description: s(LIVING_LAB_DESCRIPTION),
-                status: s("completed"),
+                status: e("completed"),
                 start_year: Some(2021),
                 end_year: Some(2022),
                 progress_percent: Some(100),
@@ -290,12 +295,12 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
                 regions: Some(vec![
                     NetworkRegionInput {
                         region_id: Some(bargeres.meta.id),
-                        role: s("focus"),
+                        role: e("focus"),
                         ..Default::default()
                     },
                     NetworkRegionInput {
                         region_id: Some(emmen.meta.id),
-                        role: s("expansion"),
+                        role: e("expansion"),
                         ..Default::default()
                     },
                 ]),
@@ -334,7 +339,7 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
         MembershipInput {
             network_id: Some(living_lab.meta.id),
             organization_id: Some(hanze.meta.id),
-            role: s("lead"),
+            role: e("lead"),
             ..Default::default()
         },
     )
@@ -348,7 +353,7 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
             NetworkInput {
                 slug: s("pog"),
                 name: s("Preventie Overleg Groningen (POG)"),
-                kind: s("consultation_body"),
+                kind: e("consultation_body"),
                 regions: Some(vec![NetworkRegionInput {
                     region_id: Some(groningen.meta.id),
                     ..Default::default()
@@ -372,7 +377,7 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
             NetworkInput {
                 slug: s("legro"),
                 name: s("Leernetwerk Leefomgeving Groningen (LEGrO)"),
-                kind: s("learning_network"),
+                kind: e("learning_network"),
                 summary: s(LEGRO_SUMMARY),
                 start_year: Some(2023),
                 end_year: Some(2027),
@@ -405,7 +410,7 @@ pub async fn seed(db: &DatabaseConnection, actor: &Actor) -> Result<SeedReport> 
             expected_outcome: s(LEGRO_OUTCOME),
             collection: s("#GemeenteDelers 2023"),
             themes: Some(legro_themes),
-            status: s("published"),
+            status: e("published"),
             language: s("nl"),
             ..Default::default()
         },
