@@ -309,3 +309,66 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    /// GraphiQL at `/graphql`: everything it loads comes from the service (every other host
+    /// is unresolvable), and with a token in its Headers tab it runs a query.
+    async fn graphiql_loads_from_the_service_alone_and_runs_a_query_with_a_token(backend) {
+        let Some(app) = TestApp::spawn(backend).await else {
+            return;
+        };
+        // The page itself, without a browser: this origin only, no token needed.
+        let page = app.client.get(app.url("/graphql")).header("accept", "text/html").send().await.expect("the page");
+        assert_eq!(page.status(), reqwest::StatusCode::OK);
+        let policy = page.headers()["content-security-policy"].to_str().expect("ascii").to_owned();
+        assert!(policy.contains("script-src 'self'") && policy.contains("connect-src 'self'"), "{policy}");
+        assert!(!page.text().await.expect("html").contains("//cdn"), "no CDN");
+        if !tool_available(CHROMEDRIVER, "--version") {
+            return;
+        }
+        api::service::seed::seed(&app.db, &api::service::Actor::system())
+            .await
+            .expect("seed");
+        let token = token_for(&app, "ide", "dashboard", "read", &[]).await;
+        let browser = Browser::start().await;
+        browser.open(&app.url("/graphql")).await;
+        browser
+            .wait_for(
+                "GraphiQL's editors",
+                "return document.querySelectorAll('.graphiql-query-editor .CodeMirror').length > 0 && document.querySelectorAll('.graphiql-editor-tool .CodeMirror').length > 0;",
+                json!([]),
+            )
+            .await;
+        // The token in the Headers tab and a query in the editor, then run.
+        let set = browser
+            .script(
+                "const all = [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].map(e => e.CodeMirror);
+                 const headers = all.find(cm => cm.getValue().includes('Authorization'));
+                 if (!headers) { return 'no headers editor'; }
+                 headers.setValue(JSON.stringify({Authorization: 'Bearer ' + arguments[0]}));
+                 document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror
+                     .setValue('{ region(code: \"GM0114\") { name code parent { name } } }');
+                 return 'set';",
+                json!([token]),
+            )
+            .await;
+        assert_eq!(set, "set");
+        browser.click(".graphiql-execute-button").await;
+        let result = browser
+            .wait_for(
+                "the query's answer",
+                "const r = document.querySelector('.result-window'); return r && r.innerText.includes('Emmen') ? r.innerText : null;",
+                json!([]),
+            )
+            .await;
+        assert!(result.as_str().is_some_and(|r| r.contains("Drenthe")), "{result}");
+        let loaded = browser
+            .script("return performance.getEntriesByType('resource').map(e => e.name);", json!([]))
+            .await;
+        let origin = app.url("");
+        assert!(
+            loaded.as_array().expect("resources").iter().all(|r| r.as_str().is_some_and(|r| r.starts_with(&origin))),
+            "everything from the service: {loaded}"
+        );
+    }
+);

@@ -817,3 +817,63 @@ both_backends!(
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 );
+
+both_backends!(
+    /// `totalCount` is every matching row on all pages, read by a statement of its own
+    /// only when asked, on root and nested connections alike; `pageInfo` knows the side a
+    /// page's cursor lies on.
+    async fn total_count_is_counted_only_when_asked_and_page_info_knows_both_sides(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:networks write:practice-examples", &[]).await;
+        let (status, _, example) = tests::call(&app, &token, reqwest::Method::POST, "/api/v1/practice-examples",
+            Some(json!({"title": "Telling in Emmen", "regionCode": "GM0114", "status": "published"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{example}");
+        let rows: Vec<(String, String)> = (0..7).map(|i| (format!("telling-{i}"), format!("Telling {i}"))).collect();
+        let rows: Vec<(&str, &str, &str)> = rows.iter().map(|(s, n)| (s.as_str(), n.as_str(), "consultation_body")).collect();
+        networks(&app, &token, &rows).await;
+        let filter = json!({"kind": "CONSULTATION_BODY"});
+        let (_, _, rest) = tests::call(&app, &token, reqwest::Method::GET, "/api/v1/networks?kind=consultation_body&limit=500", None).await;
+        let matching = rest["items"].as_array().expect("items").len() as u64;
+        assert!(matching >= 7, "{rest}");
+
+        let counted = "query($first: Int, $after: String, $last: Int, $before: String, $filter: NetworkFilter) {
+            networks(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
+                totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+        let first = data(&app, &token, counted, json!({"first": 3, "filter": filter})).await;
+        assert_eq!(first["networks"]["totalCount"].as_u64(), Some(matching), "{first}");
+        assert_eq!(first["networks"]["pageInfo"]["hasPreviousPage"], json!(false), "{first}");
+        let second = data(&app, &token, counted, json!({"first": 3, "after": first["networks"]["pageInfo"]["endCursor"], "filter": filter})).await;
+        assert_eq!(second["networks"]["totalCount"].as_u64(), Some(matching), "the count is of all pages");
+        assert_eq!(second["networks"]["pageInfo"]["hasPreviousPage"], json!(true), "{second}");
+        let last = data(&app, &token, counted, json!({"last": 3, "filter": filter})).await;
+        assert_eq!((last["networks"]["pageInfo"]["hasNextPage"].as_bool(), last["networks"]["pageInfo"]["hasPreviousPage"].as_bool()), (Some(false), Some(true)), "{last}");
+        let before = data(&app, &token, counted, json!({"last": 3, "before": last["networks"]["pageInfo"]["startCursor"], "filter": filter})).await;
+        assert_eq!(before["networks"]["pageInfo"]["hasNextPage"], json!(true), "{before}");
+
+        // Counted only when asked: one statement more, on both connections of the query
+        // (the query without it runs twice first, so that both find the same pages cached).
+        let ask = |with: &str| format!(r#"{{ networks(first: 2, filter: {{kind: CONSULTATION_BODY}}) {{ {with} nodes {{ slug }} }}
+            region(code: "PV22") {{ networks(first: 1) {{ {with} nodes {{ slug }} }} }} }}"#);
+        let mut counts = Vec::new();
+        for with in ["", "", "totalCount"] {
+            let response = app.client.post(app.url("/graphql")).bearer_auth(&token).json(&json!({"query": ask(with)})).send().await.expect("post");
+            let statements = statements(&response);
+            let answer: Value = response.json().await.expect("json");
+            assert!(answer["errors"].is_null(), "{answer}");
+            counts.push((statements, answer));
+        }
+        assert_eq!(counts[2].0, counts[1].0 + 2, "one count statement per counted connection");
+        assert_eq!(counts[2].1["data"]["networks"]["totalCount"].as_u64(), Some(matching));
+
+        // A nested count equals the root list's under the same filter, for every parent.
+        let nested = data(&app, &token, "{ regions(first: 50) { nodes { code practiceExamples(first: 1) { totalCount } } } }", json!({})).await;
+        for region in nested["regions"]["nodes"].as_array().expect("regions") {
+            let Some(code) = region["code"].as_str() else { continue };
+            let root = data(&app, &token, "query($code: String!) { practiceExamples(filter: {region: $code}) { totalCount } }", json!({"code": code})).await;
+            assert_eq!(region["practiceExamples"]["totalCount"], root["practiceExamples"]["totalCount"], "{code}");
+        }
+        let pv22 = nested["regions"]["nodes"].as_array().expect("regions").iter().find(|r| r["code"] == "PV22").expect("Drenthe");
+        assert!(pv22["practiceExamples"]["totalCount"].as_u64().is_some_and(|n| n > 0), "{pv22}");
+    }
+);

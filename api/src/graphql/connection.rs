@@ -7,12 +7,17 @@
 //! Cursors are REST's (`crate::dto::cursor`): a `nextCursor` may be passed as `after` and an
 //! `endCursor` as `cursor`. A backward page is the service's forward page in the opposite
 //! order, after the `before` row, turned round. `pageInfo.hasNextPage` is known when paging
-//! forwards and `hasPreviousPage` when paging backwards; the other is `false`, as the Relay
-//! specification allows when it is not cheap to know. There is no `totalCount` yet.
+//! forwards and `hasPreviousPage` when paging backwards; the other is `true` when the page
+//! starts from a cursor (the cursor's row lies on that side) and `false` otherwise.
+//! `totalCount` is every row the connection's filter, search and `updatedSince` match, on
+//! all pages: counted by its own statement, and only when the query asks for it.
+
+use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, ErrorExtensions, OutputType};
+use async_graphql::{Context, ErrorExtensions, Object, OutputType};
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use crate::dto::cursor;
@@ -23,8 +28,31 @@ use crate::service::resource::{After, MAX_PAGE_SIZE, PageRequest, Sort};
 use crate::service::{self, Actor, Resource};
 use crate::state::AppState;
 
-/// A connection of `T`, its cursors REST's.
-pub type Page<T> = Connection<String, T>;
+/// A connection of `T`, its cursors REST's, with its `totalCount`.
+pub type Page<T> = Connection<String, T, TotalCount>;
+
+/// How a connection counts its rows when asked.
+type Counter =
+    Arc<dyn Fn() -> BoxFuture<'static, async_graphql::Result<u64>> + Send + Sync + 'static>;
+
+/// A connection's `totalCount`, counted only when a query selects it.
+pub struct TotalCount(Counter);
+
+impl TotalCount {
+    /// The count `counter` makes.
+    pub fn new(counter: Counter) -> Self {
+        Self(counter)
+    }
+}
+
+#[Object]
+impl TotalCount {
+    /// How many rows match the connection's filter, search and `updatedSince`, on all its
+    /// pages (read by a statement of its own: select it only when needed).
+    async fn total_count(&self) -> async_graphql::Result<u64> {
+        (self.0)().await
+    }
+}
 
 /// What a row is listed by: its id and its value of the sort field, from which its cursor
 /// is made exactly as the service makes the cursor of a page's last row.
@@ -138,8 +166,8 @@ impl Asked {
         }
     }
 
-    /// The service's page of `R` as the connection.
-    pub fn connection<R>(&self, page: &service::Page<R::Dto>) -> Page<R::Dto>
+    /// The service's page of `R` as the connection, counting its rows with `total`.
+    pub fn connection<R>(&self, page: &service::Page<R::Dto>, total: TotalCount) -> Page<R::Dto>
     where
         R: Resource,
         R::Dto: OutputType + Clone + Listed + 'static,
@@ -157,7 +185,13 @@ impl Asked {
         } else {
             items.len().saturating_sub(1)
         };
-        let mut connection = Connection::new(backward && more, !backward && more);
+        // Beyond the cursor a page starts from lies at least the cursor's row.
+        let from_cursor = self.request.after.is_some();
+        let mut connection = Connection::with_additional_fields(
+            if backward { more } else { from_cursor },
+            if backward { from_cursor } else { more },
+            total,
+        );
         for (index, dto) in items.into_iter().enumerate() {
             let after = match &page.next {
                 Some(next) if index == far_end => next.clone(),
@@ -197,7 +231,21 @@ where
     )
     .await
     .map_err(|e| asked.error(&e))?;
-    Ok(asked.connection::<R>(&result.value))
+    let (state, actor, request) = (state.clone(), actor.clone(), asked.request.clone());
+    let total = TotalCount::new(Arc::new(move || {
+        let (state, actor, filter, request) = (
+            state.clone(),
+            actor.clone(),
+            filter.clone(),
+            request.clone(),
+        );
+        Box::pin(async move {
+            service::resource::count::<R>(&state.db, &actor, &filter, request)
+                .await
+                .map_err(|e| e.extend())
+        })
+    }));
+    Ok(asked.connection::<R>(&result.value, total))
 }
 
 /// Implements [`Listed`] for DTOs: by the field each may be sorted by besides

@@ -29,6 +29,7 @@ macro_rules! filter_of {
 
 mod connection;
 mod error;
+mod graphiql;
 mod limits;
 mod mutation;
 mod node;
@@ -40,8 +41,8 @@ use async_graphql::extensions::apollo_persisted_queries::{
 };
 use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, Schema};
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -106,6 +107,10 @@ pub fn sdl() -> String {
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
+        .route(
+            &format!("{}/{{file}}", graphiql::ASSETS),
+            get(graphiql::asset),
+        )
         .layer(Extension(schema(state.clone())))
 }
 
@@ -192,15 +197,23 @@ async fn post_graphql(
 }
 
 /// `GET /graphql?query=...`: a query (a mutation is refused with 405: a GET must not change
-/// anything).
+/// anything); from a browser without a query, GraphiQL ([`graphiql`]).
 async fn get_graphql(
     Extension(schema): Extension<LeernetSchema>,
     State(state): State<AppState>,
-    actor: Actor,
-    slot: Option<Extension<RateSlot>>,
-    headers: HeaderMap,
-    uri: Uri,
+    request: Request,
 ) -> Response {
+    let uri = request.uri().clone();
+    let headers = request.headers().clone();
+    if graphiql::wanted(&headers, uri.query()) {
+        return graphiql::page();
+    }
+    let slot = request.extensions().get::<RateSlot>().cloned();
+    let (mut parts, _) = request.into_parts();
+    let actor = match Actor::from_request_parts(&mut parts, &state).await {
+        Ok(actor) => actor,
+        Err(refusal) => return refusal,
+    };
     let mut request = match async_graphql::http::parse_query_string(uri.query().unwrap_or_default())
     {
         Ok(request) => request,
@@ -232,7 +245,7 @@ async fn get_graphql(
             return method_not_allowed();
         }
     }
-    if let Some(Extension(slot)) = slot {
+    if let Some(slot) = slot {
         request = request.data(slot);
     }
     let loaders = relations::loaders(&state, &actor);

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::dto::*;
 use crate::error::Error;
-use crate::graphql::connection::{Asked, Listed, Page, Paging};
+use crate::graphql::connection::{Asked, Listed, Page, Paging, TotalCount};
 use crate::graphql::limits::connection_cost;
 use crate::graphql::node::global_id;
 use crate::graphql::query::*;
@@ -183,6 +183,66 @@ where
     }
 }
 
+/// The number of rows of `R` a connection field matches under one parent (on all pages).
+pub struct CountOf<R: Resource>(PerParent<R>);
+
+impl<R: Resource> Clone for CountOf<R> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<R: Resource> PartialEq for CountOf<R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<R: Resource> Eq for CountOf<R> {}
+
+impl<R: Resource> Hash for CountOf<R> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl<R: Resource> Loader<CountOf<R>> for Loaders {
+    type Value = u64;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[CountOf<R>]) -> Result<HashMap<CountOf<R>, u64>, Arc<Error>> {
+        // One count per distinct field (filter and page), for all of its parents.
+        let mut asked: Vec<(Arc<Asking<R>>, Vec<Uuid>)> = Vec::new();
+        for CountOf(key) in keys {
+            match asked.iter_mut().find(|(a, _)| a.key == key.asking.key) {
+                Some((_, parents)) => parents.push(key.parent),
+                None => asked.push((Arc::clone(&key.asking), vec![key.parent])),
+            }
+        }
+        let mut answers = HashMap::with_capacity(keys.len());
+        for (asking, parents) in asked {
+            let counts = related::counts_per_parent::<R>(
+                &self.state.db,
+                &self.actor,
+                asking.via,
+                &parents,
+                &asking.filter,
+                asking.request.clone(),
+            )
+            .await
+            .map_err(Arc::new)?;
+            for (parent, count) in counts {
+                let key = PerParent {
+                    asking: Arc::clone(&asking),
+                    parent,
+                };
+                answers.insert(CountOf(key), count);
+            }
+        }
+        Ok(answers)
+    }
+}
+
 /// The object of `R` with id `id`, if there is one and the caller may see it.
 async fn one<R: Resource>(
     ctx: &Context<'_>,
@@ -222,16 +282,27 @@ where
         request,
         key,
     });
-    let page = ctx
-        .data::<Arc<DataLoader<Loaders>>>()?
-        .load_one(PerParent { asking, parent })
+    let loader = Arc::clone(ctx.data::<Arc<DataLoader<Loaders>>>()?);
+    let key = PerParent { asking, parent };
+    let page = loader
+        .load_one(key.clone())
         .await
         .map_err(|e| asked.error(&e))?
         .unwrap_or(service::Page {
             items: Vec::new(),
             next: None,
         });
-    Ok(asked.connection::<R>(&page))
+    let total = TotalCount::new(Arc::new(move || {
+        let (loader, key) = (Arc::clone(&loader), CountOf(key.clone()));
+        Box::pin(async move {
+            loader
+                .load_one(key)
+                .await
+                .map(Option::unwrap_or_default)
+                .map_err(|e| e.extend())
+        })
+    }));
+    Ok(asked.connection::<R>(&page, total))
 }
 
 /// The rows whose column `row` names a region in the parent region's subtree.

@@ -1,7 +1,7 @@
 //! Reads for many parents at once, for a face that shows related rows (GraphQL's
 //! `network { goals { ... } }`): the rows a set of ids names ([`get_many`]), and a page of
-//! related rows per parent ([`pages_per_parent`]) — each one statement for every parent
-//! together, so that what a query costs depends on its shape, not on how many rows it
+//! related rows per parent ([`pages_per_parent`]) and their number ([`counts_per_parent`])
+//! — each one statement for every parent together, so that what a query costs depends on its shape, not on how many rows it
 //! meets.
 //!
 //! A per-parent page is the list's page ([`resource::planned`]: the same visibility,
@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use entity::Common;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityName, EntityTrait, FromQueryResult,
     IdenStatic, Iterable, QueryFilter, QuerySelect, QueryTrait,
@@ -110,10 +110,7 @@ pub async fn pages_per_parent<R: Resource>(
         let entity = R::Entity::default();
         let table = entity.table_name();
         let id = <R::Entity as Common>::id();
-        let (parent_table, parent_column) = match via {
-            Via::Column(column) => (table, column),
-            Via::Link { table, parent, .. } => (table, parent),
-        };
+        let (parent_table, parent_column) = parent_of(via, table);
         let parent = Expr::col((Alias::new(parent_table), Alias::new(parent_column)));
         let direction = match order {
             sea_orm::Order::Desc => "DESC",
@@ -136,20 +133,7 @@ pub async fn pages_per_parent<R: Resource>(
             .expr_as(Expr::cust(number), "rn")
             .filter(parent.is_in(parents.iter().copied()))
             .into_query();
-        if let Via::Link {
-            table: link_table,
-            link,
-            row,
-            ..
-        } = via
-        {
-            numbered.join(
-                JoinType::InnerJoin,
-                Alias::new(link_table),
-                Expr::col((Alias::new(link_table), Alias::new(link)))
-                    .equals((Alias::new(table), Alias::new(row))),
-            );
-        }
+        linked(&mut numbered, via, table);
         // Each parent's first `limit + 1` of them (one more tells whether there is a next
         // page), joined to their rows.
         let x = Alias::new("x");
@@ -196,6 +180,78 @@ pub async fn pages_per_parent<R: Resource>(
             page.next = next;
         }
         Ok((txn, pages))
+    })
+    .await
+}
+
+/// The table and column holding the parent's id, for rows of `table` belonging to it
+/// through `via`.
+fn parent_of(via: Via, table: &'static str) -> (&'static str, &'static str) {
+    match via {
+        Via::Column(column) => (table, column),
+        Via::Link { table, parent, .. } => (table, parent),
+    }
+}
+
+/// Joins a statement over rows of `table` to the link table `via` names, if any.
+fn linked(statement: &mut SelectStatement, via: Via, table: &'static str) {
+    if let Via::Link {
+        table: link_table,
+        link,
+        row,
+        ..
+    } = via
+    {
+        statement.join(
+            JoinType::InnerJoin,
+            Alias::new(link_table),
+            Expr::col((Alias::new(link_table), Alias::new(link)))
+                .equals((Alias::new(table), Alias::new(row))),
+        );
+    }
+}
+
+/// For each parent in `parents`, how many rows of `R` belong to it through `via` under
+/// `filter` and the page's search and `updatedSince`, on every page ([`resource::count`]
+/// per parent): one grouped statement for all parents. Every parent has an entry.
+pub async fn counts_per_parent<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    via: Via,
+    parents: &[Uuid],
+    filter: &R::Filter,
+    page: PageRequest,
+) -> Result<HashMap<Uuid, u64>> {
+    actor.require_read()?;
+    let page = PageRequest {
+        after: None,
+        limit: 1,
+        ..page
+    };
+    let parents = parents.to_vec();
+    read(db, move |txn| async move {
+        let mut counts: HashMap<Uuid, u64> = parents.iter().map(|p| (*p, 0)).collect();
+        if parents.is_empty() {
+            return Ok((txn, counts));
+        }
+        let Planned { query, .. } = planned::<R>(&txn, actor, filter, &page).await?;
+        let table = R::Entity::default().table_name();
+        let (parent_table, parent_column) = parent_of(via, table);
+        let parent = Expr::col((Alias::new(parent_table), Alias::new(parent_column)));
+        let mut statement = query
+            .select_only()
+            .expr_as(parent.clone(), "parent_key")
+            .expr_as(Expr::cust("COUNT(*)"), "n")
+            .filter(parent.clone().is_in(parents.iter().copied()))
+            .into_query();
+        linked(&mut statement, via, table);
+        statement.add_group_by([parent]);
+        for result in txn.query_all(&statement).await.map_err(map_db_err)? {
+            let key: Uuid = result.try_get("", "parent_key").map_err(map_db_err)?;
+            let n: i64 = result.try_get("", "n").map_err(map_db_err)?;
+            counts.insert(key, u64::try_from(n).unwrap_or_default());
+        }
+        Ok((txn, counts))
     })
     .await
 }

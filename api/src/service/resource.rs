@@ -49,7 +49,7 @@ pub trait Resource: Send + Sync + 'static {
     /// Child rows (themes, links, ...) resolved by [`Resource::apply`], written with the row.
     type Children: Send + Sync;
     /// List filters (their `Debug` form keys cached answers).
-    type Filter: Send + Sync + std::fmt::Debug;
+    type Filter: Send + Sync + Clone + std::fmt::Debug;
 
     /// The collection name, as in paths and the change feed (`practice-examples`).
     const TYPE: &'static str;
@@ -926,6 +926,37 @@ pub async fn list<R: Resource>(
     read(db, move |txn| async move {
         let page = list_in::<R>(&txn, actor, filter, page).await?;
         Ok((txn, page))
+    })
+    .await
+}
+
+/// How many live resources `actor` may see match `filter` and the page's search and
+/// `updatedSince`, on every page (the page's cursor and size play no part): a list's total.
+pub async fn count<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filter: &R::Filter,
+    page: PageRequest,
+) -> Result<u64> {
+    actor.require_read()?;
+    let page = PageRequest {
+        after: None,
+        limit: 1,
+        ..page
+    };
+    read(db, move |txn| async move {
+        let Planned { query, .. } = planned::<R>(&txn, actor, filter, &page).await?;
+        let counted: Option<i64> = query
+            .select_only()
+            .expr_as(Expr::cust("COUNT(*)"), "n")
+            .into_tuple()
+            .one(&txn)
+            .await
+            .map_err(map_db_err)?;
+        Ok((
+            txn,
+            <u64 as TryFrom<i64>>::try_from(counted.unwrap_or_default()).unwrap_or_default(),
+        ))
     })
     .await
 }
