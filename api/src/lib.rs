@@ -207,7 +207,7 @@ impl Server {
                 token_failures: Arc::new(rest::oauth::FailureLimits::new(
                     config.token_failures_per_minute,
                 )),
-                api_limits: Arc::new(rest::ratelimit::ApiLimits::new(
+                api_limits: Arc::new(auth::ratelimit::ApiLimits::new(
                     config.rate_limit_per_minute,
                 )),
                 external_issuers: Arc::new(auth::external::ExternalIssuers::new(

@@ -6,9 +6,9 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::KeyRing;
 use crate::auth::external::ExternalIssuers;
+use crate::auth::ratelimit::ApiLimits;
 use crate::config::Config;
 use crate::rest::oauth::FailureLimits;
-use crate::rest::ratelimit::ApiLimits;
 
 /// Shared state of the running service.
 #[derive(Clone)]

@@ -11,9 +11,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::ratelimit::RateSlot;
 use crate::auth::token::{Subject, verify};
 use crate::error::Error;
-use crate::rest::ratelimit::RateSlot;
 use crate::service::{Actor, partners};
 use crate::state::AppState;
 

@@ -9,11 +9,13 @@
 //! `sub` are required and checked with at most 60 s leeway; `typ` and an `iat` not in the
 //! future are checked by our own code (the library does not); and the partner must still be
 //! live, so revoking it stops its tokens at once. Tokens from a municipality's own identity
-//! provider are accepted when its issuer is configured ([`external`]).
+//! provider are accepted when its issuer is configured ([`external`]). Every actor counts
+//! against its partner's rate limit ([`ratelimit`]), which REST and GraphQL share.
 
 pub mod external;
 pub mod extract;
 pub mod keyring;
+pub mod ratelimit;
 pub mod token;
 
 pub use keyring::KeyRing;

@@ -59,6 +59,40 @@ pub struct Meta {
     pub external_id: Option<String>,
 }
 
+/// A resource's representation, which carries its [`Meta`].
+pub trait HasMeta {
+    /// Its id, version, times and owner.
+    fn meta(&self) -> &Meta;
+}
+
+macro_rules! has_meta {
+    ($($Dto:ty),+ $(,)?) => {
+        $(
+            impl HasMeta for $Dto {
+                fn meta(&self) -> &Meta {
+                    &self.meta
+                }
+            }
+        )+
+    };
+}
+
+has_meta!(
+    Region,
+    Organization,
+    Theme,
+    Network,
+    Goal,
+    Membership,
+    Report,
+    PracticeExample,
+    Initiative,
+    Lesson,
+    Transfer,
+    Programme,
+    Assignment,
+);
+
 /// Builds the [`Meta`] of any entity row (they all have the common columns).
 #[macro_export]
 macro_rules! meta {

@@ -32,8 +32,8 @@ use async_graphql::{
     ErrorExtensions, Name, ServerError, ServerResult, ValidationResult, Value, Variables,
 };
 
+use crate::auth::ratelimit::{RateInfo, RateSlot};
 use crate::error::Error;
-use crate::rest::ratelimit::{RateInfo, RateSlot};
 use crate::service::Actor;
 use crate::state::AppState;
 

@@ -47,8 +47,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 
+use crate::auth::ratelimit::RateSlot;
 use crate::error::{Error, Problem};
-use crate::rest::ratelimit::RateSlot;
 use crate::service::Actor;
 use crate::state::AppState;
 

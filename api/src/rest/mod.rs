@@ -9,7 +9,6 @@ pub mod extract;
 mod health;
 pub mod oauth;
 pub mod openapi;
-pub mod ratelimit;
 pub mod resources;
 pub mod stats;
 pub mod webhooks;
@@ -72,7 +71,7 @@ pub fn app(state: AppState) -> Router {
             header::STRICT_TRANSPORT_SECURITY,
             move |_: &Response| hsts.then(|| HeaderValue::from_static("max-age=31536000")),
         ))
-        .layer(axum::middleware::from_fn(ratelimit::headers))
+        .layer(axum::middleware::from_fn(crate::auth::ratelimit::headers))
         .layer(axum::middleware::from_fn(server_timing))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(axum::middleware::from_fn(etag_per_coding))

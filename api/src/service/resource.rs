@@ -45,7 +45,7 @@ pub trait Resource: Send + Sync + 'static {
     /// What a caller sends to create or replace one (every field optional, see [`Check`]).
     type Input: Send + Sync;
     /// What a caller gets back.
-    type Dto: Serialize + Send + Sync;
+    type Dto: Serialize + Send + Sync + crate::dto::HasMeta;
     /// Child rows (themes, links, ...) resolved by [`Resource::apply`], written with the row.
     type Children: Send + Sync;
     /// List filters (their `Debug` form keys cached answers).
@@ -1288,16 +1288,14 @@ where
         ));
     }
     actor.require_version(expected_version)?;
-    let current = serde_json::to_value(get::<R>(db, actor, id).await?).map_err(Error::internal)?;
+    let current = get::<R>(db, actor, id).await?;
+    let version = crate::dto::HasMeta::meta(&current).version;
+    let current = serde_json::to_value(current).map_err(Error::internal)?;
     if let Some((field, parent)) = parent
         && current[field].as_str() != Some(parent.to_string().as_str())
     {
         return Err(not_found::<R>(id));
     }
-    let version = current["version"]
-        .as_i64()
-        .and_then(|v| <i32 as TryFrom<i64>>::try_from(v).ok())
-        .unwrap_or_default();
     if let Some(expected) = expected_version
         && expected != version
     {
@@ -1816,15 +1814,12 @@ pub async fn bulk_upsert<R: Resource>(
             }
             match outcome {
                 Ok((dto, created)) => {
-                    let json = serde_json::to_value(&dto).map_err(Error::internal)?;
+                    let meta = crate::dto::HasMeta::meta(&dto);
                     done.push(BulkItem {
                         index,
                         external_id: external_id.to_owned(),
-                        id: json["id"]
-                            .as_str()
-                            .and_then(|s| Uuid::try_parse(s).ok())
-                            .unwrap_or_default(),
-                        version: json["version"].as_i64().unwrap_or_default() as i32,
+                        id: meta.id,
+                        version: meta.version,
                         created,
                     });
                 }
