@@ -323,6 +323,13 @@ both_backends!(
         let policy = page.headers()["content-security-policy"].to_str().expect("ascii").to_owned();
         assert!(policy.contains("script-src 'self'") && policy.contains("connect-src 'self'"), "{policy}");
         assert!(!page.text().await.expect("html").contains("//cdn"), "no CDN");
+        // GraphiQL's files are kept for a year under their version; the service's own start
+        // script is checked each time, as it changes with the service.
+        for (file, caching) in [("graphiql.min.js", "immutable"), ("start.js", "no-cache")] {
+            let asset = app.client.get(app.url(&format!("/graphql/assets/3.8.3/{file}"))).send().await.expect("an asset");
+            assert_eq!(asset.status(), reqwest::StatusCode::OK);
+            assert!(asset.headers()["cache-control"].to_str().expect("ascii").contains(caching), "{file}");
+        }
         if !tool_available(CHROMEDRIVER, "--version") {
             return;
         }

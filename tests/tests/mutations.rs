@@ -114,9 +114,14 @@ both_backends!(
         assert_eq!(refused["bulkUpsertNetworks"]["userErrors"][0]["field"], "items[1].name", "{refused}");
         let (status, _) = rest(&app, &token, "/api/v1/networks/external/bulk-a").await;
         assert_eq!(status, StatusCode::NOT_FOUND, "all or nothing");
-        let done = data(&app, &token, bulk, json!({"items": [
+        let answer = post(&app, &token, &[], bulk, json!({"items": [
             {"externalId": "bulk-a", "name": "Bulk A", "kind": "LIVING_LAB"},
             {"externalId": "bulk-b", "name": "Bulk B", "kind": "LIVING_LAB"}]})).await;
+        // A bulk costs by its items (5 each, beside the write's 10), so that many bulks in
+        // one request are not one call.
+        let cost = answer["extensions"]["cost"]["requestedQueryCost"].as_u64().expect("a cost");
+        assert!(cost >= 10 + 2 * 5, "{answer}");
+        let done = answer["data"].clone();
         let items = done["bulkUpsertNetworks"]["items"].as_array().expect("items").clone();
         assert_eq!(items.len(), 2, "{done}");
         for item in &items {
@@ -150,7 +155,7 @@ both_backends!(
         api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
         let token = tests::token_for(&app, "provincie", "provincial_network", "read write:practice-examples", &[]).await;
         let create = r#"mutation($input: PracticeExampleInput!) {
-            eerste: createPracticeExample(input: $input) { practiceExample { rowId title status } userErrors { field code } }
+            eerste: createPracticeExample(input: $input) { practiceExample { rowId title status } replayed userErrors { field code } }
         }"#;
         let input = json!({"input": {"title": "Buurtmaaltijd", "regionCode": "GM0114", "status": "PUBLISHED", "themeSlugs": ["voeding"]}});
         let key = [("idempotency-key", "maaltijd-1")];
@@ -158,11 +163,22 @@ both_backends!(
         let again = post(&app, &token, &key, create, input).await;
         let row = first["data"]["eerste"]["practiceExample"]["rowId"].as_str().expect("created").to_owned();
         assert_eq!(again["data"]["eerste"]["practiceExample"]["rowId"], json!(row), "{first} {again}");
+        assert_eq!((first["data"]["eerste"]["replayed"].as_bool(), again["data"]["eerste"]["replayed"].as_bool()), (Some(false), Some(true)), "{first} {again}");
         assert_eq!(tests::count(&app.db, "practice_examples", "title = 'Buurtmaaltijd'").await, 1);
         // Another request under the same key is refused, and creates nothing.
         let other = post(&app, &token, &key, create, json!({"input": {"title": "Andere maaltijd", "regionCode": "GM0114"}})).await;
         assert_eq!(other["data"]["eerste"]["userErrors"][0]["code"], "idempotency_key_reused", "{other}");
         assert_eq!(tests::count(&app.db, "practice_examples", "title = 'Andere maaltijd'").await, 0);
+        // A partner that may write but not read learns what it created, replayed too.
+        let writer = tests::token_for(&app, "schrijver", "municipality", "write:practice-examples", &[]).await;
+        let own = [("idempotency-key", "alleen-schrijven")];
+        let input = json!({"input": {"title": "Alleen geschreven", "regionCode": "GM0114"}});
+        for replayed in [false, true] {
+            let answer = post(&app, &writer, &own, create, input.clone()).await;
+            assert_eq!(answer["data"]["eerste"]["practiceExample"]["title"], "Alleen geschreven", "{answer}");
+            assert_eq!(answer["data"]["eerste"]["replayed"], json!(replayed), "{answer}");
+        }
+        assert_eq!(tests::count(&app.db, "practice_examples", "title = 'Alleen geschreven'").await, 1);
         // Without a key, the same request creates another.
         let third = post(&app, &token, &[], create, json!({"input": {"title": "Buurtmaaltijd", "regionCode": "GM0114"}})).await;
         assert_ne!(third["data"]["eerste"]["practiceExample"]["rowId"], json!(row), "{third}");

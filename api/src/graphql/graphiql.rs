@@ -16,31 +16,43 @@ use crate::error::Error;
 /// The path the assets are served under; the version in it lets browsers keep them.
 pub const ASSETS: &str = "/graphql/assets/3.8.3";
 
-/// The assets: name, media type, bytes.
-const FILES: &[(&str, &str, &[u8])] = &[
+/// How browsers may keep GraphiQL's files: for a year (a new version has a new path).
+const KEPT: &str = "public, max-age=31536000, immutable";
+
+/// How browsers may keep the service's own start script: asking each time, as it changes
+/// with the service, not with GraphiQL's version.
+const CHECKED: &str = "no-cache";
+
+/// The assets: name, media type, caching, bytes.
+const FILES: &[(&str, &str, &str, &[u8])] = &[
     (
         "graphiql.min.js",
         "text/javascript; charset=utf-8",
+        KEPT,
         include_bytes!("../../assets/graphiql/graphiql.min.js"),
     ),
     (
         "graphiql.min.css",
         "text/css; charset=utf-8",
+        KEPT,
         include_bytes!("../../assets/graphiql/graphiql.min.css"),
     ),
     (
         "react.production.min.js",
         "text/javascript; charset=utf-8",
+        KEPT,
         include_bytes!("../../assets/graphiql/react.production.min.js"),
     ),
     (
         "react-dom.production.min.js",
         "text/javascript; charset=utf-8",
+        KEPT,
         include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
     ),
     (
         "start.js",
         "text/javascript; charset=utf-8",
+        CHECKED,
         START.as_bytes(),
     ),
 ];
@@ -124,18 +136,15 @@ pub fn page() -> Response {
         .into_response()
 }
 
-/// `GET /graphql/assets/3.8.3/{file}`: an asset of the page, kept by browsers for a year
-/// (a new version has a new path).
+/// `GET /graphql/assets/3.8.3/{file}`: an asset of the page; GraphiQL's own kept by
+/// browsers for a year, the start script checked each time.
 pub async fn asset(Path(file): Path<String>) -> Response {
-    match FILES.iter().find(|(name, _, _)| *name == file) {
-        Some((_, media_type, bytes)) => (
+    match FILES.iter().find(|(name, _, _, _)| *name == file) {
+        Some((_, media_type, caching, bytes)) => (
             StatusCode::OK,
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=31536000, immutable"),
-                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static(caching)),
             ],
             *bytes,
         )

@@ -25,6 +25,14 @@ use crate::service::{
 };
 use crate::state::AppState;
 
+/// What a write costs against the query's complexity (and so the rate limit), beside what
+/// its payload selects: ten, as a write does more than a read of one field.
+const WRITE_COST: usize = 10;
+
+/// What each item of a bulk upsert adds: a bulk of 1,000 costs 5,000 (50 calls), so that a
+/// request cannot carry many bulks for the price of one call.
+const BULK_ITEM_COST: usize = 5;
+
 /// The `Idempotency-Key` of the HTTP request, if it has one.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey(pub String);
@@ -185,13 +193,15 @@ fn parts<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<(&'a AppState, &'a A
 async fn create<R: Resource>(
     ctx: &Context<'_>,
     input: R::Input,
-) -> async_graphql::Result<Result<R::Dto, Error>>
+) -> async_graphql::Result<Result<(R::Dto, bool), Error>>
 where
     R::Input: Serialize,
 {
     let (state, actor) = parts(ctx)?;
     let Some(IdempotencyKey(key)) = ctx.data_opt::<IdempotencyKey>() else {
-        return Ok(service::create::<R>(&state.db, actor, input).await);
+        return Ok(service::create::<R>(&state.db, actor, input)
+            .await
+            .map(|dto| (dto, false)));
     };
     let field = ctx
         .path_node
@@ -207,17 +217,22 @@ where
     let body = serde_json::to_string(&input).map_err(|e| Error::internal(e).extend())?;
     let stored_key = format!("graphql:{}", digest(&format!("{field}\n{key}")));
     let hash = digest(&format!("graphql {} {field}\n{body}", R::TYPE));
-    let row = match idempotency::create_once::<R>(&state.db, actor, &stored_key, &hash, input).await
-    {
-        Ok(Outcome::Created(dto) | Outcome::Replayed(_, dto)) => dto["id"]
-            .as_str()
-            .and_then(|id| Uuid::try_parse(id).ok())
-            .ok_or_else(|| {
-                Error::internal(anyhow::anyhow!("a created resource without an id")).extend()
-            })?,
-        Err(error) => return Ok(Err(error)),
-    };
-    Ok(service::get::<R>(&state.db, actor, row).await)
+    match idempotency::create_once::<R>(&state.db, actor, &stored_key, &hash, input).await {
+        Ok(Outcome::Created(dto)) => Ok(Ok((dto, false))),
+        // The first answer's resource, as it is now (the caller's own: no read scope needed).
+        Ok(Outcome::Replayed(_, first)) => {
+            let row = first["id"]
+                .as_str()
+                .and_then(|id| Uuid::try_parse(id).ok())
+                .ok_or_else(|| {
+                    Error::internal(anyhow::anyhow!("a remembered answer without an id")).extend()
+                })?;
+            Ok(resource::get_own::<R>(&state.db, actor, row)
+                .await
+                .map(|dto| (dto, true)))
+        }
+        Err(error) => Ok(Err(error)),
+    }
 }
 
 /// Declares each collection's mutations and payload.
@@ -235,15 +250,18 @@ macro_rules! mutations {
                 pub resource: Option<$Dto>,
                 /// Whether it was created (by `create`, or by an `upsert` that found none).
                 pub created: bool,
+                /// Whether this answer repeats the first one to the request's `Idempotency-Key`:
+                /// the resource was created then, and nothing now.
+                pub replayed: bool,
                 /// What the caller can correct; empty when the mutation was done.
                 pub user_errors: Vec<UserError>,
             }
 
             impl $Payload {
-                fn of(result: Result<($Dto, bool), Error>, argument: &str) -> async_graphql::Result<Self> {
+                fn of(result: Result<($Dto, bool, bool), Error>, argument: &str) -> async_graphql::Result<Self> {
                     Ok(match result {
-                        Ok((dto, created)) => Self { resource: Some(dto), created, user_errors: Vec::new() },
-                        Err(error) => Self { resource: None, created: false, user_errors: user_errors(error, argument)? },
+                        Ok((dto, created, replayed)) => Self { resource: Some(dto), created, replayed, user_errors: Vec::new() },
+                        Err(error) => Self { resource: None, created: false, replayed: false, user_errors: user_errors(error, argument)? },
                     })
                 }
             }
@@ -255,14 +273,14 @@ macro_rules! mutations {
             #[Object]
             impl $Object {
                 #[doc = concat!("Creates a ", stringify!($Dto), " owned by the caller. With the request's `Idempotency-Key` the same request again creates nothing and answers the first one's.")]
-                #[graphql(name = $create)]
+                #[graphql(name = $create, complexity = "WRITE_COST + child_complexity")]
                 async fn create(&self, ctx: &Context<'_>, input: $Input) -> async_graphql::Result<$Payload> {
                     let result = create::<$R>(ctx, input).await?;
-                    $Payload::of(result.map(|dto| (dto, true)), "input")
+                    $Payload::of(result.map(|(dto, replayed)| (dto, true, replayed)), "input")
                 }
 
                 #[doc = concat!("Changes the fields of a ", stringify!($Dto), " that `input` gives (`null` clears one) and keeps the others, validated like a new one. With `expectedVersion`, only if that is still its version.")]
-                #[graphql(name = $update)]
+                #[graphql(name = $update, complexity = "WRITE_COST + child_complexity")]
                 async fn update(
                     &self,
                     ctx: &Context<'_>,
@@ -275,11 +293,11 @@ macro_rules! mutations {
                     let row = row_of(&id, stringify!($Dto)).resolved()?;
                     let patch = given_fields(ctx, &input)?;
                     let result = resource::patch::<$R>(&state.db, actor, row, &patch, expected_version, None).await;
-                    $Payload::of(result.map(|dto| (dto, false)), "input")
+                    $Payload::of(result.map(|dto| (dto, false, false)), "input")
                 }
 
                 #[doc = concat!("Deletes a ", stringify!($Dto), ": gone from reads and lists, a tombstone in the change feed. With `expectedVersion`, only if that is still its version.")]
-                #[graphql(name = $delete)]
+                #[graphql(name = $delete, complexity = "WRITE_COST + child_complexity")]
                 async fn delete(
                     &self,
                     ctx: &Context<'_>,
@@ -296,7 +314,7 @@ macro_rules! mutations {
                 }
 
                 #[doc = concat!("Creates or replaces (all fields) the ", stringify!($Dto), " the caller knows by `externalId`: the same content again changes nothing; a deleted one is revived.")]
-                #[graphql(name = $upsert)]
+                #[graphql(name = $upsert, complexity = "WRITE_COST + child_complexity")]
                 async fn upsert(
                     &self,
                     ctx: &Context<'_>,
@@ -307,11 +325,11 @@ macro_rules! mutations {
                 ) -> async_graphql::Result<$Payload> {
                     let (state, actor) = parts(ctx)?;
                     let result = service::upsert::<$R>(&state.db, actor, &external_id, input, expected_version).await;
-                    $Payload::of(result, "input")
+                    $Payload::of(result.map(|(dto, created)| (dto, created, false)), "input")
                 }
 
                 #[doc = concat!("Upserts up to 1000 items of ", stringify!($Dto), ", each by its `externalId`, in one transaction: all or none.")]
-                #[graphql(name = $bulk)]
+                #[graphql(name = $bulk, complexity = "WRITE_COST + BULK_ITEM_COST.saturating_mul(items.len()) + child_complexity")]
                 async fn bulk_upsert(
                     &self,
                     ctx: &Context<'_>,

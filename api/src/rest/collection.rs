@@ -711,7 +711,7 @@ where
         ),
         Some(key) => {
             match idempotency::create_once::<R>(&state.db, actor, &key, &hash, input).await? {
-                Outcome::Created(dto) => (StatusCode::CREATED, dto, false),
+                Outcome::Created(dto) => (StatusCode::CREATED, to_value(&dto)?, false),
                 Outcome::Replayed(status, dto) => (
                     StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
                     dto,

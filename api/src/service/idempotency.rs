@@ -26,9 +26,9 @@ pub const KEY_LIFETIME_HOURS: i64 = 24;
 
 /// A create's answer: made now, or the first answer to the same key replayed.
 #[derive(Debug, Clone)]
-pub enum Outcome {
+pub enum Outcome<T> {
     /// Created by this request.
-    Created(serde_json::Value),
+    Created(T),
     /// The first response to this key, with its status.
     Replayed(u16, serde_json::Value),
 }
@@ -53,7 +53,7 @@ pub async fn create_once<R: Resource>(
     key: &str,
     request_hash: &str,
     input: R::Input,
-) -> Result<Outcome> {
+) -> Result<Outcome<R::Dto>> {
     actor.require_write(R::SCOPE)?;
     check_key(key)?;
     let input = &input;
@@ -104,7 +104,7 @@ pub async fn create_once<R: Resource>(
         .insert(conn)
         .await
         .map_err(map_db_err)?;
-        Ok((tx, Outcome::Created(body)))
+        Ok((tx, Outcome::Created(dto)))
     })
     .await
 }

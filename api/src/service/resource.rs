@@ -1130,6 +1130,26 @@ async fn list_in<R: Resource>(
     Ok(Page { items, next })
 }
 
+/// A live resource the actor owns, read for the answer to one of its own writes: its
+/// write scope suffices (a partner that may only write still learns what it wrote), and a
+/// row it does not own is not found.
+pub async fn get_own<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<R::Dto> {
+    actor.require_write(R::SCOPE)?;
+    read(db, move |txn| async move {
+        let row = find_live::<R, _>(&txn, actor, id, Lock::None)
+            .await?
+            .filter(|row| owner_of::<R>(row).is_ok_and(|owner| owner == actor.partner_id))
+            .ok_or_else(|| not_found::<R>(id))?;
+        let dto = dto_of::<R, _>(&txn, row).await?;
+        Ok((txn, dto))
+    })
+    .await
+}
+
 /// Creates a resource owned by the actor.
 pub async fn create<R: Resource>(
     db: &DatabaseConnection,
