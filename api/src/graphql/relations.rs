@@ -121,6 +121,21 @@ impl<R: Resource> Hash for PerParent<R> {
     }
 }
 
+/// The keys of a batch by the field that asked for them (its filter and page), each with
+/// its parents: one read per field, for all of its parents.
+fn by_field<'a, R: Resource + 'a>(
+    keys: impl IntoIterator<Item = &'a PerParent<R>>,
+) -> Vec<(Arc<Asking<R>>, Vec<Uuid>)> {
+    let mut asked: Vec<(Arc<Asking<R>>, Vec<Uuid>)> = Vec::new();
+    for key in keys {
+        match asked.iter_mut().find(|(a, _)| a.key == key.asking.key) {
+            Some((_, parents)) => parents.push(key.parent),
+            None => asked.push((Arc::clone(&key.asking), vec![key.parent])),
+        }
+    }
+    asked
+}
+
 impl<R: Resource> Loader<ById<R>> for Loaders
 where
     R::Dto: Clone,
@@ -151,14 +166,7 @@ where
         &self,
         keys: &[PerParent<R>],
     ) -> Result<HashMap<PerParent<R>, service::Page<R::Dto>>, Arc<Error>> {
-        // One read per distinct field (filter and page), for all of its parents.
-        let mut asked: Vec<(Arc<Asking<R>>, Vec<Uuid>)> = Vec::new();
-        for key in keys {
-            match asked.iter_mut().find(|(a, _)| a.key == key.asking.key) {
-                Some((_, parents)) => parents.push(key.parent),
-                None => asked.push((Arc::clone(&key.asking), vec![key.parent])),
-            }
-        }
+        let asked = by_field(keys);
         let mut answers = HashMap::with_capacity(keys.len());
         for (asking, parents) in asked {
             let pages = related::pages_per_parent::<R>(
@@ -211,14 +219,7 @@ impl<R: Resource> Loader<CountOf<R>> for Loaders {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[CountOf<R>]) -> Result<HashMap<CountOf<R>, u64>, Arc<Error>> {
-        // One count per distinct field (filter and page), for all of its parents.
-        let mut asked: Vec<(Arc<Asking<R>>, Vec<Uuid>)> = Vec::new();
-        for CountOf(key) in keys {
-            match asked.iter_mut().find(|(a, _)| a.key == key.asking.key) {
-                Some((_, parents)) => parents.push(key.parent),
-                None => asked.push((Arc::clone(&key.asking), vec![key.parent])),
-            }
-        }
+        let asked = by_field(keys.iter().map(|CountOf(key)| key));
         let mut answers = HashMap::with_capacity(keys.len());
         for (asking, parents) in asked {
             let counts = related::counts_per_parent::<R>(
