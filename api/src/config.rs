@@ -241,6 +241,31 @@ pub struct Config {
     #[arg(long, env = "LEERNET_GRAPHQL_MAX_BATCH", default_value_t = 0)]
     pub graphql_max_batch: usize,
 
+    /// Most GraphQL subscriptions one partner may hold open at once, over all its
+    /// websockets; one more is refused with `too_many_subscriptions`.
+    #[arg(long, env = "LEERNET_GRAPHQL_MAX_SUBSCRIPTIONS", default_value_t = 10)]
+    pub graphql_max_subscriptions: usize,
+
+    /// Most websockets (`/graphql/ws`) open at once, over all partners; one more is
+    /// answered 503 with `Retry-After`. They are not counted in `--max-connections`.
+    #[arg(long, env = "LEERNET_GRAPHQL_MAX_WEBSOCKETS", default_value_t = 1_000)]
+    pub graphql_max_websockets: usize,
+
+    /// Time a new websocket has to send its `connection_init` (with the token); one that
+    /// has not is closed (4408).
+    #[arg(long, env = "LEERNET_GRAPHQL_WS_INIT_TIMEOUT", default_value = "10s")]
+    pub graphql_ws_init_timeout: humantime::Duration,
+
+    /// How often a subscription looks for new changes when no notification came (on
+    /// PostgreSQL a committed change wakes it at once; on SQLite a write of this process
+    /// does, another process's is found here).
+    #[arg(
+        long,
+        env = "LEERNET_GRAPHQL_SUBSCRIPTION_POLL_INTERVAL",
+        default_value = "1s"
+    )]
+    pub graphql_subscription_poll_interval: humantime::Duration,
+
     /// Answer GraphQL introspection (`__schema`, `__type`), which tools read the schema by.
     #[arg(long, env = "LEERNET_GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
@@ -361,6 +386,10 @@ impl Config {
             graphql_persisted_queries: 1_000,
             graphql_max_batch: 0,
             graphql_introspection: true,
+            graphql_max_subscriptions: 10,
+            graphql_max_websockets: 1_000,
+            graphql_ws_init_timeout: Duration::from_secs(10).into(),
+            graphql_subscription_poll_interval: Duration::from_millis(200).into(),
             graphql_batch_delay: Duration::from_millis(1).into(),
             cors_allow_origins: Vec::new(),
             hsts: false,
@@ -397,6 +426,9 @@ impl Config {
         }
         if self.graphql_max_root_fields == 0 {
             bail!("--graphql-max-root-fields (LEERNET_GRAPHQL_MAX_ROOT_FIELDS) must be at least 1");
+        }
+        if self.graphql_max_websockets == 0 {
+            bail!("--graphql-max-websockets (LEERNET_GRAPHQL_MAX_WEBSOCKETS) must be at least 1");
         }
         if self.graphql_cost_per_call == 0 {
             bail!("--graphql-cost-per-call (LEERNET_GRAPHQL_COST_PER_CALL) must be at least 1");

@@ -163,7 +163,10 @@ async fn connection(
         // One buffer per write, so that hyper's own error answers arrive whole in
         // `Watched::poll_write`.
         .writev(false)
-        .serve_connection(io, service);
+        .serve_connection(io, service)
+        // A websocket (`/graphql/ws`) takes the connection over once answered 101; from
+        // then on its own limits apply.
+        .with_upgrades();
     tokio::pin!(connection);
     let mut draining = false;
     let mut evicted = false;

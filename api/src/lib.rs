@@ -28,12 +28,17 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-pub use rest::app;
-
 use crate::cli::{Cli, Command};
 use crate::config::{Config, DbConfig, redact};
 use crate::service::Actor;
 use crate::state::AppState;
+
+/// The whole HTTP application over `state`: REST's face and GraphQL's, neither knowing the
+/// other, under the middleware every response passes ([`rest::app`]).
+pub fn app(state: AppState) -> axum::Router {
+    let graphql = graphql::routes(&state);
+    rest::app(state, graphql)
+}
 
 /// The `leernet` program: parse the command line, run it, and turn a failure into one line
 /// on stderr and exit code 1. `main.rs` is this call and nothing else, so that the tests can
@@ -204,7 +209,7 @@ impl Server {
                 keys: Arc::new(keys),
                 issuer: config.tokens.issuer(bound),
                 audience: config.tokens.token_audience.clone(),
-                token_failures: Arc::new(rest::oauth::FailureLimits::new(
+                token_failures: Arc::new(auth::ratelimit::FailureLimits::new(
                     config.token_failures_per_minute,
                 )),
                 api_limits: Arc::new(auth::ratelimit::ApiLimits::new(
@@ -214,6 +219,11 @@ impl Server {
                     config.external_issuers.clone(),
                 )),
                 cache: Arc::new(service::cache::ReadCache::new(config.read_cache_size)),
+                subscriptions: Arc::new(auth::ratelimit::Holds::new(
+                    config.graphql_max_subscriptions,
+                )),
+                websockets: Arc::new(tokio::sync::Semaphore::new(config.graphql_max_websockets)),
+                stopping: Arc::new(tokio::sync::watch::channel(false).0),
                 config: Arc::new(config),
             },
         })
@@ -243,11 +253,18 @@ impl Server {
             max_connections: config.max_connections,
         };
         let db = self.state.db.clone();
-        let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(sync::run(self.state.clone(), worker_stop));
+        let stopping = self.state.stopping.clone();
+        let worker = tokio::spawn(sync::run(self.state.clone(), stopping.subscribe()));
+        let relay = tokio::spawn(sync::relay(
+            self.state.clone(),
+            config.webhook_poll_interval.into(),
+            stopping.subscribe(),
+        ));
         connections::serve(self.listener, app(self.state), limits, shutdown, grace).await;
-        // The webhook worker finishes the delivery it is making (bounded by its timeout).
-        let _ = stop_worker.send(true);
+        // Websockets close; the webhook worker finishes the delivery it is making (bounded
+        // by its timeout).
+        stopping.send_replace(true);
+        relay.abort();
         if tokio::time::timeout(grace, worker).await.is_err() {
             tracing::warn!("the webhook worker did not stop in time");
         }
@@ -276,5 +293,95 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+/// The registry of collections ([`collections!`]) against every list it cannot make: a
+/// new collection missing from one fails here.
+#[cfg(test)]
+mod registry {
+    use sea_orm::{EntityName, Iterable};
+
+    use crate::service::Resource;
+
+    /// Each collection's feed type, table, write scope, whether it has drafts, and its DTO.
+    struct Entry {
+        ty: &'static str,
+        table: &'static str,
+        scope: &'static str,
+        drafts: bool,
+        dto: &'static str,
+        columns: Vec<String>,
+    }
+
+    macro_rules! entries {
+        ($($R:ident => $Dto:ident;)+) => {
+            fn entries() -> Vec<Entry> {
+                vec![$(Entry {
+                    ty: <crate::service::$R as Resource>::TYPE,
+                    table: <<crate::service::$R as Resource>::Entity as Default>::default().table_name(),
+                    scope: <crate::service::$R as Resource>::SCOPE,
+                    drafts: <crate::service::$R as Resource>::DRAFT_STATUS.is_some(),
+                    dto: stringify!($Dto),
+                    columns: <<crate::service::$R as Resource>::Entity as sea_orm::EntityTrait>::Column::iter()
+                        .map(|c| sea_orm::IdenStatic::as_str(&c).to_owned())
+                        .collect(),
+                },)+]
+            }
+        };
+    }
+    crate::collections!(entries);
+
+    #[test]
+    fn every_collection_is_in_every_list() {
+        let entries = entries();
+        assert_eq!(crate::service::changes::FEED_TYPES.len(), entries.len());
+        let writable: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.scope == e.ty)
+            .map(|e| e.ty)
+            .collect();
+        assert_eq!(crate::service::partners::WRITABLE, writable.as_slice());
+        let drafted: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.drafts)
+            .map(|e| e.table)
+            .collect();
+        assert_eq!(crate::service::resource::DRAFTED, drafted.as_slice());
+        for (table, columns) in migration::search::SEARCHED {
+            let entry = entries
+                .iter()
+                .find(|e| e.table == *table)
+                .unwrap_or_else(|| panic!("the searched table {table} is no collection"));
+            for column in *columns {
+                assert!(
+                    entry.columns.iter().any(|c| c == column),
+                    "{table}.{column}"
+                );
+            }
+        }
+        let (_, api) = crate::rest::openapi::documented(1024);
+        let sdl = crate::graphql::sdl();
+        for entry in &entries {
+            assert!(
+                crate::service::TABLES.contains(&entry.table),
+                "{} in TABLES",
+                entry.table
+            );
+            let schemas = &api.components.as_ref().expect("components").schemas;
+            for schema in [entry.dto.to_owned(), format!("Page_{}", entry.dto)] {
+                assert!(schemas.contains_key(&schema), "REST: the schema {schema}");
+            }
+            for graphql in [
+                format!("type {} implements Node", entry.dto),
+                format!("type {}Connection", entry.dto),
+                format!("create{}(", entry.dto),
+                format!("update{}(", entry.dto),
+                format!("delete{}(", entry.dto),
+                format!("upsert{}(", entry.dto),
+            ] {
+                assert!(sdl.contains(&graphql), "GraphQL: {graphql}");
+            }
+        }
     }
 }

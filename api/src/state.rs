@@ -7,8 +7,8 @@ use sea_orm::DatabaseConnection;
 use crate::auth::KeyRing;
 use crate::auth::external::ExternalIssuers;
 use crate::auth::ratelimit::ApiLimits;
+use crate::auth::ratelimit::FailureLimits;
 use crate::config::Config;
-use crate::rest::oauth::FailureLimits;
 
 /// Shared state of the running service.
 #[derive(Clone)]
@@ -31,4 +31,11 @@ pub struct AppState {
     pub cache: Arc<crate::service::cache::ReadCache>,
     /// Identity providers whose tokens are accepted too.
     pub external_issuers: Arc<ExternalIssuers>,
+    /// GraphQL subscriptions held open, per partner.
+    pub subscriptions: Arc<crate::auth::ratelimit::Holds>,
+    /// Room for websockets (`--graphql-max-websockets`).
+    pub websockets: Arc<tokio::sync::Semaphore>,
+    /// Set when the service stops: what runs on its own (the webhook worker, websockets)
+    /// ends.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }

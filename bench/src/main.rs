@@ -24,12 +24,17 @@
 //! the release binary), the first against the 1,000th page, and on PostgreSQL the
 //! database's own ceiling for a list page (see [`rest`]).
 //!
+//! `graphql`: the GraphQL face's requests/s, latencies, statements and memory for three
+//! queries over the same data set, and on PostgreSQL PostGraphile 5 beside it (see
+//! [`graphql`]).
+//!
 //! `dataset URL`: writes the data set of `rest` into the database at `URL` and keeps it.
 //!
 //! `plans`: on PostgreSQL, `EXPLAIN (ANALYZE, BUFFERS)` of every statement each REST
 //! endpoint issues over the same data set (see [`rest::plans`]).
 
 mod feed;
+mod graphql;
 mod rest;
 
 use std::time::Instant;
@@ -70,12 +75,15 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Some("rest") => rest::run().await,
+        Some("graphql") => graphql::run().await,
         Some("plans") => rest::plans().await,
         Some("dataset") => match args.get(1) {
             Some(url) => rest::keep(url).await,
             None => bail!("usage: leernet-bench dataset DATABASE_URL"),
         },
-        _ => bail!("usage: leernet-bench writes | log-size | feed | rest | plans | dataset URL"),
+        _ => bail!(
+            "usage: leernet-bench writes | log-size | feed | rest | graphql | plans | dataset URL"
+        ),
     }
 }
 

@@ -668,7 +668,7 @@ pub async fn keep(url: &str) -> Result<()> {
     Ok(())
 }
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
+pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
     match std::env::var(name) {
         Ok(value) => value
             .parse()
@@ -842,7 +842,7 @@ async fn rest(backend: Backend, bin: &Path, scale: f64, seconds: u64) -> Result<
 /// the end of a run may still be running in the server or the database, and would slow
 /// the next one.
 #[derive(Debug, Default)]
-struct Settling {
+pub(crate) struct Settling {
     waited: Duration,
     busy: usize,
 }
@@ -850,7 +850,7 @@ struct Settling {
 impl Settling {
     /// Waits until less than a quarter of the machine's CPU time is busy over half a
     /// second, or 30 s at most.
-    async fn wait(&mut self) {
+    pub(crate) async fn wait(&mut self) {
         /// Busy and idle CPU time since boot, from `/proc/stat`.
         fn times() -> Option<(u64, u64)> {
             let stat = std::fs::read_to_string("/proc/stat").ok()?;
@@ -886,7 +886,7 @@ impl Settling {
         self.waited += started.elapsed();
     }
 
-    fn report(&self) {
+    pub(crate) fn report(&self) {
         println!(
             "  waited {:.1} s in all for an idle machine before the measurements{}",
             self.waited.as_secs_f64(),
@@ -947,7 +947,7 @@ async fn pages(server: &Server) -> Result<()> {
 }
 
 /// The service as a child process on a free port, with a token of `partner`.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
     token: String,
@@ -959,7 +959,7 @@ struct Server {
 
 impl Server {
     /// Starts `leernet serve` over `url` with `extra` arguments and waits until it is ready.
-    async fn start(
+    pub(crate) async fn start(
         bin: &Path,
         db: &DatabaseConnection,
         url: &str,
@@ -1038,7 +1038,7 @@ impl Server {
 
     /// GETs `path`, refusing anything but 200 (a 500 is asked again once, and counted),
     /// and answers the JSON (or null).
-    async fn json(&self, path: &str) -> Result<serde_json::Value> {
+    pub(crate) async fn json(&self, path: &str) -> Result<serde_json::Value> {
         let mut again = true;
         loop {
             let response = self
@@ -1076,7 +1076,7 @@ impl Server {
     }
 
     /// Prints the errors the server logged and the requests asked again, if any.
-    fn report_errors(&self) {
+    pub(crate) fn report_errors(&self) {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let errors: Vec<&str> = log
             .lines()
@@ -1103,42 +1103,98 @@ impl Server {
         }
     }
 
-    /// Runs wrk against `path` for `seconds`.
     /// wrk against `paths`: one path, or each in turn (a Lua script rotates them).
-    fn wrk(&self, paths: &[String], seconds: u64) -> Result<Load> {
-        let mut command = Command::new("wrk");
-        command
-            .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency"])
-            .args(["--timeout", "30s"])
-            .args(["-H", &format!("Authorization: Bearer {}", self.token)]);
-        let script = std::env::temp_dir().join(format!("leernet-bench-{}.lua", std::process::id()));
-        if paths.len() > 1 {
+    pub(crate) fn wrk(&self, paths: &[String], seconds: u64) -> Result<Load> {
+        let script = (paths.len() > 1).then(|| {
             let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
-            std::fs::write(
-                &script,
-                format!(
-                    "local paths = {{{}}}\nlocal i = 0\n\
-                     request = function()\n  i = i % #paths + 1\n  \
-                     return wrk.format(\"GET\", paths[i])\nend\n",
-                    list.join(", ")
-                ),
-            )?;
-            command.arg("-s").arg(&script);
-        }
-        let output = command
-            .arg(format!("{}{}", self.base, paths[0]))
-            .output()
-            .context("run wrk")?;
-        let _ = std::fs::remove_file(&script);
-        let text = String::from_utf8_lossy(&output.stdout);
-        if !output.status.success() {
-            bail!(
-                "wrk failed: {text}{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Load::parse(&text).with_context(|| format!("wrk's output:\n{text}"))
+            format!(
+                "local paths = {{{}}}\nlocal i = 0\n\
+                 request = function()\n  i = i % #paths + 1\n  \
+                 return wrk.format(\"GET\", paths[i])\nend\n",
+                list.join(", ")
+            )
+        });
+        wrk(
+            &format!("{}{}", self.base, paths[0]),
+            Some(&self.token),
+            script.as_deref(),
+            seconds,
+        )
     }
+
+    /// wrk POSTing `body` (JSON) to `path`.
+    pub(crate) fn wrk_post(&self, path: &str, body: &str, seconds: u64) -> Result<Load> {
+        wrk(
+            &format!("{}{path}", self.base),
+            Some(&self.token),
+            Some(&post_script(body)),
+            seconds,
+        )
+    }
+
+    /// POSTs `body` (JSON) to `path`: the answer's headers and JSON.
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(reqwest::header::HeaderMap, serde_json::Value)> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        let headers = response.headers().clone();
+        Ok((headers, response.json().await?))
+    }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// A wrk script that POSTs `body` as JSON.
+pub(crate) fn post_script(body: &str) -> String {
+    format!(
+        "wrk.method = \"POST\"\nwrk.body = {body:?}\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+    )
+}
+
+/// `wrk -t2 -c32` against `url` for `seconds`, with a bearer `token` and a Lua `script`.
+pub(crate) fn wrk(
+    url: &str,
+    token: Option<&str>,
+    script: Option<&str>,
+    seconds: u64,
+) -> Result<Load> {
+    let mut command = Command::new("wrk");
+    command
+        .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency"])
+        .args(["--timeout", "30s"]);
+    if let Some(token) = token {
+        command.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
+    let file = std::env::temp_dir().join(format!(
+        "leernet-bench-{}-{}.lua",
+        std::process::id(),
+        Uuid::now_v7().simple()
+    ));
+    if let Some(script) = script {
+        std::fs::write(&file, script)?;
+        command.arg("-s").arg(&file);
+    }
+    let output = command.arg(url).output().context("run wrk")?;
+    let _ = std::fs::remove_file(&file);
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "wrk failed: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Load::parse(&text).with_context(|| format!("wrk's output:\n{text}"))
 }
 
 impl Drop for Server {
@@ -1151,19 +1207,19 @@ impl Drop for Server {
 
 /// What wrk measured.
 #[derive(Debug, Clone, PartialEq)]
-struct Load {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct Load {
+    pub(crate) rps: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
     /// Non-2xx answers and socket errors (timeouts included).
-    failed: u64,
+    pub(crate) failed: u64,
     /// wrk's lines about them.
     failures: Vec<String>,
 }
 
 impl Load {
     /// One line of the table, `after` appended, and wrk's account of any failure below it.
-    fn print(&self, name: &str, after: &str) {
+    pub(crate) fn print(&self, name: &str, after: &str) {
         println!(
             "  {name:<54} {:>9} {:>7.2} ms {:>7.2} ms {:>7}{after}",
             thousands(self.rps),
@@ -1222,7 +1278,7 @@ fn millis(text: &str) -> Option<f64> {
 }
 
 /// `12345.6` as `12,346`.
-fn thousands(n: f64) -> String {
+pub(crate) fn thousands(n: f64) -> String {
     let digits = format!("{:.0}", n);
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

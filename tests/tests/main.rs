@@ -30,5 +30,6 @@ mod security;
 mod seed;
 mod startup;
 mod stories;
+mod subscriptions;
 mod webhooks;
 mod writes;

@@ -1,6 +1,7 @@
 //! The one verifier: an axum extractor that turns `Authorization: Bearer <token>` into the
 //! [`Actor`] a handler passes to the service layer. REST handlers take it as an argument;
-//! the GraphQL context builds its actor with [`actor_from_headers`].
+//! GraphQL's websocket makes its actor with [`admit`] from `connection_init`, as the
+//! extractor does from the header: one path, rate limit included, for every face.
 //!
 //! Every failure is a 401 problem with `WWW-Authenticate: Bearer` (RFC 6750): with
 //! `error="invalid_token"` when a token was sent and refused, without an error code when
@@ -8,7 +9,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::ratelimit::RateSlot;
@@ -46,30 +47,60 @@ impl IntoResponse for Unauthenticated {
     }
 }
 
-/// The actor of a request with these headers, or why not.
-pub async fn actor_from_headers(state: &AppState, headers: &HeaderMap) -> Result<Actor, Response> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(Unauthenticated {
-            token_sent: false,
-            detail: "an access token is required: send Authorization: Bearer <token> (get one at /oauth/token)".to_owned(),
+/// Why a caller was not let in: not authenticated (401 with a challenge), or another error
+/// (the rate limit, the database out of reach).
+#[derive(Debug)]
+pub enum Refusal {
+    /// No valid token.
+    Unauthenticated(Unauthenticated),
+    /// Anything else.
+    Failed(Error),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Unauthenticated(refusal) => refusal.into_response(),
+            Refusal::Failed(error) => error.into_response(),
         }
-        .into_response());
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Unauthenticated(refusal) => Error::Unauthorized(refusal.detail),
+            Refusal::Failed(error) => error,
+        }
+    }
+}
+
+fn unauthenticated(token_sent: bool, detail: &str) -> Refusal {
+    Refusal::Unauthenticated(Unauthenticated {
+        token_sent,
+        detail: detail.to_owned(),
+    })
+}
+
+/// The actor that an `Authorization` value (`Bearer <token>`) stands for now, or why none:
+/// the token verified, its partner live. Not counted against the rate limit (see
+/// [`admit`]); a connection held open re-checks its token with this before it serves more.
+pub async fn authenticate(
+    state: &AppState,
+    authorization: Option<&str>,
+    request_id: Option<String>,
+) -> Result<Actor, Refusal> {
+    let Some(value) = authorization else {
+        return Err(unauthenticated(
+            false,
+            "an access token is required: send Authorization: Bearer <token> (get one at /oauth/token)",
+        ));
     };
     let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
+        .split_once(' ')
+        .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()))
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            Unauthenticated {
-                token_sent: true,
-                detail: "the Authorization header must be Bearer <token>".to_owned(),
-            }
-            .into_response()
-        })?;
+        .ok_or_else(|| unauthenticated(true, "the Authorization header must be Bearer <token>"))?;
     let verified = verify(
         &state.keys,
         &state.external_issuers,
@@ -79,17 +110,7 @@ pub async fn actor_from_headers(state: &AppState, headers: &HeaderMap) -> Result
         token,
     )
     .await
-    .map_err(|invalid| {
-        Unauthenticated {
-            token_sent: true,
-            detail: invalid.0.to_owned(),
-        }
-        .into_response()
-    })?;
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    .map_err(|invalid| unauthenticated(true, invalid.0))?;
     let actor = match &verified.subject {
         Subject::Partner(id) => {
             partners::actor(&state.db, *id, verified.scopes.as_deref(), request_id).await
@@ -107,38 +128,61 @@ pub async fn actor_from_headers(state: &AppState, headers: &HeaderMap) -> Result
     };
     match actor {
         Ok(Some(actor)) => Ok(actor),
-        Ok(None) => Err(Unauthenticated {
-            token_sent: true,
-            detail: "the token's partner is revoked or unknown, or not bound to its issuer"
-                .to_owned(),
+        Ok(None) => Err(unauthenticated(
+            true,
+            "the token's partner is revoked or unknown, or not bound to its issuer",
+        )),
+        Err(error) => Err(Refusal::Failed(error)),
+    }
+}
+
+/// The actor of a call (a request, or a connection's start): [`authenticate`]d and
+/// counted as one call against its partner's rate limit, the standing written to `slot`
+/// (the `RateLimit-*` headers) when there is one. Every face makes its actors here.
+pub async fn admit(
+    state: &AppState,
+    authorization: Option<&str>,
+    request_id: Option<String>,
+    slot: Option<&RateSlot>,
+) -> Result<Actor, Refusal> {
+    let actor = authenticate(state, authorization, request_id).await?;
+    tracing::Span::current().record("partner", tracing::field::display(actor.partner_id));
+    let checked = state.api_limits.check(actor.partner_id);
+    let info = match &checked {
+        Ok(info) | Err((info, _)) => *info,
+    };
+    if let Some(slot) = slot {
+        slot.set(info);
+    }
+    match checked {
+        Ok(_) => Ok(actor),
+        Err((_, retry_after)) => {
+            state.api_limits.tidy();
+            Err(Refusal::Failed(Error::RateLimited { retry_after }))
         }
-        .into_response()),
-        Err(error) => Err(error.into_response()),
     }
 }
 
 impl FromRequestParts<AppState> for Actor {
     type Rejection = Response;
 
-    /// The verified actor, counted against its partner's rate limit.
+    /// The verified actor, counted against its partner's rate limit ([`admit`]).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let actor = actor_from_headers(state, &parts.headers).await?;
-        tracing::Span::current().record("partner", tracing::field::display(actor.partner_id));
+        let authorization = match parts.headers.get(header::AUTHORIZATION) {
+            Some(value) => Some(value.to_str().map_err(|_| {
+                unauthenticated(true, "the Authorization header must be Bearer <token>")
+                    .into_response()
+            })?),
+            None => None,
+        };
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let slot = parts.extensions.get::<RateSlot>().cloned();
-        match state.api_limits.check(actor.partner_id) {
-            Ok(info) => {
-                if let Some(slot) = slot {
-                    slot.set(info);
-                }
-                Ok(actor)
-            }
-            Err((info, retry_after)) => {
-                if let Some(slot) = slot {
-                    slot.set(info);
-                }
-                state.api_limits.tidy();
-                Err(Error::RateLimited { retry_after }.into_response())
-            }
-        }
+        admit(state, authorization, request_id, slot.as_ref())
+            .await
+            .map_err(IntoResponse::into_response)
     }
 }

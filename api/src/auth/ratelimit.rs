@@ -4,9 +4,15 @@
 //! response, so that a partner can pace itself before it is refused. `RateLimit-Reset` is
 //! the seconds until the allowance is full again while calls remain, and until the next
 //! call is allowed when none does: on a 429 it names the same moment as `Retry-After`.
+//!
+//! Beside it: the failed token requests each client and address may make
+//! ([`FailureLimits`]), and what a partner may hold open at once ([`Holds`]).
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
@@ -15,7 +21,7 @@ use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
 type Limiter =
@@ -145,4 +151,165 @@ pub async fn headers(mut request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+/// What partners hold open at once (GraphQL subscriptions): at most `max` each, so that one
+/// partner's many followers cannot take what every partner shares.
+#[derive(Debug)]
+pub struct Holds {
+    max: usize,
+    held: Mutex<std::collections::HashMap<Uuid, usize>>,
+}
+
+/// One thing held open by a partner, let go when dropped.
+#[derive(Debug)]
+pub struct Hold {
+    holds: Arc<Holds>,
+    partner: Uuid,
+}
+
+impl Holds {
+    /// At most `max` at once per partner.
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            held: Mutex::default(),
+        }
+    }
+
+    /// The most one partner may hold.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// One more for `partner`, if it holds fewer than the most.
+    pub fn hold(self: &Arc<Self>, partner: Uuid) -> Option<Hold> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let count = held.entry(partner).or_default();
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(Hold {
+            holds: self.clone(),
+            partner,
+        })
+    }
+
+    /// How many `partner` holds now.
+    pub fn held(&self, partner: Uuid) -> usize {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.get(&partner).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut held = self.holds.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = held.get_mut(&self.partner) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                held.remove(&self.partner);
+            }
+        }
+    }
+}
+
+/// Failed token requests, counted per (client id, address), per address and per client id.
+///
+/// Blocks by (client id, address) and by address are checked before a secret is hashed, so
+/// a blocked sender costs nothing. The per-client count (ten times higher, for a client id
+/// sprayed from many addresses) never locks out the right secret: while it is used up, a
+/// wrong secret for that client is answered 429 instead of 401, the right one still gets
+/// its token, so that whoever knows a client id cannot lock its partner out.
+pub struct FailureLimits {
+    by_pair: DefaultKeyedRateLimiter<(String, IpAddr)>,
+    by_address: DefaultKeyedRateLimiter<IpAddr>,
+    by_client: DefaultKeyedRateLimiter<String>,
+    blocked: Mutex<HashMap<Blocked, Instant>>,
+}
+
+/// What a block applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Blocked {
+    Pair(String, IpAddr),
+    Address(IpAddr),
+    Client(String),
+}
+
+impl FailureLimits {
+    /// `per_minute` failures per client id from one address, four times as many per
+    /// address (several clients may share a gateway), ten times as many per client id.
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let times =
+            |n: u32| per_minute.saturating_mul(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        Self {
+            by_pair: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            by_address: RateLimiter::keyed(Quota::per_minute(times(4))),
+            by_client: RateLimiter::keyed(Quota::per_minute(times(10))),
+            blocked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn wait(&self, keys: &[Blocked]) -> Option<u64> {
+        let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        keys.iter()
+            .filter_map(|k| blocked.get(k))
+            .filter(|until| **until > now)
+            .map(|until| until.duration_since(now).as_secs().max(1))
+            .max()
+    }
+
+    /// Seconds until `client_id` may try again from `address`, if that pair or the address
+    /// is blocked now (checked before any hashing).
+    pub fn blocked_for(&self, client_id: &str, address: IpAddr) -> Option<u64> {
+        self.wait(&[
+            Blocked::Pair(client_id.to_owned(), address),
+            Blocked::Address(address),
+        ])
+    }
+
+    /// Seconds until `client_id` may fail again without 429, if its per-client allowance
+    /// is used up (consulted only once its secret turned out wrong).
+    pub fn client_blocked_for(&self, client_id: &str) -> Option<u64> {
+        self.wait(&[Blocked::Client(client_id.to_owned())])
+    }
+
+    /// Counts a failure; blocks what has used up its allowance.
+    pub fn failed(&self, client_id: &str, address: IpAddr) {
+        let waits = [
+            (
+                Blocked::Pair(client_id.to_owned(), address),
+                self.by_pair
+                    .check_key(&(client_id.to_owned(), address))
+                    .err(),
+            ),
+            (
+                Blocked::Address(address),
+                self.by_address.check_key(&address).err(),
+            ),
+            (
+                Blocked::Client(client_id.to_owned()),
+                self.by_client.check_key(&client_id.to_owned()).err(),
+            ),
+        ];
+        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if blocked.len() > 10_000 {
+            blocked.retain(|_, until| *until > now);
+        }
+        for (key, wait) in waits {
+            if let Some(not_until) = wait {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                blocked.insert(key, now + wait.max(Duration::from_secs(1)));
+            }
+        }
+        self.by_pair.retain_recent();
+        self.by_address.retain_recent();
+        self.by_client.retain_recent();
+    }
 }

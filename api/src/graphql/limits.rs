@@ -92,16 +92,23 @@ struct Charged {
 
 impl Metered {
     /// Counts an operation of `cost` against the partner's rate limit: the request itself
-    /// was counted as one call when its actor was made, so the calls beyond that one.
+    /// was counted as one call when its actor was made, so the calls beyond that one (over
+    /// a websocket, [`Held`], every call).
     fn charge(&self, ctx: &ExtensionContext<'_>, cost: usize) -> Result<(), ServerError> {
         let calls =
             u32::try_from(cost.div_ceil(self.limits.cost_per_call).max(1)).unwrap_or(u32::MAX);
         let mut standing = ctx.data_opt::<RateSlot>().and_then(RateSlot::get);
+        // An operation over a held websocket is a call of its own.
+        let counted = if ctx.data_opt::<Held>().is_some() {
+            calls
+        } else {
+            calls - 1
+        };
         if let (Some(state), Some(actor)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Actor>())
-            && calls > 1
+            && counted > 0
         {
             let slot = ctx.data_opt::<RateSlot>();
-            match state.api_limits.charge(actor.partner_id, calls - 1) {
+            match state.api_limits.charge(actor.partner_id, counted) {
                 Ok(info) => {
                     standing = Some(info);
                     if let Some(slot) = slot {
@@ -284,6 +291,10 @@ impl Extension for Metered {
         response
     }
 }
+
+/// Marks the operations of a websocket, whose actor was counted once for the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Held;
 
 /// Marks a request that came as a GET: it may only query.
 #[derive(Debug, Clone, Copy)]

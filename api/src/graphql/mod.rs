@@ -15,7 +15,9 @@
 //! `Node` interface ([`node`]), look-ups by natural key and `stats`. The types' relations
 //! are [`relations`], read in batches per level of the answer. The root mutation is
 //! [`mutation::Mutation`]: create, update, delete, upsert and bulk upsert per collection,
-//! with the HTTP request's `Idempotency-Key` honoured on creates.
+//! with the HTTP request's `Idempotency-Key` honoured on creates. The root subscription is
+//! the change feed as it commits ([`changes`]), served over the websocket `/graphql/ws`
+//! ([`websocket`]).
 
 /// The filter argument's value: the collection's filter, or none given (themes have none).
 macro_rules! filter_of {
@@ -27,6 +29,7 @@ macro_rules! filter_of {
     };
 }
 
+mod changes;
 mod connection;
 mod error;
 mod graphiql;
@@ -35,11 +38,12 @@ mod mutation;
 mod node;
 mod query;
 mod relations;
+mod websocket;
 
 use async_graphql::extensions::apollo_persisted_queries::{
     ApolloPersistedQueries, LruCacheStorage,
 };
-use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, Schema};
+use async_graphql::{BatchRequest, BatchResponse, Schema};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -54,8 +58,8 @@ use crate::state::AppState;
 
 pub use limits::Limits;
 
-/// The schema: queries and mutations (subscriptions are to come).
-pub type LeernetSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+/// The schema: queries, mutations and the change feed's subscription.
+pub type LeernetSchema = Schema<query::Query, mutation::Mutation, changes::Subscription>;
 
 /// The media type of a GraphQL-over-HTTP response.
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -67,7 +71,7 @@ pub fn schema(state: AppState) -> LeernetSchema {
     let builder = Schema::build(
         query::Query::default(),
         mutation::Mutation::default(),
-        EmptySubscription,
+        changes::Subscription,
     )
     .extension(Limits {
         depth: config.graphql_max_depth,
@@ -97,7 +101,7 @@ pub fn sdl() -> String {
     Schema::build(
         query::Query::default(),
         mutation::Mutation::default(),
-        EmptySubscription,
+        changes::Subscription,
     )
     .finish()
     .sdl()
@@ -107,6 +111,7 @@ pub fn sdl() -> String {
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
+        .route("/graphql/ws", get(websocket::upgrade))
         .route(
             &format!("{}/{{file}}", graphiql::ASSETS),
             get(graphiql::asset),
@@ -225,26 +230,6 @@ async fn get_graphql(
             .into_response();
         }
     };
-    let operation_name = request.operation_name.clone();
-    if let Ok(document) = request.parsed_query() {
-        let operation = match (&document.operations, operation_name.as_deref()) {
-            (async_graphql::parser::types::DocumentOperations::Single(operation), _) => {
-                Some(operation)
-            }
-            (
-                async_graphql::parser::types::DocumentOperations::Multiple(operations),
-                Some(name),
-            ) => operations.get(name),
-            (async_graphql::parser::types::DocumentOperations::Multiple(operations), None) => {
-                operations.values().next().filter(|_| operations.len() == 1)
-            }
-        };
-        if operation.is_some_and(|operation| {
-            operation.node.ty != async_graphql::parser::types::OperationType::Query
-        }) {
-            return method_not_allowed();
-        }
-    }
     if let Some(slot) = slot {
         request = request.data(slot);
     }
@@ -252,7 +237,8 @@ async fn get_graphql(
     let answer = schema
         .execute(request.data(actor).data(loaders).data(limits::ReadOnly))
         .await;
-    // A persisted mutation is known only once its hash is looked up: refused there.
+    // The limits refuse anything but a query when the request is read-only (a persisted
+    // document is known only once its hash is looked up): 405.
     if answer.errors.iter().any(|error| {
         error
             .extensions
@@ -327,21 +313,12 @@ mod tests {
     #[test]
     fn resources_are_nodes_and_collections_are_connections() {
         let sdl = super::sdl();
-        for resource in [
-            "Region",
-            "Organization",
-            "Theme",
-            "Network",
-            "Goal",
-            "Membership",
-            "Report",
-            "PracticeExample",
-            "Initiative",
-            "Lesson",
-            "Transfer",
-            "Programme",
-            "Assignment",
-        ] {
+        macro_rules! dtos {
+            ($($R:ident => $Dto:ident;)+) => {
+                [$(stringify!($Dto)),+]
+            };
+        }
+        for resource in crate::collections!(dtos) {
             let start = sdl
                 .find(&format!("type {resource} implements Node"))
                 .unwrap_or_else(|| panic!("{resource} is a Node:\n{sdl}"));

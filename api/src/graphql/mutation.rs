@@ -9,7 +9,6 @@
 //! limited) is an error of the answer with its `extensions.code` ([`super::error`]).
 
 use async_graphql::{Context, ErrorExtensions, ID, MergedObject, Object, SimpleObject};
-use base64::Engine;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -80,13 +79,26 @@ fn user_errors(error: Error, argument: &str) -> async_graphql::Result<Vec<UserEr
     }
 }
 
-/// The service's name of an input field as GraphQL names it: under its argument, with the
-/// theme slugs a resource holds called `themeSlugs` (its `themes` are a connection).
+/// A field the service (and REST) names otherwise than GraphQL: the theme slugs a resource
+/// holds are `themes` there and `themeSlugs` here, where `themes` is the connection.
+const RENAMED: &[(&str, &str)] = &[("themes", "themeSlugs")];
+
+/// The GraphQL name of the service's input field `name` (only the first segment of a path
+/// such as `themes[2]` is renamed).
+fn graphql_name(name: &str) -> String {
+    for (service, graphql) in RENAMED {
+        if let Some(rest) = name.strip_prefix(service)
+            && (rest.is_empty() || rest.starts_with('[') || rest.starts_with('.'))
+        {
+            return format!("{graphql}{rest}");
+        }
+    }
+    name.to_owned()
+}
+
+/// The service's name of an input field as GraphQL names it, under its argument.
 fn field_name(argument: &str, name: &str) -> String {
-    let name = match name.strip_prefix("themes") {
-        Some(rest) if rest.is_empty() || rest.starts_with('[') => format!("themeSlugs{rest}"),
-        _ => name.to_owned(),
-    };
+    let name = graphql_name(name);
     match (argument, name.as_str()) {
         ("", name) => name.to_owned(),
         (argument, "body") => argument.to_owned(),
@@ -130,12 +142,8 @@ fn given_fields<T: Serialize>(
     let mut patch = serde_json::Map::new();
     if let serde_json::Value::Object(fields) = typed {
         for (name, value) in fields {
-            let graphql = if name == "themes" {
-                "themeSlugs"
-            } else {
-                name.as_str()
-            };
-            if given.iter().any(|g| g == graphql) {
+            let graphql = graphql_name(&name);
+            if given.contains(&graphql) {
                 patch.insert(name, value);
             }
         }
@@ -207,16 +215,15 @@ where
         .path_node
         .map(|node| node.field_name().to_owned())
         .unwrap_or_default();
-    let digest = |text: &str| {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
-    };
     if let Err(error) = idempotency::check_key(key) {
         return Err(error.extend());
     }
     let body = serde_json::to_string(&input).map_err(|e| Error::internal(e).extend())?;
-    let stored_key = format!("graphql:{}", digest(&format!("{field}\n{key}")));
-    let hash = digest(&format!("graphql {} {field}\n{body}", R::TYPE));
+    let stored_key = format!(
+        "graphql:{}",
+        idempotency::digest(&format!("{field}\n{key}"))
+    );
+    let hash = idempotency::digest(&format!("graphql {} {field}\n{body}", R::TYPE));
     match idempotency::create_once::<R>(&state.db, actor, &stored_key, &hash, input).await {
         Ok(Outcome::Created(dto)) => Ok(Ok((dto, false))),
         // The first answer's resource, as it is now (the caller's own: no read scope needed).

@@ -38,7 +38,7 @@ pub fn parse_global_id(id: &str) -> Option<(String, Uuid)> {
 /// Declares the `Node` interface over the resources, each one's `id`, and the look-up of
 /// a global id through the resource's service.
 macro_rules! nodes {
-    ($($Dto:ident => $R:ty),+ $(,)?) => {
+    ($($R:ident => $Dto:ident;)+) => {
         /// An object with a global id, which `node(id:)` reads back.
         #[derive(Interface)]
         #[graphql(field(
@@ -74,21 +74,7 @@ macro_rules! nodes {
     };
 }
 
-nodes!(
-    Region => Regions,
-    Organization => Organizations,
-    Theme => Themes,
-    Network => Networks,
-    Goal => Goals,
-    Membership => Memberships,
-    Report => Reports,
-    PracticeExample => PracticeExamples,
-    Initiative => Initiatives,
-    Lesson => Lessons,
-    Transfer => Transfers,
-    Programme => Programmes,
-    Assignment => Assignments,
-);
+crate::collections!(nodes);
 
 /// `node(id:)` and `nodes(ids:)`.
 #[derive(Default)]

@@ -1,16 +1,18 @@
 //! The root query: a connection per collection (REST's collections, and the sub-collections
 //! goals, memberships, reports and transfers, filtered by their parent), look-ups by natural
-//! key, `node`/`nodes`, and `stats`. Each field is one call into the service.
+//! key, `node`/`nodes`, `stats` and the change feed (`changes`). Each field is one call
+//! into the service.
 //!
 //! Relations between types (a network's goals, a region's children) are fields of the
-//! types themselves, resolved in batches ([`super::relations`]); mutations and subscriptions
-//! are to come, each as another object merged into the root.
+//! types themselves, resolved in batches ([`super::relations`]); mutations are
+//! [`super::mutation`], subscriptions [`super::changes`].
 
 use async_graphql::{Context, Enum, InputObject, MergedObject, Object};
 use chrono::{DateTime, Utc};
 
 use crate::dto::*;
 use crate::error::Error;
+use crate::graphql::changes::ChangesQuery;
 use crate::graphql::connection::{Page, Paging, list};
 use crate::graphql::error::{Resolved, renamed};
 use crate::graphql::limits::connection_cost;
@@ -30,6 +32,7 @@ pub struct Query(
     NodeQuery,
     KeyQuery,
     StatsQuery,
+    ChangesQuery,
     RegionsQuery,
     OrganizationsQuery,
     ThemesQuery,
@@ -55,10 +58,39 @@ pub enum OrderDirection {
     Desc,
 }
 
+/// Whether `names` are the fields `sorted` declares, in its order (for the check below).
+const fn declared<C>(sorted: &[(&str, C)], names: &[&str]) -> bool {
+    if sorted.len() != names.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < names.len() {
+        let (a, b) = (sorted[i].0.as_bytes(), names[i].as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut j = 0;
+        while j < a.len() {
+            if a[j] != b[j] {
+                return false;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Declares a collection's `orderBy` input: a field (`CREATED_AT`, `UPDATED_AT`, and the
-/// collection's name or title) and a direction; ties are broken by id.
+/// fields the resource declares in [`crate::service::Resource::SORTED_BY`], which the code
+/// does not compile without) and a direction; ties are broken by id.
 macro_rules! order {
-    ($Order:ident, $Field:ident $(, $Variant:ident = $name:literal)?) => {
+    ($Order:ident, $Field:ident, $R:ty $(, $Variant:ident = $name:literal)?) => {
+        const _: () = assert!(
+            declared(<$R as service::Resource>::SORTED_BY, &[$($name)?]),
+            concat!(stringify!($Field), " must offer the fields ", stringify!($R), "::SORTED_BY declares")
+        );
+
         #[doc = "A field a list can be ordered by."]
         #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $Field {
@@ -98,23 +130,44 @@ macro_rules! order {
     };
 }
 
-order!(RegionOrder, RegionOrderField, Name = "name");
-order!(OrganizationOrder, OrganizationOrderField, Name = "name");
-order!(ThemeOrder, ThemeOrderField, Name = "name");
-order!(NetworkOrder, NetworkOrderField, Name = "name");
-order!(GoalOrder, GoalOrderField, Title = "title");
-order!(MembershipOrder, MembershipOrderField);
-order!(ReportOrder, ReportOrderField, Title = "title");
+order!(RegionOrder, RegionOrderField, Regions, Name = "name");
+order!(
+    OrganizationOrder,
+    OrganizationOrderField,
+    Organizations,
+    Name = "name"
+);
+order!(ThemeOrder, ThemeOrderField, Themes, Name = "name");
+order!(NetworkOrder, NetworkOrderField, Networks, Name = "name");
+order!(GoalOrder, GoalOrderField, Goals, Title = "title");
+order!(MembershipOrder, MembershipOrderField, Memberships);
+order!(ReportOrder, ReportOrderField, Reports, Title = "title");
 order!(
     PracticeExampleOrder,
     PracticeExampleOrderField,
+    PracticeExamples,
     Title = "title"
 );
-order!(InitiativeOrder, InitiativeOrderField, Title = "title");
-order!(LessonOrder, LessonOrderField, Title = "title");
-order!(TransferOrder, TransferOrderField);
-order!(ProgrammeOrder, ProgrammeOrderField, Name = "name");
-order!(AssignmentOrder, AssignmentOrderField, Title = "title");
+order!(
+    InitiativeOrder,
+    InitiativeOrderField,
+    Initiatives,
+    Title = "title"
+);
+order!(LessonOrder, LessonOrderField, Lessons, Title = "title");
+order!(TransferOrder, TransferOrderField, Transfers);
+order!(
+    ProgrammeOrder,
+    ProgrammeOrderField,
+    Programmes,
+    Name = "name"
+);
+order!(
+    AssignmentOrder,
+    AssignmentOrderField,
+    Assignments,
+    Title = "title"
+);
 
 /// Declares a collection's root connection: Relay paging, the collection's REST filter as
 /// `filter`, `orderBy`, `search` and `updatedSince`.

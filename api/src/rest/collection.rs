@@ -15,7 +15,6 @@
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -300,19 +299,6 @@ fn with_parent(scope: &Scope, mut body: Value) -> Result<Value> {
         }
     }
     Ok(body)
-}
-
-/// Refuses (404) a row that does not belong to the scope's parent.
-fn in_scope<R: Resource>(scope: &Scope, dto: &Value, id: &str) -> Result<()> {
-    match scope.parent {
-        Some((field, parent)) if dto[field].as_str() != Some(parent.to_string().as_str()) => {
-            Err(Error::NotFound {
-                resource: R::TYPE,
-                key: id.to_owned(),
-            })
-        }
-        _ => Ok(()),
-    }
 }
 
 /// The filter, page size and cursor of a list request. The parent of a sub-collection is
@@ -628,13 +614,15 @@ pub async fn get<R: Resource>(
     scope: &Scope,
 ) -> Result<Response> {
     let dto = match Uuid::try_parse(key) {
-        Ok(id) => service::get::<R>(&state.db, actor, id).await?,
+        Ok(id) => service::resource::get_under::<R>(&state.db, actor, id, scope.parent)
+            .await
+            .map_err(|e| keyed(e, key))?,
         Err(_) if R::natural_key().is_some() => {
             service::get_by_key::<R>(&state.db, actor, key).await?
         }
         Err(_) => return Err(Error::invalid("id", "is not an id (a UUID)")),
     };
-    read_one::<R>(&dto, key, headers, scope)
+    read_one::<R>(&dto, headers)
 }
 
 /// `GET .../external/{externalId}`: the row the caller pushed under its own id.
@@ -645,19 +633,15 @@ pub async fn get_external<R: Resource>(
     headers: &HeaderMap,
     scope: &Scope,
 ) -> Result<Response> {
-    let dto = service::get_external::<R>(&state.db, actor, external_id).await?;
-    read_one::<R>(&dto, external_id, headers, scope)
+    let dto =
+        service::resource::get_external_under::<R>(&state.db, actor, external_id, scope.parent)
+            .await?;
+    read_one::<R>(&dto, headers)
 }
 
 /// A read resource with its `ETag`, or 304 when `If-None-Match` names its version.
-fn read_one<R: Resource>(
-    dto: &R::Dto,
-    key: &str,
-    headers: &HeaderMap,
-    scope: &Scope,
-) -> Result<Response> {
+fn read_one<R: Resource>(dto: &R::Dto, headers: &HeaderMap) -> Result<Response> {
     let dto = to_value(dto)?;
-    in_scope::<R>(scope, &dto, key)?;
     let version = version_of(&dto);
     if let Some(expected) = if_match(headers)?
         && i64::from(expected) != version
@@ -697,11 +681,7 @@ where
                 .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
         })
         .transpose()?;
-    let hash = {
-        let request = format!("POST {}\n{}", scope.base, body);
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, request.as_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
-    };
+    let hash = idempotency::digest(&format!("POST {}\n{}", scope.base, body));
     let input: R::Input = from_json(body)?;
     let (status, dto, replayed) = match key {
         None => (
@@ -804,20 +784,15 @@ where
     Ok(response)
 }
 
-/// The current representation of `id` in the scope (for PUT, PATCH and DELETE).
-async fn current<R: Resource>(
-    state: &AppState,
-    actor: &Actor,
-    id: &str,
-    scope: &Scope,
-) -> Result<(Uuid, Value)> {
-    let uuid = parse_id(id, "id")?;
-    if scope.parent.is_none() {
-        return Ok((uuid, Value::Null));
+/// A service error about the row `key` named (a not-found names the key as sent).
+fn keyed(error: Error, key: &str) -> Error {
+    match error {
+        Error::NotFound { resource, .. } => Error::NotFound {
+            resource,
+            key: key.to_owned(),
+        },
+        other => other,
     }
-    let dto = to_value(&service::get::<R>(&state.db, actor, uuid).await?)?;
-    in_scope::<R>(scope, &dto, id)?;
-    Ok((uuid, dto))
 }
 
 /// `PUT` a full replacement.
@@ -836,9 +811,13 @@ where
     actor.require_write(R::SCOPE)?;
     let body = body.value().await?;
     let expected = if_match(headers)?;
-    let (id, _) = current::<R>(state, actor, id, scope).await?;
+    let uuid = parse_id(id, "id")?;
     let input: R::Input = from_json(with_parent(scope, body)?)?;
-    let dto = to_value(&service::update::<R>(&state.db, actor, id, input, expected).await?)?;
+    let dto =
+        service::resource::update_under::<R>(&state.db, actor, uuid, input, expected, scope.parent)
+            .await
+            .map_err(|e| keyed(e, id))?;
+    let dto = to_value(&dto)?;
     Ok(one(StatusCode::OK, &dto, None))
 }
 
@@ -861,13 +840,7 @@ where
     let uuid = parse_id(id, "id")?;
     let dto = service::resource::patch::<R>(&state.db, actor, uuid, &body, expected, scope.parent)
         .await
-        .map_err(|error| match error {
-            Error::NotFound { resource, .. } => Error::NotFound {
-                resource,
-                key: id.to_owned(),
-            },
-            other => other,
-        })?;
+        .map_err(|e| keyed(e, id))?;
     Ok(one(StatusCode::OK, &to_value(&dto)?, None))
 }
 
@@ -880,8 +853,10 @@ pub async fn delete<R: Resource>(
     scope: &Scope,
 ) -> Result<Response> {
     let expected = if_match(headers)?;
-    let (id, _) = current::<R>(state, actor, id, scope).await?;
-    service::delete::<R>(&state.db, actor, id, expected).await?;
+    let uuid = parse_id(id, "id")?;
+    service::resource::delete_under::<R>(&state.db, actor, uuid, expected, scope.parent)
+        .await
+        .map_err(|e| keyed(e, id))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -906,7 +881,6 @@ where
     let (dto, created) =
         service::upsert::<R>(&state.db, actor, external_id, input, expected).await?;
     let dto = to_value(&dto)?;
-    in_scope::<R>(scope, &dto, external_id)?;
     let location = format!("{}/{}", scope.base, dto["id"].as_str().unwrap_or_default());
     Ok(if created {
         one(StatusCode::CREATED, &dto, Some(location))

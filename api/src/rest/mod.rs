@@ -1,5 +1,5 @@
-//! The HTTP face: routes (REST's, and `/graphql` from [`crate::graphql`]), and the rules
-//! every response follows (problem+json errors, request ids, security headers).
+//! The HTTP face: REST's routes, and the rules every response follows, the other faces'
+//! too (problem+json errors, request ids, security headers, rate-limit headers, timeouts).
 
 mod audit;
 mod body;
@@ -35,8 +35,9 @@ use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application: every route with its middleware.
-pub fn app(state: AppState) -> Router {
+/// The whole application: REST's routes and `faces` (GraphQL's, which `crate::app` adds),
+/// with the middleware every response passes.
+pub fn app(state: AppState, faces: Router<AppState>) -> Router {
     let timeout: Duration = state.config.request_timeout.into();
     let body_timeout: Duration = state.config.body_read_timeout.into();
     let max_body = state.config.max_body_size;
@@ -48,12 +49,11 @@ pub fn app(state: AppState) -> Router {
         &state.config.contact_url(&state.issuer),
         Some(&state.config.api_contact_email),
     );
-    let graphql = crate::graphql::routes(&state);
     let router = Router::new()
         .merge(health::routes())
         .merge(oauth::routes())
         .merge(resources)
-        .merge(graphql)
+        .merge(faces)
         .merge(openapi::routes(api))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -3,10 +3,7 @@
 //! (`/.well-known/oauth-authorization-server`, RFC 8414). All public.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
 
 use axum::Json;
 use axum::Router;
@@ -16,7 +13,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::json;
 
 use crate::auth;
@@ -30,105 +26,6 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth/token", post(token))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata))
-}
-
-/// Failed token requests, counted per (client id, address), per address and per client id.
-///
-/// Blocks by (client id, address) and by address are checked before a secret is hashed, so
-/// a blocked sender costs nothing. The per-client count (ten times higher, for a client id
-/// sprayed from many addresses) never locks out the right secret: while it is used up, a
-/// wrong secret for that client is answered 429 instead of 401, the right one still gets
-/// its token, so that whoever knows a client id cannot lock its partner out.
-pub struct FailureLimits {
-    by_pair: DefaultKeyedRateLimiter<(String, IpAddr)>,
-    by_address: DefaultKeyedRateLimiter<IpAddr>,
-    by_client: DefaultKeyedRateLimiter<String>,
-    blocked: Mutex<HashMap<Blocked, Instant>>,
-}
-
-/// What a block applies to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Blocked {
-    Pair(String, IpAddr),
-    Address(IpAddr),
-    Client(String),
-}
-
-impl FailureLimits {
-    /// `per_minute` failures per client id from one address, four times as many per
-    /// address (several clients may share a gateway), ten times as many per client id.
-    pub fn new(per_minute: u32) -> Self {
-        let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let times =
-            |n: u32| per_minute.saturating_mul(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
-        Self {
-            by_pair: RateLimiter::keyed(Quota::per_minute(per_minute)),
-            by_address: RateLimiter::keyed(Quota::per_minute(times(4))),
-            by_client: RateLimiter::keyed(Quota::per_minute(times(10))),
-            blocked: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn wait(&self, keys: &[Blocked]) -> Option<u64> {
-        let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        keys.iter()
-            .filter_map(|k| blocked.get(k))
-            .filter(|until| **until > now)
-            .map(|until| until.duration_since(now).as_secs().max(1))
-            .max()
-    }
-
-    /// Seconds until `client_id` may try again from `address`, if that pair or the address
-    /// is blocked now (checked before any hashing).
-    fn blocked_for(&self, client_id: &str, address: IpAddr) -> Option<u64> {
-        self.wait(&[
-            Blocked::Pair(client_id.to_owned(), address),
-            Blocked::Address(address),
-        ])
-    }
-
-    /// Seconds until `client_id` may fail again without 429, if its per-client allowance
-    /// is used up (consulted only once its secret turned out wrong).
-    fn client_blocked_for(&self, client_id: &str) -> Option<u64> {
-        self.wait(&[Blocked::Client(client_id.to_owned())])
-    }
-
-    /// Counts a failure; blocks what has used up its allowance.
-    fn failed(&self, client_id: &str, address: IpAddr) {
-        let waits = [
-            (
-                Blocked::Pair(client_id.to_owned(), address),
-                self.by_pair
-                    .check_key(&(client_id.to_owned(), address))
-                    .err(),
-            ),
-            (
-                Blocked::Address(address),
-                self.by_address.check_key(&address).err(),
-            ),
-            (
-                Blocked::Client(client_id.to_owned()),
-                self.by_client.check_key(&client_id.to_owned()).err(),
-            ),
-        ];
-        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if blocked.len() > 10_000 {
-            blocked.retain(|_, until| *until > now);
-        }
-        for (key, wait) in waits {
-            if let Some(not_until) = wait {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ));
-                blocked.insert(key, now + wait.max(Duration::from_secs(1)));
-            }
-        }
-        self.by_pair.retain_recent();
-        self.by_address.retain_recent();
-        self.by_client.retain_recent();
-    }
 }
 
 /// A 429 from the token endpoint, in the OAuth error format with `Retry-After`.

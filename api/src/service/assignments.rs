@@ -15,12 +15,10 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
-use crate::service::changes::Audience;
 use crate::service::check::{Bounds, Check};
 use crate::service::db::map_db_err;
 use crate::service::networks::enum_list;
 use crate::service::refs::{self, LinkTable};
-use crate::service::resource::drafts_hidden;
 use crate::service::resource::{Anchors, Dependent};
 use crate::service::{Actor, Initiatives, Organizations, Resource};
 
@@ -38,11 +36,8 @@ impl Resource for Programmes {
     type Filter = ProgrammeFilter;
     const TYPE: &'static str = "programmes";
 
-    const SORT_HINT: &'static str = ", name";
-
-    fn sort_column(field: &str) -> Option<programme::Column> {
-        (field == "name").then_some(programme::Column::Name)
-    }
+    const SORTED_BY: &'static [(&'static str, programme::Column)] =
+        &[("name", programme::Column::Name)];
 
     const DEPENDENTS: &'static [Dependent] = &[Dependent::linked(
         "assignment_programmes",
@@ -188,11 +183,8 @@ impl Resource for Assignments {
     const TYPE: &'static str = "assignments";
     const PER_PARTNER: bool = true;
 
-    const SORT_HINT: &'static str = ", title";
-
-    fn sort_column(field: &str) -> Option<assignment::Column> {
-        (field == "title").then_some(assignment::Column::Title)
-    }
+    const SORTED_BY: &'static [(&'static str, assignment::Column)] =
+        &[("title", assignment::Column::Title)];
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &assignment::Model) -> Result<Anchors> {
         Ok(Anchors::of(&[row.region_id], &[row.network_id]))
@@ -369,9 +361,7 @@ impl Resource for Assignments {
             .collect())
     }
 
-    fn visible(actor: &Actor) -> Condition {
-        drafts_hidden::<assignment::Entity>(actor, assignment::Column::Status)
-    }
+    const DRAFT_STATUS: Option<assignment::Column> = Some(assignment::Column::Status);
 
     fn default_condition(actor: &Actor, filter: &AssignmentFilter) -> Condition {
         if actor.kind == "education_platform" && filter.status.is_none() {
@@ -381,14 +371,6 @@ impl Resource for Assignments {
             ]))
         } else {
             Condition::all()
-        }
-    }
-
-    fn audience(row: &assignment::Model) -> Audience {
-        if row.status == AssignmentStatus::Draft.as_str() {
-            Audience::Owner
-        } else {
-            Audience::Public
         }
     }
 

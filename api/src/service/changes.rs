@@ -634,7 +634,8 @@ pub struct FeedPage {
 pub const MAX_FEED_PAGE: u64 = 1000;
 
 /// Reads up to `limit` entries after `after` (from the start without one) that `actor` may
-/// see, of the collections in `types` (all when empty), in feed order. Visibility and type
+/// see, of the collections in `types` (all when empty; one that is not in [`FEED_TYPES`] is
+/// refused), in feed order. A follower without the feed's scope is refused. Visibility and type
 /// filters are part of the query, so a page is never cut short by filtering.
 pub async fn read_feed(
     db: &sea_orm::DatabaseConnection,
@@ -648,6 +649,15 @@ pub async fn read_feed(
     let follower = Follower::of_actor(actor);
     follower.require()?;
     crate::service::resource::check_page_size(limit, MAX_FEED_PAGE)?;
+    if let Some(unknown) = types.iter().find(|t| !FEED_TYPES.contains(t)) {
+        return Err(Error::invalid(
+            "types",
+            format!(
+                "{unknown} is not a collection of the feed; use {}",
+                FEED_TYPES.join(", ")
+            ),
+        ));
+    }
     // Every change committed before this request is in the feed when it is read.
     settle(db).await?;
     // Entries still waiting for their position are not in the feed yet.
@@ -706,22 +716,14 @@ pub async fn read_feed(
     })
 }
 
-/// The collections whose changes the feed carries.
-pub const FEED_TYPES: &[&str] = &[
-    "regions",
-    "organizations",
-    "themes",
-    "networks",
-    "goals",
-    "memberships",
-    "reports",
-    "practice-examples",
-    "initiatives",
-    "lessons",
-    "transfers",
-    "programmes",
-    "assignments",
-];
+/// Declares [`FEED_TYPES`] from the registry of collections.
+macro_rules! feed_types {
+    ($($R:ident => $Dto:ident;)+) => {
+        /// The collections whose changes the feed carries: every one ([`crate::collections`]).
+        pub const FEED_TYPES: &[&str] = &[$(<crate::service::$R as crate::service::Resource>::TYPE,)+];
+    };
+}
+crate::collections!(feed_types);
 
 /// The last entry pruned: `(position, seq)`, `(0, 0)` when nothing was.
 async fn pruned_through(db: &sea_orm::DatabaseConnection) -> Result<(i64, i64)> {
@@ -820,4 +822,104 @@ pub async fn prune(db: &sea_orm::DatabaseConnection, cutoff: DateTime<Utc>) -> R
     .map_err(map_db_err)?;
     txn.commit().await.map_err(map_db_err)?;
     Ok(deleted)
+}
+
+/// Told whenever changes may have been committed: after every write of this process, and,
+/// on PostgreSQL, on every notification of the channel [`CHANNEL`] (a stamping run of any
+/// instance), which the sync worker relays here ([`announce`]). The value only counts.
+static ANNOUNCED: LazyLock<tokio::sync::watch::Sender<u64>> =
+    LazyLock::new(|| tokio::sync::watch::channel(0).0);
+
+/// Tells every follower of the feed in this process that changes may be there.
+pub fn announce() {
+    ANNOUNCED.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// A receiver that is marked changed at each [`announce`].
+pub fn announcements() -> tokio::sync::watch::Receiver<u64> {
+    ANNOUNCED.subscribe()
+}
+
+/// How many entries a follower reads at a time.
+const FOLLOW_PAGE: u64 = 100;
+
+/// Follows the feed from `after` for as long as the stream is held: every entry committed
+/// later that the follower may see, of `types` (all when empty), once each and in feed
+/// order. It reads when changes are announced ([`announcements`]) and at least every
+/// `poll` (a lost notification delays an entry, never drops it). Before each read it asks
+/// `actor` who is following now, so that a revoked partner, an expired token or a lost
+/// scope ends the stream with that error at the next change rather than seeing it. Ends
+/// with an error when `after` is older than the retention ([`Error::Gone`]) or the types
+/// are unknown; a database that does not answer is waited for.
+pub fn follow<A, F>(
+    db: sea_orm::DatabaseConnection,
+    after: FeedCursor,
+    types: Vec<String>,
+    poll: std::time::Duration,
+    actor: A,
+) -> impl futures_util::Stream<Item = Result<FeedEntry>> + Send
+where
+    A: FnMut() -> F + Send,
+    F: Future<Output = Result<Actor>> + Send,
+{
+    struct Following<A> {
+        db: sea_orm::DatabaseConnection,
+        after: FeedCursor,
+        types: Vec<String>,
+        poll: std::time::Duration,
+        actor: A,
+        ready: std::collections::VecDeque<FeedEntry>,
+        announced: tokio::sync::watch::Receiver<u64>,
+        done: bool,
+    }
+    let start = Following {
+        db,
+        after,
+        types,
+        poll,
+        actor,
+        ready: Default::default(),
+        announced: announcements(),
+        done: false,
+    };
+    futures_util::stream::unfold(start, |mut f| async move {
+        loop {
+            if f.done {
+                return None;
+            }
+            if let Some(entry) = f.ready.pop_front() {
+                return Some((Ok(entry), f));
+            }
+            // An announcement from now on wakes the wait below, even one made while
+            // this read runs.
+            f.announced.borrow_and_update();
+            let read = async {
+                let actor = (f.actor)().await?;
+                let types: Vec<&str> = f.types.iter().map(String::as_str).collect();
+                read_feed(&f.db, &actor, Some(f.after), FOLLOW_PAGE, &types).await
+            };
+            match read.await {
+                Ok(page) => {
+                    if let Some(last) = page.entries.last() {
+                        f.after = last.cursor;
+                    }
+                    f.ready.extend(page.entries);
+                    if !f.ready.is_empty() {
+                        continue;
+                    }
+                }
+                Err(Error::Unavailable(reason)) => {
+                    tracing::debug!(%reason, "a feed follower waits for the database");
+                }
+                Err(error) => {
+                    f.done = true;
+                    return Some((Err(error), f));
+                }
+            }
+            tokio::select! {
+                _ = f.announced.changed() => {}
+                () = tokio::time::sleep(f.poll) => {}
+            }
+        }
+    })
 }

@@ -246,6 +246,7 @@ where
                     tracing::warn!(%error, "committed changes wait for their feed position");
                 }
             }
+            crate::service::changes::announce();
             Ok(value)
         }
         .await;

@@ -33,6 +33,15 @@ pub enum Outcome<T> {
     Replayed(u16, serde_json::Value),
 }
 
+/// What identifies a request (or a key) among others: the URL-safe base64 of the SHA-256 of
+/// `text`, which each face makes of what names its request (REST: the method, path and
+/// body; GraphQL: the type, field and input).
+pub fn digest(text: &str) -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
 /// Refuses a key that cannot be one: empty, longer than 255 bytes, or with control
 /// characters.
 pub fn check_key(key: &str) -> Result<()> {

@@ -34,11 +34,8 @@ impl Resource for Initiatives {
     type Filter = InitiativeFilter;
     const TYPE: &'static str = "initiatives";
 
-    const SORT_HINT: &'static str = ", title";
-
-    fn sort_column(field: &str) -> Option<initiative::Column> {
-        (field == "title").then_some(initiative::Column::Title)
-    }
+    const SORTED_BY: &'static [(&'static str, initiative::Column)] =
+        &[("title", initiative::Column::Title)];
 
     const DEPENDENTS: &'static [Dependent] = &[Dependent::refuse(
         "assignments",

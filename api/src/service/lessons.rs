@@ -38,11 +38,8 @@ impl Resource for Lessons {
     type Filter = LessonFilter;
     const TYPE: &'static str = "lessons";
 
-    const SORT_HINT: &'static str = ", title";
-
-    fn sort_column(field: &str) -> Option<lesson::Column> {
-        (field == "title").then_some(lesson::Column::Title)
-    }
+    const SORTED_BY: &'static [(&'static str, lesson::Column)] =
+        &[("title", lesson::Column::Title)];
 
     const DEPENDENTS: &'static [Dependent] = &[Dependent::cascade(
         "transfers",

@@ -6,6 +6,37 @@
 //! transaction. One module per aggregate implements [`Resource`]; [`resource`] holds the
 //! life cycle they share.
 
+/// Every collection, once: its service type (a [`Resource`], which names its feed type,
+/// scope, table and rules) and its DTO (the wire type, GraphQL's object type, and the name
+/// in its global ids), in the order the API lists them. `collections!(then)` calls the
+/// macro `then` with `Regions => Region; Organizations => Organization; ...`.
+///
+/// The lists of every collection are made from it (the feed's types, GraphQL's `Node` and
+/// `ChangeType`); what cannot be (the entity's `Common`, which its bound on [`Resource`]
+/// requires; each face's routes and fields, which differ per collection; the tables, the
+/// write scopes and the search index) is checked against it by the `registry` tests in
+/// `lib.rs`. A new collection starts here.
+#[macro_export]
+macro_rules! collections {
+    ($then:ident) => {
+        $then! {
+            Regions => Region;
+            Organizations => Organization;
+            Themes => Theme;
+            Networks => Network;
+            Goals => Goal;
+            Memberships => Membership;
+            Reports => Report;
+            PracticeExamples => PracticeExample;
+            Initiatives => Initiative;
+            Lessons => Lesson;
+            Transfers => Transfer;
+            Programmes => Programme;
+            Assignments => Assignment;
+        }
+    };
+}
+
 mod actor;
 pub mod assignments;
 pub mod audit;

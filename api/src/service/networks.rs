@@ -81,11 +81,8 @@ impl Resource for Networks {
     type Filter = NetworkFilter;
     const TYPE: &'static str = "networks";
 
-    const SORT_HINT: &'static str = ", name";
-
-    fn sort_column(field: &str) -> Option<network::Column> {
-        (field == "name").then_some(network::Column::Name)
-    }
+    const SORTED_BY: &'static [(&'static str, network::Column)] =
+        &[("name", network::Column::Name)];
 
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::refuse("networks", "parent_network_id", "child networks"),
@@ -515,11 +512,7 @@ impl Resource for Goals {
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "goals";
 
-    const SORT_HINT: &'static str = ", title";
-
-    fn sort_column(field: &str) -> Option<goal::Column> {
-        (field == "title").then_some(goal::Column::Title)
-    }
+    const SORTED_BY: &'static [(&'static str, goal::Column)] = &[("title", goal::Column::Title)];
 
     const SCOPE: &'static str = "networks";
 
@@ -741,11 +734,8 @@ impl Resource for Reports {
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "reports";
 
-    const SORT_HINT: &'static str = ", title";
-
-    fn sort_column(field: &str) -> Option<report::Column> {
-        (field == "title").then_some(report::Column::Title)
-    }
+    const SORTED_BY: &'static [(&'static str, report::Column)] =
+        &[("title", report::Column::Title)];
 
     const SCOPE: &'static str = "networks";
 

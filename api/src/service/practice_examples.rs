@@ -13,13 +13,11 @@ use crate::dto::{
 };
 use crate::error::Result;
 use crate::meta;
-use crate::service::changes::Audience;
 use crate::service::check::{Check, YEARS};
 use crate::service::db::map_db_err;
 use crate::service::refs::{self, LinkTable};
 use crate::service::regions::{slug_of, unique_slug};
 use crate::service::resource::Anchors;
-use crate::service::resource::drafts_hidden;
 use crate::service::{Actor, Resource};
 
 /// Practice examples.
@@ -54,11 +52,8 @@ impl Resource for PracticeExamples {
     const TYPE: &'static str = "practice-examples";
     const PER_PARTNER: bool = true;
 
-    const SORT_HINT: &'static str = ", title";
-
-    fn sort_column(field: &str) -> Option<practice_example::Column> {
-        (field == "title").then_some(practice_example::Column::Title)
-    }
+    const SORTED_BY: &'static [(&'static str, practice_example::Column)] =
+        &[("title", practice_example::Column::Title)];
 
     async fn anchors<C: ConnectionTrait>(
         _conn: &C,
@@ -69,14 +64,6 @@ impl Resource for PracticeExamples {
 
     fn natural_key() -> Option<practice_example::Column> {
         Some(practice_example::Column::Slug)
-    }
-
-    fn audience(row: &practice_example::Model) -> Audience {
-        if row.status == PracticeExampleStatus::Draft.as_str() {
-            Audience::Owner
-        } else {
-            Audience::Public
-        }
     }
 
     fn external_id(input: &PracticeExampleInput) -> Option<&str> {
@@ -244,9 +231,7 @@ impl Resource for PracticeExamples {
             .collect())
     }
 
-    fn visible(actor: &Actor) -> Condition {
-        drafts_hidden::<practice_example::Entity>(actor, practice_example::Column::Status)
-    }
+    const DRAFT_STATUS: Option<practice_example::Column> = Some(practice_example::Column::Status);
 
     async fn condition<C: ConnectionTrait>(
         conn: &C,

@@ -43,11 +43,7 @@ impl Resource for Regions {
     type Filter = RegionFilter;
     const TYPE: &'static str = "regions";
 
-    const SORT_HINT: &'static str = ", name";
-
-    fn sort_column(field: &str) -> Option<region::Column> {
-        (field == "name").then_some(region::Column::Name)
-    }
+    const SORTED_BY: &'static [(&'static str, region::Column)] = &[("name", region::Column::Name)];
 
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::refuse("regions", "parent_id", "child regions"),
@@ -315,11 +311,8 @@ impl Resource for Organizations {
     type Filter = OrganizationFilter;
     const TYPE: &'static str = "organizations";
 
-    const SORT_HINT: &'static str = ", name";
-
-    fn sort_column(field: &str) -> Option<organization::Column> {
-        (field == "name").then_some(organization::Column::Name)
-    }
+    const SORTED_BY: &'static [(&'static str, organization::Column)] =
+        &[("name", organization::Column::Name)];
 
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::refuse("networks", "lead_organization_id", "networks it leads"),
@@ -436,11 +429,7 @@ impl Resource for Themes {
     type Filter = ThemeFilter;
     const TYPE: &'static str = "themes";
 
-    const SORT_HINT: &'static str = ", name";
-
-    fn sort_column(field: &str) -> Option<theme::Column> {
-        (field == "name").then_some(theme::Column::Name)
-    }
+    const SORTED_BY: &'static [(&'static str, theme::Column)] = &[("name", theme::Column::Name)];
 
     const DEPENDENTS: &'static [Dependent] = &[
         Dependent::linked(

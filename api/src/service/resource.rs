@@ -107,9 +107,19 @@ pub trait Resource: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The status column of a resource that has drafts (`status = 'draft'`): visible to
+    /// its owner and admins only, in reads, lists, the feed and every write look-up
+    /// ([`Resource::audience`], [`Resource::visible`]). `None` for a resource without.
+    const DRAFT_STATUS: Option<<Self::Entity as EntityTrait>::Column> = None;
+
     /// Who may see the row as it is: everyone who may read, or its owner only (a draft).
-    fn audience(_row: &Self::Model) -> Audience {
-        Audience::Public
+    fn audience(row: &Self::Model) -> Audience {
+        match Self::DRAFT_STATUS {
+            Some(status) if value::<String>(row.get(status)).is_ok_and(|s| s == DRAFT) => {
+                Audience::Owner
+            }
+            _ => Audience::Public,
+        }
     }
 
     /// The natural key that other rows' DTOs show (a region's `code`, a slug). It cannot
@@ -119,10 +129,10 @@ pub trait Resource: Send + Sync + 'static {
         None
     }
 
-    /// Fields, besides `createdAt` and `updatedAt`, that lists may be sorted by (never null).
-    fn sort_column(_field: &str) -> Option<<Self::Entity as EntityTrait>::Column> {
-        None
-    }
+    /// Fields, besides `createdAt` and `updatedAt`, that lists may be sorted by (never
+    /// null), with their columns: the one declaration REST's `sort` and GraphQL's `orderBy`
+    /// follow (GraphQL's enums are checked against it when the code is compiled).
+    const SORTED_BY: &'static [(&'static str, <Self::Entity as EntityTrait>::Column)] = &[];
 
     /// Whether what a partner sees of the collection depends on who it is (drafts visible
     /// to their owner, a default filter by kind): cached answers are then kept per partner.
@@ -141,9 +151,6 @@ pub trait Resource: Send + Sync + 'static {
         "programmes",
     ];
 
-    /// How [`Resource::sort_column`]'s fields are named in a refusal (`, name`).
-    const SORT_HINT: &'static str = "";
-
     /// The text columns full-text search (`q`) looks in: its table's in
     /// [`migration::search::SEARCHED`], the one list the search index is built from.
     fn search_columns() -> &'static [&'static str] {
@@ -158,8 +165,11 @@ pub trait Resource: Send + Sync + 'static {
 
     /// Which rows `actor` may see at all (`auth.md`: drafts are visible to their owner and
     /// admins only). Applied to every read, list and write lookup.
-    fn visible(_actor: &Actor) -> Condition {
-        Condition::all()
+    fn visible(actor: &Actor) -> Condition {
+        match Self::DRAFT_STATUS {
+            Some(status) => drafts_hidden::<Self::Entity>(actor, status),
+            None => Condition::all(),
+        }
     }
 }
 
@@ -322,7 +332,7 @@ impl Dependent {
 }
 
 /// Tables whose rows can be drafts, seen by their owner and admins only.
-const DRAFTED: &[&str] = &["practice_examples", "assignments"];
+pub(crate) const DRAFTED: &[&str] = &["practice_examples", "assignments"];
 
 /// What live rows still refer to resource `id`, for messages: `what (count)` for the rows
 /// `actor` may see, and one uncounted, unnamed mention of rows it may not (others' drafts,
@@ -499,10 +509,13 @@ pub fn drafts_hidden<E: EntityTrait + Common>(actor: &Actor, status: E::Column) 
         Condition::all()
     } else {
         Condition::any()
-            .add(status.ne("draft"))
+            .add(status.ne(DRAFT))
             .add(E::owner_partner_id().eq(actor.partner_id))
     }
 }
+
+/// The status value of a draft ([`Resource::DRAFT_STATUS`]).
+pub const DRAFT: &str = "draft";
 
 /// The current time as stored: UTC, microsecond precision (what PostgreSQL keeps).
 pub fn now() -> DateTime<Utc> {
@@ -627,11 +640,58 @@ pub async fn dto_of<R: Resource, C: ConnectionTrait>(conn: &C, row: R::Model) ->
 
 /// One resource by id.
 pub async fn get<R: Resource>(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<R::Dto> {
+    get_under::<R>(db, actor, id, None).await
+}
+
+/// A sub-collection's parent: the field of a row that names it (as the API names it,
+/// `networkId`) and its id. A row of another parent is not found under this one, and a
+/// write there cannot move it to another.
+pub type Under = Option<(&'static str, Uuid)>;
+
+/// Whether `row` belongs to `parent` (every row does without one).
+fn is_under<R: Resource>(row: &R::Model, parent: Under) -> Result<bool> {
+    use std::str::FromStr;
+    let Some((field, id)) = parent else {
+        return Ok(true);
+    };
+    let mut column_name = String::with_capacity(field.len() + 2);
+    for c in field.chars() {
+        if c.is_ascii_uppercase() {
+            column_name.push('_');
+        }
+        column_name.push(c.to_ascii_lowercase());
+    }
+    let column = <R::Entity as EntityTrait>::Column::from_str(&column_name).map_err(|_| {
+        Error::internal(anyhow::anyhow!(
+            "{} has no parent column {column_name}",
+            R::TYPE
+        ))
+    })?;
+    Ok(value::<Option<Uuid>>(row.get(column))? == Some(id))
+}
+
+/// `row` when it belongs to `parent`; not found as `key` otherwise.
+fn found_under<R: Resource>(row: R::Model, parent: Under, key: impl ToString) -> Result<R::Model> {
+    if is_under::<R>(&row, parent)? {
+        Ok(row)
+    } else {
+        Err(not_found::<R>(key))
+    }
+}
+
+/// [`get`] under a sub-collection's `parent` ([`Under`]).
+pub async fn get_under<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    parent: Under,
+) -> Result<R::Dto> {
     actor.require_read()?;
     read(db, move |txn| async move {
         let row = find_live::<R, _>(&txn, actor, id, Lock::None)
             .await?
-            .ok_or_else(|| not_found::<R>(id))?;
+            .map(|row| found_under::<R>(row, parent, id))
+            .ok_or_else(|| not_found::<R>(id))??;
         let dto = dto_of::<R, _>(&txn, row).await?;
         Ok((txn, dto))
     })
@@ -645,6 +705,16 @@ pub async fn get_external<R: Resource>(
     actor: &Actor,
     external_id: &str,
 ) -> Result<R::Dto> {
+    get_external_under::<R>(db, actor, external_id, None).await
+}
+
+/// [`get_external`] under a sub-collection's `parent` ([`Under`]).
+pub async fn get_external_under<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    external_id: &str,
+    parent: Under,
+) -> Result<R::Dto> {
     actor.require_read()?;
     let mut check = Check::new();
     check.external_id("externalId", external_id);
@@ -653,7 +723,8 @@ pub async fn get_external<R: Resource>(
         let row = find_external::<R, _>(&txn, actor.partner_id, external_id, Lock::None)
             .await?
             .filter(|row| !is_deleted::<R>(row))
-            .ok_or_else(|| not_found::<R>(external_id))?;
+            .map(|row| found_under::<R>(row, parent, external_id))
+            .ok_or_else(|| not_found::<R>(external_id))??;
         let dto = dto_of::<R, _>(&txn, row).await?;
         Ok((txn, dto))
     })
@@ -703,7 +774,7 @@ pub fn check_page_size(limit: u64, max: u64) -> Result<()> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sort {
     /// The field as the API names it: `createdAt` (the default), `updatedAt`, or one the
-    /// resource offers ([`Resource::sort_column`]).
+    /// resource offers ([`Resource::SORTED_BY`]).
     pub field: String,
     /// Descending (`-field`).
     pub descending: bool,
@@ -1012,16 +1083,26 @@ pub(crate) async fn planned<R: Resource>(
     let column = match page.sort.field.as_str() {
         "createdAt" => None,
         "updatedAt" => Some(<R::Entity as Common>::updated_at()),
-        other => Some(R::sort_column(other).ok_or_else(|| {
-            Error::invalid(
-                "sort",
-                format!(
-                    "{} cannot be sorted by {other}; use createdAt, updatedAt{}",
-                    R::TYPE,
-                    R::SORT_HINT
-                ),
-            )
-        })?),
+        other => Some(
+            R::SORTED_BY
+                .iter()
+                .find(|(name, _)| *name == other)
+                .map(|(_, column)| *column)
+                .ok_or_else(|| {
+                    let fields: Vec<&str> = ["createdAt", "updatedAt"]
+                        .into_iter()
+                        .chain(R::SORTED_BY.iter().map(|(name, _)| *name))
+                        .collect();
+                    Error::invalid(
+                        "sort",
+                        format!(
+                            "{} cannot be sorted by {other}; use {}",
+                            R::TYPE,
+                            fields.join(", ")
+                        ),
+                    )
+                })?,
+        ),
     };
     let is_time = page.sort.field == "updatedAt";
     let backend = txn.get_database_backend();
@@ -1236,13 +1317,27 @@ pub async fn update<R: Resource>(
     input: R::Input,
     expected_version: Option<i32>,
 ) -> Result<R::Dto> {
+    update_under::<R>(db, actor, id, input, expected_version, None).await
+}
+
+/// [`update`] under a sub-collection's `parent` ([`Under`]): the row is found under it
+/// in the write's own transaction, locked, so it cannot move out meanwhile.
+pub async fn update_under<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    input: R::Input,
+    expected_version: Option<i32>,
+    parent: Under,
+) -> Result<R::Dto> {
     actor.require_write(R::SCOPE)?;
     actor.require_version(expected_version)?;
     let input = &input;
     write(db, move |tx| async move {
         let current = find_live::<R, _>(tx.conn(), actor, id, Lock::Update)
             .await?
-            .ok_or_else(|| not_found::<R>(id))?;
+            .map(|row| found_under::<R>(row, parent, id))
+            .ok_or_else(|| not_found::<R>(id))??;
         let dto = update_in::<R>(&tx, actor, current, input, expected_version).await?;
         Ok((tx, dto))
     })
@@ -1295,7 +1390,7 @@ pub async fn patch<R: Resource>(
     id: Uuid,
     patch: &serde_json::Value,
     expected_version: Option<i32>,
-    parent: Option<(&'static str, Uuid)>,
+    parent: Under,
 ) -> Result<R::Dto>
 where
     R::Input: serde::de::DeserializeOwned,
@@ -1308,14 +1403,9 @@ where
         ));
     }
     actor.require_version(expected_version)?;
-    let current = get::<R>(db, actor, id).await?;
+    let current = get_under::<R>(db, actor, id, parent).await?;
     let version = crate::dto::HasMeta::meta(&current).version;
     let current = serde_json::to_value(current).map_err(Error::internal)?;
-    if let Some((field, parent)) = parent
-        && current[field].as_str() != Some(parent.to_string().as_str())
-    {
-        return Err(not_found::<R>(id));
-    }
     if let Some(expected) = expected_version
         && expected != version
     {
@@ -1356,7 +1446,7 @@ where
         }
     }
     let input: R::Input = crate::service::json::from_json(merged)?;
-    match update::<R>(db, actor, id, input, Some(version)).await {
+    match update_under::<R>(db, actor, id, input, Some(version), parent).await {
         Err(Error::PreconditionFailed { .. }) if expected_version.is_none() => {
             Err(Error::Conflict(
                 "the resource changed while the patch was applied; send it again".to_owned(),
@@ -1695,10 +1785,21 @@ pub async fn delete<R: Resource>(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> Result<()> {
+    delete_under::<R>(db, actor, id, expected_version, None).await
+}
+
+/// [`delete`] under a sub-collection's `parent` ([`Under`]), checked on the locked row.
+pub async fn delete_under<R: Resource>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    parent: Under,
+) -> Result<()> {
     actor.require_write(R::SCOPE)?;
     actor.require_version(expected_version)?;
     write(db, move |tx| async move {
-        delete_in::<R>(&tx, actor, id, expected_version).await?;
+        delete_in::<R>(&tx, actor, id, expected_version, parent).await?;
         Ok((tx, ()))
     })
     .await
@@ -1710,11 +1811,13 @@ async fn delete_in<R: Resource>(
     actor: &Actor,
     id: Uuid,
     expected_version: Option<i32>,
+    parent: Under,
 ) -> Result<()> {
     let conn = tx.conn();
     let current = find_live::<R, _>(conn, actor, id, Lock::Delete)
         .await?
-        .ok_or_else(|| not_found::<R>(id))?;
+        .map(|row| found_under::<R>(row, parent, id))
+        .ok_or_else(|| not_found::<R>(id))??;
     authorize::<R, _>(conn, actor, &current).await?;
     let version = version_of::<R>(&current)?;
     if let Some(expected) = expected_version

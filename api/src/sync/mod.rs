@@ -4,11 +4,12 @@
 //! change as a CloudEvents 1.0 structured JSON event signed with HMAC-SHA256 as the webhook
 //! chose (`Leernet-Signature: t=<unix seconds>,v1=<hex>` over `"<t>." + body`, or the
 //! Standard Webhooks headers, `webhook-signature: v1,<base64>` over
-//! `"<event id>.<t>." + body`), and records the outcome. On PostgreSQL it wakes on `LISTEN leernet_changes`, which every
-//! run stamping feed positions notifies at commit on whichever instance it ran, and it
-//! stamps entries left waiting (see [`crate::service::changes`]); it also polls
-//! (`--webhook-poll-interval`), so that a lost notification delays a delivery but never
-//! drops it; on SQLite it polls. A crash between sending and recording delivers again
+//! `"<event id>.<t>." + body`), and records the outcome. It wakes when changes are
+//! announced ([`changes::announcements`]): by a write of this process, or on PostgreSQL by
+//! `LISTEN leernet_changes`, which every run stamping feed positions notifies at commit on
+//! whichever instance it ran and which [`relay`] passes on; it stamps entries left waiting
+//! (see [`crate::service::changes`]), and it also polls (`--webhook-poll-interval`), so
+//! that a lost notification delays a delivery but never drops it. A crash between sending and recording delivers again
 //! after the lease: at least once, and the event `id` lets receivers de-duplicate.
 
 use std::time::Duration;
@@ -17,7 +18,7 @@ use aws_lc_rs::hmac;
 use sea_orm::sqlx::postgres::PgListener;
 use serde_json::json;
 
-use crate::service::changes::FeedCursor;
+use crate::service::changes::{self, FeedCursor};
 use crate::service::webhooks::target::{GuardedResolver, check_url, refusal};
 use crate::service::webhooks::{self, Claimed, Outcome, SignatureScheme, standard_secret};
 use crate::state::AppState;
@@ -153,14 +154,14 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
             return;
         }
     };
-    let mut listener: Option<PgListener> = None;
+    let mut announced = changes::announcements();
     loop {
         if *stop.borrow() {
             return;
         }
         // Entries whose writer committed but could not stamp them (it lost the database
         // right after its commit) get their position here; deliveries are written then.
-        if let Err(error) = crate::service::changes::settle(&state.db).await {
+        if let Err(error) = changes::settle(&state.db).await {
             tracing::debug!(%error, "cannot stamp waiting change entries");
         }
         let claimed = match webhooks::claim(&state.db, 20, LEASE).await {
@@ -194,40 +195,57 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
         }
         while sending.join_next().await.is_some() {}
         if !busy {
-            wait(&state, &mut listener, poll, &mut stop).await;
+            wait(&mut announced, poll, &mut stop).await;
         }
     }
 }
 
-/// Waits for a notification of a committed change (PostgreSQL), the poll interval, or the
-/// stop signal, whichever comes first.
+/// Waits for an announcement of committed changes ([`changes::announcements`]), the poll
+/// interval, or the stop signal, whichever comes first.
 async fn wait(
-    state: &AppState,
-    listener: &mut Option<PgListener>,
+    announced: &mut tokio::sync::watch::Receiver<u64>,
     poll: Duration,
     stop: &mut tokio::sync::watch::Receiver<bool>,
 ) {
-    if listener.is_none() && crate::service::db::is_postgres(state.db.get_database_backend()) {
-        *listener = connect_listener(state).await;
+    tokio::select! {
+        _ = announced.changed() => {}
+        () = tokio::time::sleep(poll) => {}
+        _ = stop.changed() => {}
     }
-    match listener {
-        Some(active) => {
-            tokio::select! {
-                received = active.recv() => {
-                    if let Err(error) = received {
-                        tracing::debug!(%error, "the change listener dropped; polling until it is back");
-                        *listener = None;
-                    }
+}
+
+/// Relays the notifications of [`changes::CHANNEL`] (sent by every stamping run, on any
+/// instance) to this process's followers of the feed ([`changes::announce`]): the webhook
+/// worker and GraphQL subscriptions. One connection listens; when it drops, it is opened
+/// again after `retry`, and an announcement is made then, as changes may have been missed
+/// meanwhile. Only PostgreSQL notifies; on SQLite this returns at once (every write of the
+/// process announces itself, and followers poll).
+pub async fn relay(state: AppState, retry: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if !crate::service::db::is_postgres(state.db.get_database_backend()) {
+        return;
+    }
+    loop {
+        if let Some(mut listener) = connect_listener(&state).await {
+            changes::announce();
+            loop {
+                tokio::select! {
+                    received = listener.recv() => match received {
+                        Ok(_) => changes::announce(),
+                        Err(error) => {
+                            tracing::debug!(%error, "the change listener dropped; followers poll until it is back");
+                            break;
+                        }
+                    },
+                    _ = stop.changed() => return,
                 }
-                _ = tokio::time::sleep(poll) => {}
-                _ = stop.changed() => {}
             }
         }
-        None => {
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = stop.changed() => {}
-            }
+        tokio::select! {
+            () = tokio::time::sleep(retry) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
         }
     }
 }
@@ -236,9 +254,6 @@ async fn connect_listener(state: &AppState) -> Option<PgListener> {
     let mut listener = PgListener::connect_with(state.db.get_postgres_connection_pool())
         .await
         .ok()?;
-    listener
-        .listen(crate::service::changes::CHANNEL)
-        .await
-        .ok()?;
+    listener.listen(changes::CHANNEL).await.ok()?;
     Some(listener)
 }

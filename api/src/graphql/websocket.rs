@@ -1,0 +1,191 @@
+//! The websocket `/graphql/ws`, over which subscriptions run: the graphql-transport-ws
+//! protocol (`graphql-ws` clients), and the older subscriptions-transport-ws, chosen by
+//! `Sec-WebSocket-Protocol`.
+//!
+//! The token comes in `connection_init`'s payload, as `{"Authorization": "Bearer
+//! <token>"}` (also accepted: the same under `headers`, or `{"token": "<token>"}`), and is
+//! checked there as a request's header is ([`admit`]: a call against the partner's rate
+//! limit); a refusal closes the socket with the reason. Each subscription started is
+//! counted like a query, by its cost, and checks the token again before each change it
+//! delivers ([`super::changes`]). Bounds: `--graphql-max-websockets` open at once (one
+//! more is answered 503), `--graphql-ws-init-timeout` to send `connection_init`,
+//! `--graphql-max-subscriptions` per partner, and `--max-body-size` per message. Websockets close when the service stops.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_graphql::Data;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::Extension;
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::extract::admit;
+use crate::error::{Error, Problem};
+use crate::graphql::LeernetSchema;
+use crate::graphql::changes::Credential;
+use crate::graphql::limits::Held;
+use crate::state::AppState;
+
+/// The longest reason a close frame carries (RFC 6455: 125 bytes with the code).
+const MAX_CLOSE_REASON: usize = 123;
+
+/// `GET /graphql/ws`: upgrades to a websocket speaking a GraphQL subscription protocol.
+pub async fn upgrade(
+    Extension(schema): Extension<LeernetSchema>,
+    State(state): State<AppState>,
+    request: Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let Ok(protocol) = GraphQLProtocol::from_request_parts(&mut parts, &()).await else {
+        return Problem::new(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            "open /graphql/ws as a websocket with Sec-WebSocket-Protocol: graphql-transport-ws (or graphql-ws)",
+        )
+        .into_response();
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            return Problem::new(
+                rejection.status(),
+                "validation_failed",
+                format!(
+                    "/graphql/ws is a websocket: {} (send queries and mutations to /graphql)",
+                    rejection.body_text()
+                ),
+            )
+            .into_response();
+        }
+    };
+    let Ok(room) = state.websockets.clone().try_acquire_owned() else {
+        return Error::Unavailable(
+            "as many websockets are open as this service takes (--graphql-max-websockets); retry later".to_owned(),
+        )
+        .into_response();
+    };
+    // A message is held to the body limit of a request.
+    let max_message = state.config.max_body_size;
+    upgrade
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let _room = room;
+            let init_timeout: Duration = state.config.graphql_ws_init_timeout.into();
+            let initialized = Arc::new(AtomicBool::new(false));
+            let (flag, init_state) = (initialized.clone(), state.clone());
+            let serve = GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    flag.store(true, Ordering::SeqCst);
+                    connection_init(&init_state, &payload).await
+                })
+                .serve();
+            let late = async {
+                tokio::time::sleep(init_timeout).await;
+                if initialized.load(Ordering::SeqCst) {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let mut stopping = state.stopping.subscribe();
+            tokio::select! {
+                () = serve => {}
+                () = late => tracing::debug!("a websocket sent no connection_init in time"),
+                _ = stopping.wait_for(|stopping| *stopping) => {}
+            }
+        })
+}
+
+/// The context of a websocket's operations, from its `connection_init` payload: the actor
+/// (counted as a call) and the credential to check again.
+async fn connection_init(
+    state: &AppState,
+    payload: &serde_json::Value,
+) -> async_graphql::Result<Data> {
+    let authorization = credential(payload);
+    let actor = admit(state, authorization.as_deref(), None, None)
+        .await
+        .map_err(|refusal| {
+            async_graphql::Error::new(shortened(Error::from(refusal).problem().detail))
+        })?;
+    let mut data = Data::default();
+    data.insert(actor);
+    data.insert(Credential {
+        authorization: authorization.unwrap_or_default(),
+    });
+    data.insert(Held);
+    Ok(data)
+}
+
+/// The `Authorization` value a `connection_init` payload carries: `Authorization` (in any
+/// case) at its top or under `headers`, or a bare `token`.
+fn credential(payload: &serde_json::Value) -> Option<String> {
+    let object = payload.as_object()?;
+    let authorization = |object: &serde_json::Map<String, serde_json::Value>| {
+        object
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, value)| value.as_str())
+            .map(str::to_owned)
+    };
+    authorization(object)
+        .or_else(|| {
+            object
+                .get("headers")
+                .and_then(serde_json::Value::as_object)
+                .and_then(authorization)
+        })
+        .or_else(|| {
+            object
+                .get("token")
+                .and_then(serde_json::Value::as_str)
+                .map(|token| format!("Bearer {token}"))
+        })
+}
+
+/// `reason` cut to what a close frame carries, at a character boundary.
+fn shortened(mut reason: String) -> String {
+    if reason.len() > MAX_CLOSE_REASON {
+        let mut end = MAX_CLOSE_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_credential_is_found_where_clients_put_it() {
+        for payload in [
+            json!({"Authorization": "Bearer t"}),
+            json!({"authorization": "Bearer t"}),
+            json!({"headers": {"Authorization": "Bearer t"}}),
+            json!({"token": "t"}),
+        ] {
+            assert_eq!(
+                super::credential(&payload).as_deref(),
+                Some("Bearer t"),
+                "{payload}"
+            );
+        }
+        assert_eq!(super::credential(&json!({})), None);
+        assert_eq!(super::credential(&json!("Bearer t")), None);
+    }
+
+    #[test]
+    fn close_reasons_fit_a_frame() {
+        let long = "é".repeat(100);
+        let short = super::shortened(long);
+        assert!(short.len() <= super::MAX_CLOSE_REASON);
+        assert!(short.chars().all(|c| c == 'é'));
+    }
+}
