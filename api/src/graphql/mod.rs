@@ -9,7 +9,8 @@
 //! like a REST call. The answer is `application/json`, or
 //! `application/graphql-response+json` when the client accepts it, in which case a request
 //! that fails before it runs (it does not parse, validate or pass the limits) is a 400.
-//! Errors carry `extensions.code` ([`error`]); the limits are [`limits`].
+//! Errors carry `extensions.code` ([`error`]); the limits are [`limits`]. Answers to
+//! queries are kept by the change feed's version ([`cache`]).
 //!
 //! The root query is [`query::Query`]: a connection per collection ([`connection`]), the
 //! `Node` interface ([`node`]), look-ups by natural key and `stats`. The types' relations
@@ -29,6 +30,7 @@ macro_rules! filter_of {
     };
 }
 
+mod cache;
 mod changes;
 mod connection;
 mod error;
@@ -80,6 +82,8 @@ pub fn schema(state: AppState) -> LeernetSchema {
         root_fields: config.graphql_max_root_fields,
         cost_per_call: config.graphql_cost_per_call,
     })
+    // Inside the limits: a kept answer is charged like any other.
+    .extension(cache::AnswerCache)
     .data(state);
     // Automatic persisted queries: a document sent once with its SHA-256 (checked) is kept,
     // and then sent by the hash alone. Its limits are checked on every use.

@@ -262,6 +262,57 @@ pub async fn version_of<C: ConnectionTrait>(conn: &C, types: &[&str]) -> Result<
     Ok((position << WAITING_BITS) | waiting)
 }
 
+/// A whole answer of another face (a GraphQL query's `data`) kept under (`face`, `query`,
+/// `class`) at `version` ([`version_of`] over every type it may read): the one kept, if
+/// any. Longer queries than the cache keys are never kept.
+pub fn answer<T: Send + Sync + 'static>(
+    cache: &ReadCache,
+    face: &'static str,
+    query: &str,
+    class: &str,
+    version: i64,
+) -> Option<Arc<T>> {
+    if !cache.enabled() || version <= 0 || query.len() > MAX_KEY {
+        return None;
+    }
+    cache.get::<T>(
+        &Key {
+            collection: face,
+            query: query.to_owned(),
+            class: class.to_owned(),
+        },
+        version,
+    )
+}
+
+/// Keeps a whole answer for [`answer`].
+pub fn keep_answer<T: serde::Serialize + Send + Sync + 'static>(
+    cache: &ReadCache,
+    face: &'static str,
+    query: &str,
+    class: &str,
+    version: i64,
+    value: Arc<T>,
+) {
+    if !cache.enabled() || version <= 0 || query.len() > MAX_KEY {
+        return;
+    }
+    let bytes = serde_json::to_vec(&*value).map_or(usize::MAX, |v| v.len())
+        + query.len()
+        + class.len()
+        + 256;
+    cache.put(
+        Key {
+            collection: face,
+            query: query.to_owned(),
+            class: class.to_owned(),
+        },
+        version,
+        value,
+        bytes,
+    );
+}
+
 /// The answer for (`collection`, `query`, `class`) at the version read from `conn` over
 /// `types`: from the cache when it holds that version, else from `load` (then kept).
 pub async fn cached<T, C, F, Fut>(
