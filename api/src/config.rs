@@ -246,13 +246,24 @@ pub struct Config {
     #[arg(long, env = "LEERNET_GRAPHQL_MAX_SUBSCRIPTIONS", default_value_t = 10)]
     pub graphql_max_subscriptions: usize,
 
-    /// Most websockets (`/graphql/ws`) open at once, over all partners; one more is
-    /// answered 503 with `Retry-After`. They are not counted in `--max-connections`.
+    /// Most authenticated websockets (`/graphql/ws`) open at once, over all partners; the
+    /// `connection_init` of one more is refused (the socket closes with the reason). They
+    /// are not counted in `--max-connections`.
     #[arg(long, env = "LEERNET_GRAPHQL_MAX_WEBSOCKETS", default_value_t = 1_000)]
     pub graphql_max_websockets: usize,
 
+    /// Websockets one address may hold open before they have sent their
+    /// `connection_init` (with the token); one more is answered 503. Authenticated ones
+    /// count in `--graphql-max-websockets` instead.
+    #[arg(
+        long,
+        env = "LEERNET_GRAPHQL_MAX_PENDING_WEBSOCKETS",
+        default_value_t = 16
+    )]
+    pub graphql_max_pending_websockets: usize,
+
     /// Time a new websocket has to send its `connection_init` (with the token); one that
-    /// has not is closed (4408).
+    /// has not is closed.
     #[arg(long, env = "LEERNET_GRAPHQL_WS_INIT_TIMEOUT", default_value = "10s")]
     pub graphql_ws_init_timeout: humantime::Duration,
 
@@ -388,6 +399,7 @@ impl Config {
             graphql_introspection: true,
             graphql_max_subscriptions: 10,
             graphql_max_websockets: 1_000,
+            graphql_max_pending_websockets: 16,
             graphql_ws_init_timeout: Duration::from_secs(10).into(),
             graphql_subscription_poll_interval: Duration::from_millis(200).into(),
             graphql_batch_delay: Duration::from_millis(1).into(),

@@ -33,8 +33,10 @@ pub struct AppState {
     pub external_issuers: Arc<ExternalIssuers>,
     /// GraphQL subscriptions held open, per partner.
     pub subscriptions: Arc<crate::auth::ratelimit::Holds>,
-    /// Room for websockets (`--graphql-max-websockets`).
+    /// Room for authenticated websockets (`--graphql-max-websockets`).
     pub websockets: Arc<tokio::sync::Semaphore>,
+    /// Websockets not yet authenticated, per address.
+    pub pending_websockets: Arc<crate::auth::ratelimit::Holds<std::net::IpAddr>>,
     /// Set when the service stops: what runs on its own (the webhook worker, websockets)
     /// ends.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,

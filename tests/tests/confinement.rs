@@ -161,8 +161,12 @@ both_backends!(
             .await
             .expect("the parent's owner edits it");
         assert_eq!((edited.title.as_str(), edited.meta.version), ("Aangepast door Emmen", 2));
-        // Moving a goal to a network the partner does not own is refused.
-        forbidden(update::<Goals>(&app.db, &emmen, added.meta.id, goal(legro, "Weg"), None).await, "network");
+        // Moving a goal to another network is refused, its own or not: a goal stays with
+        // its network.
+        match update::<Goals>(&app.db, &emmen, added.meta.id, goal(legro, "Weg"), None).await {
+            Err(Error::Validation(params)) => assert_eq!(params[0].name, "networkId", "{params:?}"),
+            other => panic!("expected the move refused, got {other:?}"),
+        }
     }
 );
 

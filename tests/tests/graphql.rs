@@ -853,11 +853,12 @@ both_backends!(
         assert_eq!(before["networks"]["pageInfo"]["hasNextPage"], json!(true), "{before}");
 
         // Counted only when asked: one statement more, on both connections of the query
-        // (the query without it runs twice first, so that both find the same pages cached).
+        // (the query without it runs twice first, so that both find the same pages cached;
+        // a space apart, so that the second is not the first's kept answer).
         let ask = |with: &str| format!(r#"{{ networks(first: 2, filter: {{kind: CONSULTATION_BODY}}) {{ {with} nodes {{ slug }} }}
             region(code: "PV22") {{ networks(first: 1) {{ {with} nodes {{ slug }} }} }} }}"#);
         let mut counts = Vec::new();
-        for with in ["", "", "totalCount"] {
+        for with in ["", " ", "totalCount"] {
             let response = app.client.post(app.url("/graphql")).bearer_auth(&token).json(&json!({"query": ask(with)})).send().await.expect("post");
             let statements = statements(&response);
             let answer: Value = response.json().await.expect("json");
@@ -930,5 +931,21 @@ both_backends!(
         let (a, _) = ask(feed.clone(), body.clone()).await;
         let (b, _) = ask(feed, body).await;
         assert!(a > 1 && b > 1, "{a} {b}");
+    }
+);
+
+both_backends!(
+    /// A body declared larger than the limit is refused at once, before any of it is sent.
+    async fn a_body_declared_too_large_is_refused_before_it_arrives(backend) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+        let head = format!("POST /graphql HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n", app.addr);
+        stream.write_all(head.as_bytes()).await.expect("write");
+        let mut answer = vec![0; 4096];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer)).await.expect("an answer within 5 s").expect("read");
+        let text = String::from_utf8_lossy(&answer[..read]);
+        assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     }
 );

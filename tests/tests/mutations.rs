@@ -210,3 +210,39 @@ both_backends!(
         assert!(enum_value["errors"][0]["message"].as_str().is_some_and(|m| m.contains("NetworkKind")), "{enum_value}");
     }
 );
+
+both_backends!(
+    /// A goal stays with its network: neither a PUT by `externalId` through another
+    /// network's path nor a GraphQL update or upsert naming another network moves it, and
+    /// nothing is written.
+    async fn a_sub_resource_is_never_moved_to_another_parent(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:networks", &[]).await;
+        let mut networks = Vec::new();
+        for slug in ["eerste", "tweede"] {
+            let (status, _, body) = tests::call(&app, &token, reqwest::Method::POST, "/api/v1/networks", Some(json!({"slug": slug, "name": slug, "kind": "living_lab"}))).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            networks.push(body["id"].as_str().expect("an id").to_owned());
+        }
+        let (status, _, goal) = tests::call(&app, &token, reqwest::Method::PUT, &format!("/api/v1/networks/{}/goals/external/doel-1", networks[0]), Some(json!({"position": 1, "title": "Opzetten"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{goal}");
+        let id = goal["id"].as_str().expect("an id").to_owned();
+
+        let (status, _, refused) = tests::call(&app, &token, reqwest::Method::PUT, &format!("/api/v1/networks/{}/goals/external/doel-1", networks[1]), Some(json!({"position": 9, "title": "Gekaapt"}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(refused["invalidParams"][0]["name"], "networkId", "{refused}");
+
+        use base64::Engine;
+        let global = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Goal:{id}"));
+        let answer = data(&app, &token, "mutation($id: ID!, $n: UUID!) { updateGoal(id: $id, input: {networkId: $n}) { goal { networkId } userErrors { field code } } }", json!({"id": global, "n": networks[1]})).await;
+        assert_eq!(answer["updateGoal"]["userErrors"][0]["field"], "input.networkId", "{answer}");
+        let answer = data(&app, &token, "mutation($n: UUID!) { upsertGoal(externalId: \"doel-1\", input: {networkId: $n, position: 2, title: \"Anders\"}) { goal { networkId } userErrors { field code } } }", json!({"n": networks[1]})).await;
+        assert_eq!(answer["upsertGoal"]["userErrors"][0]["field"], "input.networkId", "{answer}");
+
+        let (status, still) = rest(&app, &token, &format!("/api/v1/networks/{}/goals/{id}", networks[0])).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!((still["title"].as_str(), still["version"].as_i64()), (Some("Opzetten"), Some(1)), "{still}");
+        let (status, _) = rest(&app, &token, &format!("/api/v1/networks/{}/goals/{id}", networks[1])).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+);

@@ -344,6 +344,14 @@ both_backends!(
         let closed = drain(&mut greedy, Duration::from_secs(5)).await;
         assert!(closed.iter().any(|m| m.get("close").is_some()), "{closed:?}");
 
+        // Queries run over the socket too, relations included, counted like any other.
+        let mut socket = connect(&app, &writer).await;
+        send(&mut socket, json!({"id": "q", "type": "subscribe", "payload": {"query": "{ themes(first: 5) { nodes { slug networks(first: 1) { nodes { name } } } } }"}})).await;
+        let answer = receive(&mut socket, Duration::from_secs(10)).await.expect("an answer");
+        assert_eq!((answer["type"].as_str(), answer["id"].as_str()), (Some("next"), Some("q")), "{answer}");
+        assert!(answer["payload"]["errors"].is_null(), "{answer}");
+        assert_eq!(answer["payload"]["data"]["themes"]["nodes"][0]["slug"], "a", "{answer}");
+
         // Over HTTP a subscription is refused, naming the websocket.
         let answer: Value = app.client.post(app.url("/graphql")).bearer_auth(&writer)
             .json(&json!({"query": "subscription { changes { cursor } }"}))
@@ -378,20 +386,25 @@ both_backends!(
         // A socket that never initialises is closed after the init timeout.
         let mut silent = open(&app).await;
         assert!(receive(&mut silent, Duration::from_secs(5)).await.is_some_and(|m| m.get("close").is_some()));
-        // At most two websockets at once: a third upgrade is a 503.
-        let _second = open(&app).await;
-        let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().expect("a request");
-        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().expect("a value"));
-        match tokio_tungstenite::connect_async(request).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-                assert!(response.headers().contains_key("retry-after"));
-            }
-            other => panic!("a third websocket: {:?}", other.map(|(_, r)| r.status())),
+        // At most two authenticated websockets at once: a third one's init is refused.
+        let _second = connect(&app, &token).await;
+        let mut third = open(&app).await;
+        send(&mut third, json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})).await;
+        let refused = receive(&mut third, Duration::from_secs(10)).await.expect("an answer");
+        assert!(refused["reason"].as_str().is_some_and(|r| r.contains("--graphql-max-websockets")), "{refused}");
+        // A subscription selects one root field, not two and not through a fragment.
+        for (id, query) in [
+            ("two", "subscription { a: changes { cursor } b: changes { cursor } }"),
+            ("fragment", "subscription { ...F } fragment F on Subscription { changes { cursor } }"),
+        ] {
+            send(&mut socket, json!({"id": id, "type": "subscribe", "payload": {"query": query}})).await;
+            let answer = receive(&mut socket, Duration::from_secs(10)).await.expect("an answer");
+            assert_eq!(answer["id"], id, "{answer}");
+            let code = answer["payload"]["errors"][0]["extensions"]["code"].as_str().or_else(|| answer["payload"][0]["extensions"]["code"].as_str());
+            assert_eq!(code, Some("graphql_validation_failed"), "{answer}");
+            let _ = drain(&mut socket, Duration::from_millis(200)).await;
         }
         // A plain GET is told what the address is.
-        drop(socket);
-        tokio::time::sleep(Duration::from_millis(200)).await;
         let plain = app.client.get(app.url("/graphql/ws")).send().await.expect("an answer");
         assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
         assert_eq!(plain.headers()["content-type"], "application/problem+json");
@@ -505,5 +518,42 @@ both_backends!(
         assert_eq!(answer["change"]["type"], "THEMES");
         assert_eq!(answer["change"]["op"], "UPSERT");
         assert_eq!(answer["change"]["data"]["slug"], "valpreventie");
+    }
+);
+
+both_backends!(
+    async fn sockets_without_a_token_cannot_take_the_room_partners_share(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |config| {
+            config.graphql_max_pending_websockets = 3;
+            config.graphql_max_websockets = 5;
+        }).await else { return };
+        let token = tests::token_for(&app, "gemeente", "municipality", "read changes:read", &[]).await;
+        let mut silent = Vec::new();
+        for _ in 0..3 {
+            silent.push(open(&app).await);
+        }
+        // A fourth socket from this address without connection_init is a 503...
+        let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().expect("a request");
+        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().expect("a value"));
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+                assert!(response.headers().contains_key("retry-after"));
+            }
+            other => panic!("a fourth pending websocket: {:?}", other.map(|(_, r)| r.status())),
+        }
+        // ...and once one of them authenticates, there is room again.
+        send(&mut silent[0], json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})).await;
+        assert_eq!(receive(&mut silent[0], Duration::from_secs(10)).await, Some(json!({"type": "connection_ack"})));
+        let mut socket = connect(&app, &token).await;
+        subscribe(&mut socket, "1", json!({})).await;
+        assert_eq!(drain(&mut socket, Duration::from_millis(300)).await, Vec::<Value>::new());
+
+        // A subscription over HTTP is refused before it runs, naming the websocket.
+        let answer: Value = app.client.post(app.url("/graphql")).bearer_auth(&token)
+            .json(&json!({"query": "subscription { changes { cursor } }"}))
+            .send().await.expect("post").json().await.expect("json");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "subscription_needs_websocket", "{answer}");
+        assert!(answer["errors"][0]["message"].as_str().is_some_and(|m| m.contains("/graphql/ws")), "{answer}");
     }
 );

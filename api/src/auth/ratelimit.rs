@@ -153,63 +153,63 @@ pub async fn headers(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// What partners hold open at once (GraphQL subscriptions): at most `max` each, so that one
-/// partner's many followers cannot take what every partner shares.
+/// What each partner (or address) holds open at once (GraphQL subscriptions, websockets
+/// not yet authenticated): at most `max` each, so that one cannot take what all share.
 #[derive(Debug)]
-pub struct Holds {
+pub struct Holds<K = Uuid> {
     max: usize,
-    held: Mutex<std::collections::HashMap<Uuid, usize>>,
+    held: Mutex<HashMap<K, usize>>,
 }
 
-/// One thing held open by a partner, let go when dropped.
+/// One thing held open, let go when dropped.
 #[derive(Debug)]
-pub struct Hold {
-    holds: Arc<Holds>,
-    partner: Uuid,
+pub struct Hold<K: std::hash::Hash + Eq = Uuid> {
+    holds: Arc<Holds<K>>,
+    key: K,
 }
 
-impl Holds {
-    /// At most `max` at once per partner.
+impl<K: std::hash::Hash + Eq + Clone> Holds<K> {
+    /// At most `max` at once per key.
     pub fn new(max: usize) -> Self {
         Self {
             max,
-            held: Mutex::default(),
+            held: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The most one partner may hold.
+    /// The most one key may hold.
     pub fn max(&self) -> usize {
         self.max
     }
 
-    /// One more for `partner`, if it holds fewer than the most.
-    pub fn hold(self: &Arc<Self>, partner: Uuid) -> Option<Hold> {
+    /// One more for `key`, if it holds fewer than the most.
+    pub fn hold(self: &Arc<Self>, key: K) -> Option<Hold<K>> {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let count = held.entry(partner).or_default();
+        let count = held.entry(key.clone()).or_default();
         if *count >= self.max {
             return None;
         }
         *count += 1;
         Some(Hold {
             holds: self.clone(),
-            partner,
+            key,
         })
     }
 
-    /// How many `partner` holds now.
-    pub fn held(&self, partner: Uuid) -> usize {
+    /// How many `key` holds now.
+    pub fn held(&self, key: &K) -> usize {
         let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        held.get(&partner).copied().unwrap_or(0)
+        held.get(key).copied().unwrap_or(0)
     }
 }
 
-impl Drop for Hold {
+impl<K: std::hash::Hash + Eq> Drop for Hold<K> {
     fn drop(&mut self) {
         let mut held = self.holds.held.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = held.get_mut(&self.partner) {
+        if let Some(count) = held.get_mut(&self.key) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                held.remove(&self.partner);
+                held.remove(&self.key);
             }
         }
     }

@@ -15,7 +15,7 @@ use crate::graphql::error::{Resolved, renamed};
 use crate::graphql::limits::connection_cost;
 use crate::graphql::node::global_id;
 use crate::service::Actor;
-use crate::service::changes::{self, FeedCursor, FeedEntry};
+use crate::service::changes::{self, FeedCursor, FeedEntry, MAX_FEED_PAGE};
 use crate::state::AppState;
 
 /// Declares the collections of the feed as a GraphQL enum, from the registry of
@@ -175,7 +175,13 @@ impl ChangesQuery {
         let (state, actor) = (ctx.data::<AppState>()?, ctx.data::<Actor>()?);
         let read = async {
             let after = after.as_deref().map(|a| cursor("after", a)).transpose()?;
-            let limit = u64::try_from(first.unwrap_or(100)).unwrap_or(0);
+            let first = first.unwrap_or(100);
+            let limit = u64::try_from(first).map_err(|_| {
+                Error::invalid(
+                    "first",
+                    format!("must be between 1 and {MAX_FEED_PAGE}, got {first}"),
+                )
+            })?;
             let types = wire(types.as_deref());
             let page = changes::read_feed(&state.db, actor, after, limit, &types)
                 .await

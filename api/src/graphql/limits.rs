@@ -217,6 +217,30 @@ impl Extension for Metered {
                 return Err(refusal(code, message, limit, found));
             }
         }
+        for (_, operation) in document.operations.iter() {
+            if operation.node.ty != async_graphql::parser::types::OperationType::Subscription {
+                continue;
+            }
+            if ctx.data_opt::<Held>().is_none() && ctx.data_opt::<ReadOnly>().is_none() {
+                return Err(coded(
+                    ServerError::new(
+                        "a subscription is served over the websocket /graphql/ws (graphql-transport-ws), not over HTTP",
+                        None,
+                    ),
+                    "subscription_needs_websocket",
+                ));
+            }
+            let items = &operation.node.selection_set.node.items;
+            if items.len() != 1 || !matches!(items[0].node, Selection::Field(_)) {
+                return Err(coded(
+                    ServerError::new(
+                        "a subscription selects exactly one field at its root, and not through a fragment (GraphQL's single root field rule): subscribe once per stream",
+                        None,
+                    ),
+                    "graphql_validation_failed",
+                ));
+            }
+        }
         if ctx.data_opt::<ReadOnly>().is_some()
             && document.operations.iter().any(|(_, operation)| {
                 operation.node.ty != async_graphql::parser::types::OperationType::Query

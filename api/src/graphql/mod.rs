@@ -146,6 +146,21 @@ async fn post_graphql(
         )
         .into_response();
     }
+    // A body declared larger than the limit is refused before any of it is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > state.config.max_body_size as u64) {
+        let mut response = Error::TooLarge(
+            "the body is larger than this service accepts (--max-body-size)".to_owned(),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
     // The body within the service's limit (axum's `DefaultBodyLimit`).
     let body = match Bytes::from_request(request, &()).await {
         Ok(body) => body,
@@ -157,8 +172,26 @@ async fn post_graphql(
         }
         Err(_) => return Error::invalid("body", "could not be read").into_response(),
     };
+    let max = state.config.graphql_max_batch;
+    let batch_size_error = |got: usize| {
+        Error::invalid(
+            "body",
+            if max == 0 {
+                "is a batch (a list of requests), which this service does not take (--graphql-max-batch): send one request at a time".to_owned()
+            } else {
+                format!("must hold 1 to {max} requests (--graphql-max-batch), got {got}")
+            },
+        )
+        .into_response()
+    };
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
+        Err(_)
+            if serde_json::from_slice::<Vec<serde_json::Value>>(&body)
+                .is_ok_and(|items| items.is_empty()) =>
+        {
+            return batch_size_error(0);
+        }
         Err(error) => {
             return Error::invalid(
                 "body",
@@ -168,22 +201,17 @@ async fn post_graphql(
         }
     };
     if let BatchRequest::Batch(requests) = &batch {
-        let max = state.config.graphql_max_batch;
         if requests.is_empty() || requests.len() > max {
-            return Error::invalid(
-                "body",
-                if max == 0 {
-                    "is a batch (a list of requests), which this service does not take (--graphql-max-batch): send one request at a time".to_owned()
-                } else {
-                    format!("must hold 1 to {max} requests (--graphql-max-batch), got {}", requests.len())
-                },
-            )
-            .into_response();
+            return batch_size_error(requests.len());
         }
         // The request itself was counted when the actor was made; each further operation
-        // counts as another call.
+        // counts as another call, and the `RateLimit-*` headers say where that leaves it.
         for _ in 1..requests.len() {
-            if let Err((_, retry_after)) = state.api_limits.check(actor.partner_id) {
+            let checked = state.api_limits.check(actor.partner_id);
+            if let (Some(slot), Ok(info) | Err((info, _))) = (&slot, &checked) {
+                slot.set(*info);
+            }
+            if let Err((_, retry_after)) = checked {
                 return Error::RateLimited { retry_after }.into_response();
             }
         }

@@ -7,19 +7,22 @@
 //! checked there as a request's header is ([`admit`]: a call against the partner's rate
 //! limit); a refusal closes the socket with the reason. Each subscription started is
 //! counted like a query, by its cost, and checks the token again before each change it
-//! delivers ([`super::changes`]). Bounds: `--graphql-max-websockets` open at once (one
-//! more is answered 503), `--graphql-ws-init-timeout` to send `connection_init`,
-//! `--graphql-max-subscriptions` per partner, and `--max-body-size` per message. Websockets close when the service stops.
+//! delivers ([`super::changes`]). Bounds: `--graphql-max-pending-websockets` per address
+//! before `connection_init` (one more is answered 503), `--graphql-ws-init-timeout` to send
+//! it, `--graphql-max-websockets` authenticated at once (one more is refused at its
+//! `connection_init`), `--graphql-max-subscriptions` per partner, and `--max-body-size`
+//! per message. Websockets close when the service stops.
 
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Extension;
-use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -40,6 +43,12 @@ pub async fn upgrade(
     request: Request,
 ) -> Response {
     let (mut parts, _) = request.into_parts();
+    // Writes over the socket are audited with the upgrade request's id.
+    let request_id = parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let Ok(protocol) = GraphQLProtocol::from_request_parts(&mut parts, &()).await else {
         return Problem::new(
             StatusCode::BAD_REQUEST,
@@ -62,10 +71,17 @@ pub async fn upgrade(
             .into_response();
         }
     };
-    let Ok(room) = state.websockets.clone().try_acquire_owned() else {
-        return Error::Unavailable(
-            "as many websockets are open as this service takes (--graphql-max-websockets); retry later".to_owned(),
-        )
+    // Before it is authenticated, a socket counts against its address's pending sockets,
+    // so that sockets sent without a token cannot take the room partners share.
+    let address = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+    let Some(pending) = state.pending_websockets.hold(address) else {
+        return Error::Unavailable(format!(
+            "this address holds {} websockets that have not sent connection_init, the most allowed (--graphql-max-pending-websockets); retry later",
+            state.pending_websockets.max()
+        ))
         .into_response();
     };
     // A message is held to the body limit of a request.
@@ -75,14 +91,28 @@ pub async fn upgrade(
         .max_frame_size(max_message)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            let _room = room;
             let init_timeout: Duration = state.config.graphql_ws_init_timeout.into();
             let initialized = Arc::new(AtomicBool::new(false));
-            let (flag, init_state) = (initialized.clone(), state.clone());
+            // The pending hold until connection_init; then the room of an authenticated
+            // socket, held as long as the socket is open.
+            let slots = Arc::new(Mutex::new((Some(pending), None)));
+            let (flag, init_state, init_slots) =
+                (initialized.clone(), state.clone(), slots.clone());
             let serve = GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     flag.store(true, Ordering::SeqCst);
-                    connection_init(&init_state, &payload).await
+                    let room = init_state.websockets.clone().try_acquire_owned();
+                    {
+                        let mut slots = init_slots.lock().unwrap_or_else(|e| e.into_inner());
+                        slots.0 = None;
+                        slots.1 = room.ok();
+                        if slots.1.is_none() {
+                            return Err(async_graphql::Error::new(
+                                "unavailable: as many websockets are open as this service takes (--graphql-max-websockets); retry later",
+                            ));
+                        }
+                    }
+                    connection_init(&init_state, &payload, request_id).await
                 })
                 .serve();
             let late = async {
@@ -97,22 +127,26 @@ pub async fn upgrade(
                 () = late => tracing::debug!("a websocket sent no connection_init in time"),
                 _ = stopping.wait_for(|stopping| *stopping) => {}
             }
+            drop(slots);
         })
 }
 
 /// The context of a websocket's operations, from its `connection_init` payload: the actor
-/// (counted as a call) and the credential to check again.
+/// (counted as a call), the credential to check again, and the relations' loaders (which
+/// keep nothing between operations) for queries and mutations sent over the socket.
 async fn connection_init(
     state: &AppState,
     payload: &serde_json::Value,
+    request_id: Option<String>,
 ) -> async_graphql::Result<Data> {
     let authorization = credential(payload);
-    let actor = admit(state, authorization.as_deref(), None, None)
+    let actor = admit(state, authorization.as_deref(), request_id, None)
         .await
         .map_err(|refusal| {
             async_graphql::Error::new(shortened(Error::from(refusal).problem().detail))
         })?;
     let mut data = Data::default();
+    data.insert(super::relations::loaders(state, &actor));
     data.insert(actor);
     data.insert(Credential {
         authorization: authorization.unwrap_or_default(),

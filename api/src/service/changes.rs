@@ -680,7 +680,13 @@ pub async fn read_feed(
         query = query.filter(Column::ResourceType.is_in(types.iter().copied()));
     }
     if let Some(after) = after {
-        let (position, seq) = pruned_through(db).await?;
+        let (position, seq, newest) = pruned_through(db).await?;
+        if after.position > newest {
+            return Err(Error::invalid(
+                "after",
+                "is beyond the newest change of this feed, so no cursor it handed out; pass a cursor as it was received, or start from the newest cursor",
+            ));
+        }
         if (after.position, after.seq) < (position, seq) {
             return Err(Error::Gone(
                 "entries after this cursor were pruned (retention); read the collections again (a full resync), then follow the feed from its newest cursor".to_owned(),
@@ -725,12 +731,13 @@ macro_rules! feed_types {
 }
 crate::collections!(feed_types);
 
-/// The last entry pruned: `(position, seq)`, `(0, 0)` when nothing was.
-async fn pruned_through(db: &sea_orm::DatabaseConnection) -> Result<(i64, i64)> {
+/// The last entry pruned, `(position, seq)` (`(0, 0)` when nothing was), and the newest
+/// position handed out.
+async fn pruned_through(db: &sea_orm::DatabaseConnection) -> Result<(i64, i64, i64)> {
     let row = db
         .query_one_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT pruned_position, pruned_seq FROM feed_clock WHERE id = 1",
+            "SELECT pruned_position, pruned_seq, n FROM feed_clock WHERE id = 1",
         ))
         .await
         .map_err(map_db_err)?
@@ -738,6 +745,7 @@ async fn pruned_through(db: &sea_orm::DatabaseConnection) -> Result<(i64, i64)> 
     Ok((
         row.try_get("", "pruned_position").map_err(map_db_err)?,
         row.try_get("", "pruned_seq").map_err(map_db_err)?,
+        row.try_get("", "n").map_err(map_db_err)?,
     ))
 }
 

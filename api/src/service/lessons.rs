@@ -175,6 +175,7 @@ impl Resource for Transfers {
     type Children = ();
     type Filter = TransferFilter;
     const TYPE: &'static str = "transfers";
+    const PARENT_FIELD: Option<&'static str> = Some("lessonId");
     const SCOPE: &'static str = "lessons";
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &transfer::Model) -> Result<Anchors> {

@@ -511,6 +511,7 @@ impl Resource for Goals {
     type Children = ();
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "goals";
+    const PARENT_FIELD: Option<&'static str> = Some("networkId");
 
     const SORTED_BY: &'static [(&'static str, goal::Column)] = &[("title", goal::Column::Title)];
 
@@ -612,6 +613,7 @@ impl Resource for Memberships {
     type Children = ();
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "memberships";
+    const PARENT_FIELD: Option<&'static str> = Some("networkId");
     const SCOPE: &'static str = "networks";
 
     async fn anchors<C: ConnectionTrait>(_conn: &C, row: &membership::Model) -> Result<Anchors> {
@@ -733,6 +735,7 @@ impl Resource for Reports {
     type Children = ();
     type Filter = NetworkChildFilter;
     const TYPE: &'static str = "reports";
+    const PARENT_FIELD: Option<&'static str> = Some("networkId");
 
     const SORTED_BY: &'static [(&'static str, report::Column)] =
         &[("title", report::Column::Title)];

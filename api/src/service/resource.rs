@@ -107,6 +107,11 @@ pub trait Resource: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// For a sub-resource (a network's goals, a lesson's transfers), the field naming its
+    /// parent (`networkId`): the parent of its sub-collection path, which a write never
+    /// changes (a row stays with its parent; it is deleted and created under another).
+    const PARENT_FIELD: Option<&'static str> = None;
+
     /// The status column of a resource that has drafts (`status = 'draft'`): visible to
     /// its owner and admins only, in reads, lists, the feed and every write look-up
     /// ([`Resource::audience`], [`Resource::visible`]). `None` for a resource without.
@@ -648,12 +653,9 @@ pub async fn get<R: Resource>(db: &DatabaseConnection, actor: &Actor, id: Uuid) 
 /// write there cannot move it to another.
 pub type Under = Option<(&'static str, Uuid)>;
 
-/// Whether `row` belongs to `parent` (every row does without one).
-fn is_under<R: Resource>(row: &R::Model, parent: Under) -> Result<bool> {
+/// The column of `R` that the API calls `field` (`networkId` is `network_id`).
+fn column_of<R: Resource>(field: &str) -> Result<<R::Entity as EntityTrait>::Column> {
     use std::str::FromStr;
-    let Some((field, id)) = parent else {
-        return Ok(true);
-    };
     let mut column_name = String::with_capacity(field.len() + 2);
     for c in field.chars() {
         if c.is_ascii_uppercase() {
@@ -661,13 +663,36 @@ fn is_under<R: Resource>(row: &R::Model, parent: Under) -> Result<bool> {
         }
         column_name.push(c.to_ascii_lowercase());
     }
-    let column = <R::Entity as EntityTrait>::Column::from_str(&column_name).map_err(|_| {
-        Error::internal(anyhow::anyhow!(
-            "{} has no parent column {column_name}",
-            R::TYPE
-        ))
-    })?;
-    Ok(value::<Option<Uuid>>(row.get(column))? == Some(id))
+    <R::Entity as EntityTrait>::Column::from_str(&column_name)
+        .map_err(|_| Error::internal(anyhow::anyhow!("{} has no column {column_name}", R::TYPE)))
+}
+
+/// Whether `row` belongs to `parent` (every row does without one).
+fn is_under<R: Resource>(row: &R::Model, parent: Under) -> Result<bool> {
+    let Some((field, id)) = parent else {
+        return Ok(true);
+    };
+    Ok(value::<Option<Uuid>>(row.get(column_of::<R>(field)?))? == Some(id))
+}
+
+/// Refuses a write that would move a sub-resource to another parent
+/// ([`Resource::PARENT_FIELD`]): by id, by `externalId` or through another parent's path,
+/// a row stays with its parent.
+fn refuse_move<R: Resource>(row: &R::ActiveModel, current: &R::Model) -> Result<()> {
+    let Some(field) = R::PARENT_FIELD else {
+        return Ok(());
+    };
+    let column = column_of::<R>(field)?;
+    match row.get(column).into_value() {
+        Some(new) if new != current.get(column) => Err(Error::invalid(
+            field,
+            format!(
+                "names another parent than this one's: one of {} stays with its parent (delete it, and create it under the other)",
+                R::TYPE
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `row` when it belongs to `parent`; not found as `key` otherwise.
@@ -1584,6 +1609,7 @@ async fn update_in<R: Resource>(
             Some(external_id.to_owned()).into(),
         );
     }
+    refuse_move::<R>(&row, &current)?;
     if !was_deleted {
         refuse_key_change::<R>(conn, actor, &row, &current, id).await?;
     }
