@@ -223,6 +223,9 @@ impl Server {
                     config.graphql_max_subscriptions,
                 )),
                 websockets: Arc::new(tokio::sync::Semaphore::new(config.graphql_max_websockets)),
+                partner_websockets: Arc::new(auth::ratelimit::Holds::new(
+                    config.graphql_max_subscriptions,
+                )),
                 pending_websockets: Arc::new(auth::ratelimit::Holds::new(
                     config.graphql_max_pending_websockets,
                 )),

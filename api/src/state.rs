@@ -35,6 +35,8 @@ pub struct AppState {
     pub subscriptions: Arc<crate::auth::ratelimit::Holds>,
     /// Room for authenticated websockets (`--graphql-max-websockets`).
     pub websockets: Arc<tokio::sync::Semaphore>,
+    /// Authenticated websockets, per partner (at most `--graphql-max-subscriptions`).
+    pub partner_websockets: Arc<crate::auth::ratelimit::Holds>,
     /// Websockets not yet authenticated, per address.
     pub pending_websockets: Arc<crate::auth::ratelimit::Holds<std::net::IpAddr>>,
     /// Set when the service stops: what runs on its own (the webhook worker, websockets)

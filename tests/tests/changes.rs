@@ -122,6 +122,11 @@ both_backends!(
         let (status, problem) = get(&app, &writer, &format!("/api/v1/changes?after={old}")).await;
         assert_eq!((status, problem["code"].as_str()), (StatusCode::GONE, Some("gone")));
         assert!(problem["detail"].as_str().expect("detail").contains("resync"), "{problem}");
+        // A reader starting from the beginning gets a cursor the feed still takes.
+        let (status, start) = get(&app, &writer, "/api/v1/changes").await;
+        assert_eq!((status, start["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+        let (status, _) = get(&app, &writer, &format!("/api/v1/changes?after={}", start["nextCursor"].as_str().expect("a cursor"))).await;
+        assert_eq!(status, StatusCode::OK);
         // Following from the newest cursor works again.
         let (_, newest) = get(&app, &writer, "/api/v1/changes/newest").await;
         send(&app, &writer, reqwest::Method::POST, "/api/v1/themes", Some(json!({"slug": "c", "name": "c"}))).await;

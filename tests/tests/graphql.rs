@@ -949,3 +949,21 @@ both_backends!(
         assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     }
 );
+
+both_backends!(
+    /// Fragments spreading fragments twice over, 27 deep, would be 134 million fields: such
+    /// a document is refused at once, before validation walks it.
+    async fn a_document_that_explodes_through_its_fragments_is_refused_at_once(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let mut query = "query { ...F0 }".to_owned();
+        for level in 0..27 {
+            query.push_str(&format!(" fragment F{level} on Query {{ ...F{} ...F{} }}", level + 1, level + 1));
+        }
+        query.push_str(" fragment F27 on Query { __typename }");
+        let started = std::time::Instant::now();
+        let answer = error(&app, &token, &query, json!({})).await;
+        assert_eq!(answer["extensions"]["code"], "query_too_complex", "{answer}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+);

@@ -337,6 +337,9 @@ both_backends!(
         api::service::partners::revoke(&app.db, "school").await.expect("revoke");
         post(&app, &writer, "/api/v1/themes", json!({"slug": "b", "name": "B"})).await;
         assert_eq!(ending_error(&mut socket, "1").await, "unauthorized");
+        // Nor does the socket run anything else for it any more.
+        send(&mut socket, json!({"id": "q", "type": "subscribe", "payload": {"query": "{ themes(first: 1) { nodes { slug } } }"}})).await;
+        assert_eq!(ending_error(&mut socket, "q").await, "unauthorized");
 
         // A message over the body limit closes the socket.
         let mut greedy = connect(&app, &writer).await;

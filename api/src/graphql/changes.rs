@@ -189,15 +189,7 @@ impl ChangesQuery {
             Ok::<_, Error>((after, page))
         };
         let (after, page) = read.await.resolved()?;
-        let next = page
-            .entries
-            .last()
-            .map(|e| e.cursor)
-            .or(after)
-            .unwrap_or(FeedCursor {
-                position: 0,
-                seq: 0,
-            });
+        let next = page.entries.last().map_or(page.from, |e| e.cursor);
         let mut connection = Connection::with_additional_fields(
             after.is_some(),
             page.has_more,

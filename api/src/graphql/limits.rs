@@ -44,6 +44,12 @@ pub const DEFAULT_PAGE: i32 = 50;
 /// end, and no query needs so many).
 const MAX_FRAGMENT_NESTING: usize = 32;
 
+/// The most fields a document may hold with its fragments spread in place: fragments that
+/// spread others several times grow it exponentially (27 levels of two spreads each are
+/// 134 million fields in 1.5 KB), and validation walks every one of them, so such a
+/// document is refused before it is validated. The widest real query is far below.
+pub const MAX_EXPANDED_FIELDS: usize = 10_000;
+
 /// The cost of a connection: what one edge selects, times the page size asked for.
 pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     let page = first.or(last).unwrap_or(DEFAULT_PAGE).max(1);
@@ -175,6 +181,24 @@ impl Extension for Metered {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        // Fragments that spread fragments several times over make async-graphql's own walks
+        // of the document (its recursion-depth check as it parses, then validation)
+        // exponential: such a document is measured on a parse of its own first.
+        if query.contains("fragment")
+            && let Ok(document) = async_graphql::parser::parse_query(query)
+            && let Some(shape) = shape_of(&document)
+            && shape.fields > MAX_EXPANDED_FIELDS
+        {
+            return Err(refusal(
+                "query_too_complex",
+                format!(
+                    "the query holds {} fields with its fragments spread in place; at most {MAX_EXPANDED_FIELDS} are allowed: spread each fragment where it is needed, not fragments within fragments many times",
+                    shape.fields
+                ),
+                MAX_EXPANDED_FIELDS,
+                shape.fields,
+            ));
+        }
         let document = next
             .run(ctx, query, variables)
             .await
@@ -351,6 +375,8 @@ struct Shape {
     aliases: usize,
     /// The most fields one operation selects at its root.
     root_fields: usize,
+    /// Its fields with every fragment spread in place.
+    fields: usize,
 }
 
 /// What one selection set holds.
@@ -359,6 +385,8 @@ struct Counted {
     depth: usize,
     aliases: usize,
     width: usize,
+    /// Its fields with every fragment spread in place (saturating).
+    fields: usize,
 }
 
 /// The shape of `document`; `None` when fragments are spread within each other too deep
@@ -375,6 +403,7 @@ fn shape_of(document: &ExecutableDocument) -> Option<Shape> {
         shape.depth = shape.depth.max(counted.depth);
         shape.aliases = shape.aliases.saturating_add(counted.aliases);
         shape.root_fields = shape.root_fields.max(counted.width);
+        shape.fields = shape.fields.saturating_add(counted.fields);
     }
     Some(shape)
 }
@@ -395,6 +424,7 @@ impl<'a> Walk<'a> {
                     depth: 0,
                     aliases: usize::from(field.node.alias.is_some()),
                     width: 0,
+                    fields: 1,
                 },
                 Selection::Field(field) => {
                     let below = self.set(&field.node.selection_set.node)?;
@@ -404,6 +434,7 @@ impl<'a> Walk<'a> {
                             .aliases
                             .saturating_add(usize::from(field.node.alias.is_some())),
                         width: 1,
+                        fields: below.fields.saturating_add(1),
                     }
                 }
                 Selection::InlineFragment(fragment) => {
@@ -416,6 +447,7 @@ impl<'a> Walk<'a> {
             counted.depth = counted.depth.max(inner.depth);
             counted.aliases = counted.aliases.saturating_add(inner.aliases);
             counted.width = counted.width.saturating_add(inner.width);
+            counted.fields = counted.fields.saturating_add(inner.fields);
         }
         Some(counted)
     }

@@ -18,15 +18,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Data, ErrorExtensions};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Extension;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
-use crate::auth::extract::admit;
+use crate::auth::extract::{admit, authenticate};
+use crate::auth::ratelimit::Hold;
 use crate::error::{Error, Problem};
 use crate::graphql::LeernetSchema;
 use crate::graphql::changes::Credential;
@@ -86,6 +89,13 @@ pub async fn upgrade(
     };
     // A message is held to the body limit of a request.
     let max_message = state.config.max_body_size;
+    let credential = Arc::new(Mutex::new(None));
+    let executor = Rechecked {
+        schema,
+        state: state.clone(),
+        credential: credential.clone(),
+        request_id: request_id.clone(),
+    };
     upgrade
         .max_message_size(max_message)
         .max_frame_size(max_message)
@@ -94,25 +104,39 @@ pub async fn upgrade(
             let init_timeout: Duration = state.config.graphql_ws_init_timeout.into();
             let initialized = Arc::new(AtomicBool::new(false));
             // The pending hold until connection_init; then the room of an authenticated
-            // socket, held as long as the socket is open.
-            let slots = Arc::new(Mutex::new((Some(pending), None)));
+            // socket and the partner's, held as long as the socket is open.
+            let slots = Arc::new(Mutex::new(Slots {
+                pending: Some(pending),
+                room: None,
+                partner: None,
+            }));
             let (flag, init_state, init_slots) =
                 (initialized.clone(), state.clone(), slots.clone());
-            let serve = GraphQLWebSocket::new(socket, schema, protocol)
+            let serve = GraphQLWebSocket::new(socket, executor, protocol)
                 .on_connection_init(move |payload| async move {
                     flag.store(true, Ordering::SeqCst);
-                    let room = init_state.websockets.clone().try_acquire_owned();
+                    init_slots.lock().unwrap_or_else(|e| e.into_inner()).pending = None;
+                    let authorization = self::credential(&payload);
+                    let (data, partner) =
+                        connection_init(&init_state, authorization.as_deref(), request_id).await?;
+                    let room = init_state.websockets.clone().try_acquire_owned().map_err(|_| {
+                        async_graphql::Error::new(
+                            "unavailable: as many websockets are open as this service takes (--graphql-max-websockets); retry later",
+                        )
+                    })?;
+                    let held = init_state.partner_websockets.hold(partner).ok_or_else(|| {
+                        async_graphql::Error::new(shortened(format!(
+                            "conflict: this partner holds {} websockets, the most allowed (--graphql-max-subscriptions)",
+                            init_state.partner_websockets.max()
+                        )))
+                    })?;
                     {
                         let mut slots = init_slots.lock().unwrap_or_else(|e| e.into_inner());
-                        slots.0 = None;
-                        slots.1 = room.ok();
-                        if slots.1.is_none() {
-                            return Err(async_graphql::Error::new(
-                                "unavailable: as many websockets are open as this service takes (--graphql-max-websockets); retry later",
-                            ));
-                        }
+                        slots.room = Some(room);
+                        slots.partner = Some(held);
                     }
-                    connection_init(&init_state, &payload, request_id).await
+                    *credential.lock().unwrap_or_else(|e| e.into_inner()) = authorization;
+                    Ok(data)
                 })
                 .serve();
             let late = async {
@@ -131,28 +155,100 @@ pub async fn upgrade(
         })
 }
 
-/// The context of a websocket's operations, from its `connection_init` payload: the actor
-/// (counted as a call), the credential to check again, and the relations' loaders (which
-/// keep nothing between operations) for queries and mutations sent over the socket.
+/// What an open socket holds: a pending place of its address until `connection_init`,
+/// then a place among all authenticated sockets and among its partner's.
+struct Slots {
+    pending: Option<Hold<IpAddr>>,
+    room: Option<tokio::sync::OwnedSemaphorePermit>,
+    partner: Option<Hold>,
+}
+
+/// The schema as a socket runs it: every operation sent over it (a subscription, a query,
+/// a mutation) is run with the actor its credential stands for at that moment, checked
+/// again as a request's header is, so that a partner revoked, a token expired or a scope
+/// taken away holds nothing over a socket it opened before. Not counted as another call:
+/// the operation's cost is ([`super::limits`]).
+#[derive(Clone)]
+struct Rechecked {
+    schema: LeernetSchema,
+    state: AppState,
+    credential: Arc<Mutex<Option<String>>>,
+    request_id: Option<String>,
+}
+
+impl async_graphql::Executor for Rechecked {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        // A socket streams every operation (`execute_stream`); this is not reached.
+        let mut answers = self.execute_stream(request, None);
+        futures_util::StreamExt::next(&mut answers)
+            .await
+            .unwrap_or_default()
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let this = self.clone();
+        futures_util::stream::once(async move {
+            let authorization = this
+                .credential
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match authenticate(
+                &this.state,
+                authorization.as_deref(),
+                this.request_id.clone(),
+            )
+            .await
+            {
+                Ok(actor) => {
+                    let request = request
+                        .data(super::relations::loaders(&this.state, &actor))
+                        .data(actor);
+                    this.schema
+                        .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                }
+                Err(refusal) => {
+                    let error = Error::from(refusal)
+                        .extend()
+                        .into_server_error(async_graphql::Pos::default());
+                    futures_util::stream::once(async move {
+                        async_graphql::Response::from_errors(vec![error])
+                    })
+                    .boxed()
+                }
+            }
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
+/// The context of a websocket's operations, from the credential of its `connection_init`
+/// (counted as a call), and its partner: the actor, the credential to check again, and
+/// the relations' loaders (which keep nothing between operations).
 async fn connection_init(
     state: &AppState,
-    payload: &serde_json::Value,
+    authorization: Option<&str>,
     request_id: Option<String>,
-) -> async_graphql::Result<Data> {
-    let authorization = credential(payload);
-    let actor = admit(state, authorization.as_deref(), request_id, None)
+) -> async_graphql::Result<(Data, uuid::Uuid)> {
+    let actor = admit(state, authorization, request_id, None)
         .await
         .map_err(|refusal| {
             async_graphql::Error::new(shortened(Error::from(refusal).problem().detail))
         })?;
+    let partner = actor.partner_id;
     let mut data = Data::default();
     data.insert(super::relations::loaders(state, &actor));
     data.insert(actor);
     data.insert(Credential {
-        authorization: authorization.unwrap_or_default(),
+        authorization: authorization.unwrap_or_default().to_owned(),
     });
     data.insert(Held);
-    Ok(data)
+    Ok((data, partner))
 }
 
 /// The `Authorization` value a `connection_init` payload carries: `Authorization` (in any

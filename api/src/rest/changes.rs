@@ -117,15 +117,7 @@ pub async fn list_changes(
         .unwrap_or_default();
     let page =
         changes::read_feed(&state.db, &actor, after, query.limit.unwrap_or(100), &types).await?;
-    let next = page
-        .entries
-        .last()
-        .map(|e| e.cursor)
-        .or(after)
-        .unwrap_or(FeedCursor {
-            position: 0,
-            seq: 0,
-        });
+    let next = page.entries.last().map_or(page.from, |e| e.cursor);
     Ok(Json(ChangePage {
         items: page
             .entries

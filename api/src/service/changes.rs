@@ -624,6 +624,9 @@ pub struct FeedEntry {
 /// A page of the feed.
 #[derive(Debug, Clone)]
 pub struct FeedPage {
+    /// Where it begins: the cursor it was read after, or without one the oldest point
+    /// still kept (so that an empty page's next cursor is one the feed still takes).
+    pub from: FeedCursor,
     /// Entries in feed order.
     pub entries: Vec<FeedEntry>,
     /// Whether more entries follow (already committed when this page was read).
@@ -679,8 +682,9 @@ pub async fn read_feed(
     if !types.is_empty() {
         query = query.filter(Column::ResourceType.is_in(types.iter().copied()));
     }
+    let (position, seq, newest) = pruned_through(db).await?;
+    let from = after.unwrap_or(FeedCursor { position, seq });
     if let Some(after) = after {
-        let (position, seq, newest) = pruned_through(db).await?;
         if after.position > newest {
             return Err(Error::invalid(
                 "after",
@@ -703,6 +707,7 @@ pub async fn read_feed(
     let has_more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     Ok(FeedPage {
+        from,
         entries: rows
             .into_iter()
             .map(|r| FeedEntry {
@@ -859,7 +864,47 @@ const FOLLOW_PAGE: u64 = 100;
 /// scope ends the stream with that error at the next change rather than seeing it. Ends
 /// with an error when `after` is older than the retention ([`Error::Gone`]) or the types
 /// are unknown; a database that does not answer is waited for.
+///
+/// The feed is read in a task of its own, which hands entries over through a bounded queue
+/// ([`FOLLOW_PAGE`] entries): a follower that does not take them (a client that stopped
+/// reading its socket) holds that much memory and no database connection, and the task
+/// ends when the stream is dropped.
 pub fn follow<A, F>(
+    db: sea_orm::DatabaseConnection,
+    after: FeedCursor,
+    types: Vec<String>,
+    poll: std::time::Duration,
+    actor: A,
+) -> impl futures_util::Stream<Item = Result<FeedEntry>> + Send + 'static
+where
+    A: FnMut() -> F + Send + 'static,
+    F: Future<Output = Result<Actor>> + Send + 'static,
+{
+    use futures_util::StreamExt;
+    let (sender, receiver) = tokio::sync::mpsc::channel(FOLLOW_PAGE as usize);
+    tokio::spawn(async move {
+        let mut entries = std::pin::pin!(reading(db, after, types, poll, actor));
+        loop {
+            tokio::select! {
+                entry = entries.next() => match entry {
+                    Some(entry) => {
+                        if sender.send(entry).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+                () = sender.closed() => return,
+            }
+        }
+    });
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|entry| (entry, receiver))
+    })
+}
+
+/// The reads of [`follow`].
+fn reading<A, F>(
     db: sea_orm::DatabaseConnection,
     after: FeedCursor,
     types: Vec<String>,
