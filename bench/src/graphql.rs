@@ -26,14 +26,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use api::service::db::{DbOptions, connect};
-use api::service::partners;
-use migration::{Migrator, MigratorTrait};
-use sea_orm::ConnectionTrait;
 use serde_json::json;
-use tests::{Backend, POSTGRES_ENV, TestDb};
+use tests::{Backend, POSTGRES_ENV};
 
-use crate::rest::{Load, Server, Settling, dataset, env_or, post_script, thousands, wrk};
+use crate::rest::{Load, Server, Settling, post_script, prepared, settings, wrk};
 
 /// Runs of each measurement, alternating between the servers.
 const ROUNDS: usize = 3;
@@ -46,19 +42,7 @@ const NETWORKS_POSTGRAPHILE: &str = "{ allNetworks(first: 20) { nodes { name net
 
 /// `leernet-bench graphql`: on SQLite, then on PostgreSQL when configured.
 pub async fn run() -> Result<()> {
-    let scale: f64 = env_or("LEERNET_BENCH_SCALE", 1.0)?;
-    let seconds: u64 = env_or("LEERNET_BENCH_SECONDS", 10)?;
-    let bin = std::env::current_exe()?.with_file_name("leernet");
-    if !bin.exists() {
-        bail!(
-            "{} is missing: cargo build --release -p api -p bench",
-            bin.display()
-        );
-    }
-    println!(
-        "leernet-bench graphql: scale {scale}, {seconds} s a run, {ROUNDS} runs each, {} cores",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    let (bin, scale, seconds) = settings("graphql", &format!("a run, {ROUNDS} runs each"))?;
     graphql(Backend::Sqlite, &bin, scale, seconds).await?;
     if std::env::var(POSTGRES_ENV).is_ok() {
         graphql(Backend::Postgres, &bin, scale, seconds).await?;
@@ -113,42 +97,8 @@ fn mib(kib: u64) -> f64 {
 }
 
 async fn graphql(backend: Backend, bin: &Path, scale: f64, seconds: u64) -> Result<()> {
-    let test_db = TestDb::new(backend).await.context("a database")?;
-    let db = connect(&DbOptions {
-        url: test_db.url.clone(),
-        max_connections: 4,
-        busy_timeout: Duration::from_secs(30),
-        connect_timeout: Duration::from_secs(5),
-    })
-    .await?;
-    Migrator::up(&db, None).await?;
-    let started = Instant::now();
-    let data = dataset(&db, scale).await?;
+    let (test_db, db, data, partner) = prepared(backend, scale).await?;
     let postgres = backend == Backend::Postgres;
-    if postgres {
-        db.execute_unprepared("VACUUM ANALYZE").await?;
-    }
-    println!(
-        "\n{}: {} regions, {} networks, {} practice examples, {} assignments, written in {:.0} s",
-        if postgres { "PostgreSQL" } else { "SQLite" },
-        data.regions,
-        data.networks,
-        thousands(data.practice_examples as f64),
-        thousands(data.assignments as f64),
-        started.elapsed().as_secs_f64()
-    );
-    let partner = partners::create(
-        &db,
-        partners::NewPartner {
-            name: "bench-partner-app".to_owned(),
-            kind: "dashboard".to_owned(),
-            scopes: vec!["read".to_owned()],
-            unconfined: true,
-            ..Default::default()
-        },
-    )
-    .await?
-    .partner_id;
 
     let off = Server::start(bin, &db, &test_db.url, partner, &["--read-cache-size", "0"]).await?;
     let on = Server::start(bin, &db, &test_db.url, partner, &[]).await?;

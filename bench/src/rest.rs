@@ -611,6 +611,17 @@ pub async fn dataset(db: &DatabaseConnection, scale: f64) -> Result<Dataset> {
 
 /// `leernet-bench rest`: on SQLite, then on PostgreSQL when configured.
 pub async fn run() -> Result<()> {
+    let (bin, scale, seconds) = settings("rest", "per endpoint")?;
+    rest(Backend::Sqlite, &bin, scale, seconds).await?;
+    if std::env::var(POSTGRES_ENV).is_ok() {
+        rest(Backend::Postgres, &bin, scale, seconds).await?;
+    }
+    Ok(())
+}
+
+/// What a run of `leernet-bench <what>` measures with: the release `leernet` beside this
+/// program, `LEERNET_BENCH_SCALE` and `LEERNET_BENCH_SECONDS` (`per` what); printed.
+pub(crate) fn settings(what: &str, per: &str) -> Result<(PathBuf, f64, u64)> {
     let scale: f64 = env_or("LEERNET_BENCH_SCALE", 1.0)?;
     let seconds: u64 = env_or("LEERNET_BENCH_SECONDS", 10)?;
     let bin = std::env::current_exe()?.with_file_name("leernet");
@@ -621,14 +632,66 @@ pub async fn run() -> Result<()> {
         );
     }
     println!(
-        "leernet-bench rest: scale {scale}, {seconds} s per endpoint, {} cores",
+        "leernet-bench {what}: scale {scale}, {seconds} s {per}, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    rest(Backend::Sqlite, &bin, scale, seconds).await?;
-    if std::env::var(POSTGRES_ENV).is_ok() {
-        rest(Backend::Postgres, &bin, scale, seconds).await?;
+    Ok((bin, scale, seconds))
+}
+
+/// A new database of `backend` holding the data set at `scale`, analyzed, with a partner
+/// of kind dashboard that reads it (its id); the data set's figures printed.
+pub(crate) async fn prepared(
+    backend: Backend,
+    scale: f64,
+) -> Result<(TestDb, DatabaseConnection, Dataset, Uuid)> {
+    let test_db = TestDb::new(backend).await.context("a database")?;
+    let db = connect(&DbOptions {
+        url: test_db.url.clone(),
+        max_connections: 4,
+        busy_timeout: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(5),
+    })
+    .await?;
+    Migrator::up(&db, None).await?;
+
+    let started = Instant::now();
+    let data = dataset(&db, scale).await?;
+    let generated = started.elapsed();
+    if backend == Backend::Postgres {
+        db.execute_unprepared("VACUUM ANALYZE").await?;
     }
-    Ok(())
+    println!(
+        "\n{}: {} regions, {} networks, {} practice examples, {} assignments \
+         generated in {:.1} s ({}); database {:.0} MiB",
+        match backend {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        },
+        data.regions,
+        data.networks,
+        thousands(data.practice_examples as f64),
+        thousands(data.assignments as f64),
+        generated.as_secs_f64(),
+        data.took
+            .iter()
+            .map(|(what, took)| format!("{what} {:.1} s", took.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        database_bytes(&db).await? as f64 / (1024.0 * 1024.0)
+    );
+    let partner = partners::create(
+        &db,
+        partners::NewPartner {
+            name: "bench-dashboard".to_owned(),
+            kind: "dashboard".to_owned(),
+            scopes: vec!["read".to_owned()],
+            unconfined: true,
+            ..Default::default()
+        },
+    )
+    .await?
+    .partner_id;
+    Ok((test_db, db, data, partner))
 }
 
 /// `leernet-bench dataset URL`: writes the data set of [`dataset`] (at
@@ -678,54 +741,7 @@ pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> 
 }
 
 async fn rest(backend: Backend, bin: &Path, scale: f64, seconds: u64) -> Result<()> {
-    let test_db = TestDb::new(backend).await.context("a database")?;
-    let db = connect(&DbOptions {
-        url: test_db.url.clone(),
-        max_connections: 4,
-        busy_timeout: Duration::from_secs(30),
-        connect_timeout: Duration::from_secs(5),
-    })
-    .await?;
-    Migrator::up(&db, None).await?;
-
-    let started = Instant::now();
-    let data = dataset(&db, scale).await?;
-    let generated = started.elapsed();
-    if backend == Backend::Postgres {
-        db.execute_unprepared("VACUUM ANALYZE").await?;
-    }
-    println!(
-        "\n{}: {} regions, {} networks, {} practice examples, {} assignments \
-         generated in {:.1} s ({}); database {:.0} MiB",
-        match backend {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "PostgreSQL",
-        },
-        data.regions,
-        data.networks,
-        thousands(data.practice_examples as f64),
-        thousands(data.assignments as f64),
-        generated.as_secs_f64(),
-        data.took
-            .iter()
-            .map(|(what, took)| format!("{what} {:.1} s", took.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        database_bytes(&db).await? as f64 / (1024.0 * 1024.0)
-    );
-
-    let partner = partners::create(
-        &db,
-        partners::NewPartner {
-            name: "bench-dashboard".to_owned(),
-            kind: "dashboard".to_owned(),
-            scopes: vec!["read".to_owned()],
-            unconfined: true,
-            ..Default::default()
-        },
-    )
-    .await?
-    .partner_id;
+    let (test_db, db, data, partner) = prepared(backend, scale).await?;
 
     // Cache off: every request reads the database.
     let server =

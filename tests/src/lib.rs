@@ -321,9 +321,18 @@ pub async fn token_with(
     app: &TestApp,
     credentials: &api::service::partners::Credentials,
 ) -> String {
-    let response: serde_json::Value = app
-        .client
-        .post(app.url("/oauth/token"))
+    token_from(&app.client, &app.issuer(), credentials).await
+}
+
+/// A token from the `/oauth/token` of the service at `base` (`http://host:port`) for a
+/// partner's `credentials`: another process's too.
+pub async fn token_from(
+    client: &reqwest::Client,
+    base: &str,
+    credentials: &api::service::partners::Credentials,
+) -> String {
+    let response: serde_json::Value = client
+        .post(format!("{base}/oauth/token"))
         .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=client_credentials")

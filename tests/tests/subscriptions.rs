@@ -158,17 +158,7 @@ impl Remote {
     async fn token(addr: &str, credentials: &api::service::partners::Credentials) -> Self {
         let client = reqwest::Client::new();
         let base = format!("http://{addr}");
-        let answer: Value = client
-            .post(format!("{base}/oauth/token"))
-            .basic_auth(&credentials.client_id, Some(&credentials.client_secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .expect("a token request")
-            .json()
-            .await
-            .expect("a token response");
-        let token = answer["access_token"].as_str().expect("a token").to_owned();
+        let token = tests::token_from(&client, &base, credentials).await;
         Self {
             base,
             token,
