@@ -947,6 +947,14 @@ both_backends!(
         let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer)).await.expect("an answer within 5 s").expect("read");
         let text = String::from_utf8_lossy(&answer[..read]);
         assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+        // REST's writes too, at their own limit (a create's is --max-body-size).
+        let writer = tests::token_for(&app, "provincie", "provincial_network", "read write:themes", &[]).await;
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+        let head = format!("POST /api/v1/themes HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {writer}\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n", app.addr);
+        stream.write_all(head.as_bytes()).await.expect("write");
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer)).await.expect("an answer within 5 s").expect("read");
+        let text = String::from_utf8_lossy(&answer[..read]);
+        assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     }
 );
 

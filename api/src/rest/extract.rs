@@ -111,9 +111,30 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// The body limit of a route (`--max-body-size`, or the larger one of bulk writes), set
+/// beside axum's `DefaultBodyLimit` so that a body declared larger is refused before any
+/// of it is read.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
 impl JsonBody {
-    /// The body's bytes, within the configured limit.
+    /// The body's bytes, within the configured limit: one whose `Content-Length` is over
+    /// it is refused at once, rather than after it was sent (or waited for).
     pub async fn bytes(self) -> Result<Bytes, Error> {
+        let limit = self.0.extensions().get::<BodyLimit>().map(|limit| limit.0);
+        let declared = self
+            .0
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let (Some(limit), Some(declared)) = (limit, declared)
+            && declared > limit as u64
+        {
+            return Err(Error::TooLarge(
+                "the body is larger than this service accepts (--max-body-size)".to_owned(),
+            ));
+        }
         Bytes::from_request(self.0, &()).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Error::TooLarge(

@@ -431,7 +431,10 @@ pub fn routes(bulk_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(bulk_lesson))
         .routes(routes!(bulk_programme))
         .routes(routes!(bulk_assignment))
-        .layer(axum::extract::DefaultBodyLimit::max(bulk_body_limit));
+        .layer(axum::extract::DefaultBodyLimit::max(bulk_body_limit))
+        .layer(axum::Extension(crate::rest::extract::BodyLimit(
+            bulk_body_limit,
+        )));
     OpenApiRouter::new()
         .merge(bulk)
         .routes(routes!(list_regions, create_region))

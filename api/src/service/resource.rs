@@ -1273,8 +1273,7 @@ pub async fn create<R: Resource>(
             return Err(Error::invalid(
                 "externalId",
                 format!(
-                    "you already have {} with this externalId; update it with PUT /api/v1/{}/external/{{externalId}}",
-                    R::TYPE,
+                    "you already have one of {} with this externalId: change that one (an upsert by externalId) rather than create another",
                     R::TYPE
                 ),
             ));
