@@ -195,12 +195,6 @@ impl<K: std::hash::Hash + Eq + Clone> Holds<K> {
             key,
         })
     }
-
-    /// How many `key` holds now.
-    pub fn held(&self, key: &K) -> usize {
-        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        held.get(key).copied().unwrap_or(0)
-    }
 }
 
 impl<K: std::hash::Hash + Eq> Drop for Hold<K> {

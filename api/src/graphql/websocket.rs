@@ -228,8 +228,8 @@ impl async_graphql::Executor for Rechecked {
 }
 
 /// The context of a websocket's operations, from the credential of its `connection_init`
-/// (counted as a call), and its partner: the actor, the credential to check again, and
-/// the relations' loaders (which keep nothing between operations).
+/// (counted as a call), and its partner: the credential each operation is checked by
+/// again ([`Rechecked`], which gives each its actor and loaders).
 async fn connection_init(
     state: &AppState,
     authorization: Option<&str>,
@@ -242,8 +242,6 @@ async fn connection_init(
         })?;
     let partner = actor.partner_id;
     let mut data = Data::default();
-    data.insert(super::relations::loaders(state, &actor));
-    data.insert(actor);
     data.insert(Credential {
         authorization: authorization.unwrap_or_default().to_owned(),
     });
