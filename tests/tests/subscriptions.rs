@@ -321,7 +321,11 @@ both_backends!(
         }).await.expect("a partner");
         let follower = tests::token_with(&app, &credentials).await;
         let mut socket = connect(&app, &follower).await;
-        subscribe(&mut socket, "1", json!({})).await;
+        // From the newest cursor, so that the write below is delivered however soon after
+        // the subscribe message the subscription starts (without `after` it starts from
+        // when it runs).
+        let (_, _, newest) = tests::call(&app, &follower, reqwest::Method::GET, "/api/v1/changes/newest", None).await;
+        subscribe(&mut socket, "1", json!({"after": newest["cursor"]})).await;
         post(&app, &writer, "/api/v1/themes", json!({"slug": "a", "name": "A"})).await;
         assert_eq!(next_change(&mut socket, "1").await["data"]["slug"], "a");
         api::service::partners::revoke(&app.db, "school").await.expect("revoke");
