@@ -246,6 +246,15 @@ pub struct Config {
     #[arg(long, env = "LEERNET_GRAPHQL_MAX_SUBSCRIPTIONS", default_value_t = 10)]
     pub graphql_max_subscriptions: usize,
 
+    /// Most operations (subscriptions, queries, mutations) running at once over one
+    /// websocket; one more closes it (1008, with the reason).
+    #[arg(
+        long,
+        env = "LEERNET_GRAPHQL_MAX_SOCKET_OPERATIONS",
+        default_value_t = 20
+    )]
+    pub graphql_max_socket_operations: usize,
+
     /// Most authenticated websockets (`/graphql/ws`) open at once, over all partners; the
     /// `connection_init` of one more is refused (the socket closes with the reason). They
     /// are not counted in `--max-connections`.
@@ -398,6 +407,7 @@ impl Config {
             graphql_max_batch: 0,
             graphql_introspection: true,
             graphql_max_subscriptions: 10,
+            graphql_max_socket_operations: 20,
             graphql_max_websockets: 1_000,
             graphql_max_pending_websockets: 16,
             graphql_ws_init_timeout: Duration::from_secs(10).into(),
@@ -435,6 +445,11 @@ impl Config {
         }
         if self.graphql_max_complexity == 0 {
             bail!("--graphql-max-complexity (LEERNET_GRAPHQL_MAX_COMPLEXITY) must be at least 1");
+        }
+        if self.graphql_max_socket_operations == 0 {
+            bail!(
+                "--graphql-max-socket-operations (LEERNET_GRAPHQL_MAX_SOCKET_OPERATIONS) must be at least 1"
+            );
         }
         if self.graphql_max_root_fields == 0 {
             bail!("--graphql-max-root-fields (LEERNET_GRAPHQL_MAX_ROOT_FIELDS) must be at least 1");

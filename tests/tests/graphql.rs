@@ -975,3 +975,99 @@ both_backends!(
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 );
+
+both_backends!(
+    /// Documents built to exhaust the service are refused before they are parsed or
+    /// walked, whichever way they come (POST, GET, persisted), and it answers on.
+    async fn hostile_documents_are_refused_before_they_run_and_the_service_answers_on(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        // An argument value nested thousands deep (the parser would overflow its stack).
+        let deep_list = format!("{{ themes(first: 1, search: {}\"a\"{}) {{ totalCount }} }}", "[".repeat(5000), "]".repeat(5000));
+        let deep_object = format!("{{ themes(first: 1, filter: {}) {{ totalCount }} }}", "{a: ".repeat(5000) + "1" + &"}".repeat(5000));
+        for query in [&deep_list, &deep_object] {
+            let refused = error(&app, &token, query, json!({})).await;
+            assert_eq!(refused["extensions"]["code"], "query_too_deep", "{refused}");
+            assert_eq!(refused["extensions"]["limit"], api::graphql::MAX_NESTING, "{refused}");
+        }
+        let response = app.client.get(app.url("/graphql")).bearer_auth(&token).query(&[("query", deep_list.as_str())]).send().await.expect("get");
+        let answer: Value = response.json().await.expect("json");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "query_too_deep", "{answer}");
+        // Brackets within strings and comments are not nesting.
+        let quoted = format!("{{ themes(first: 1, search: \"valpreventie {}\") {{ totalCount }} }} # {}", "[".repeat(150), "{".repeat(150));
+        data(&app, &token, &quoted, json!({})).await;
+
+        // Introspection lists nested in each other multiply the answer by the schema.
+        let bomb = r#"{ __type(name: "Node") { possibleTypes { interfaces { possibleTypes { interfaces { name } } } } } }"#;
+        let refused = error(&app, &token, bomb, json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "query_too_complex", "{refused}");
+        assert_eq!((refused["extensions"]["limit"].as_u64(), refused["extensions"]["cost"].as_u64()), (Some(3), Some(4)), "{refused}");
+        // Three, as in the tools' introspection query, are answered.
+        let answered = data(&app, &token, "{ __schema { types { name fields { name args { name } } } } }", json!({})).await;
+        assert!(answered["__schema"]["types"].as_array().is_some_and(|t| t.len() > 50), "{answered}");
+        // Fragments spread twice per level on introspection types are counted in place too.
+        let mut query = r#"{ __type(name: "Node") { ...T0 } }"#.to_owned();
+        for level in 0..24 {
+            query.push_str(&format!(" fragment T{level} on __Type {{ ...T{} ...T{} }}", level + 1, level + 1));
+        }
+        query.push_str(" fragment T24 on __Type { name }");
+        let refused = error(&app, &token, &query, json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "query_too_complex", "{refused}");
+        assert!(refused["extensions"]["cost"].as_u64().is_some_and(|c| c > 10_000), "{refused}");
+
+        let live = app.client.get(app.url("/health/live")).send().await.expect("live");
+        assert_eq!(live.status(), StatusCode::OK);
+        data(&app, &token, "{ themes(first: 1) { totalCount } }", json!({})).await;
+    }
+);
+
+both_backends!(
+    /// Every persisted document has its own answer (the answer cache keys the text a hash
+    /// stands for), and a persisted document meets the limits its text would.
+    async fn persisted_documents_are_answered_and_limited_as_their_text(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let sha256 = |text: &str| {
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let persisted = |query: &str| json!({"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}});
+        let themes = "{ themes(first: 2) { nodes { slug } } }";
+        let regions = "{ regions(first: 2) { nodes { code } } }";
+        for _ in 0..2 {
+            for query in [themes, regions] {
+                let (_, sent) = raw(&app, &token, json!({"query": query, "extensions": persisted(query)})).await;
+                let (_, by_hash) = raw(&app, &token, json!({"extensions": persisted(query)})).await;
+                let plain = data(&app, &token, query, json!({})).await;
+                assert_eq!(sent["data"], plain, "{query}: {sent}");
+                assert_eq!(by_hash["data"], plain, "{query}: {by_hash}");
+            }
+        }
+        let mut bomb = "query { ...F0 }".to_owned();
+        for level in 0..22 {
+            bomb.push_str(&format!(" fragment F{level} on Query {{ ...F{} ...F{} }}", level + 1, level + 1));
+        }
+        bomb.push_str(" fragment F22 on Query { __typename }");
+        let (_, sent) = raw(&app, &token, json!({"query": bomb, "extensions": persisted(&bomb)})).await;
+        assert_eq!(sent["errors"][0]["extensions"]["code"], "query_too_complex", "{sent}");
+        let (_, by_hash) = raw(&app, &token, json!({"extensions": persisted(&bomb)})).await;
+        assert_eq!(by_hash["errors"][0]["extensions"]["code"], "query_too_complex", "{by_hash}");
+    }
+);
+
+both_backends!(
+    /// An input field given a variable the request leaves out is not given: the update
+    /// keeps it, as GraphQL's input coercion says (null would clear it).
+    async fn an_update_keeps_the_fields_whose_variables_are_not_provided(backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = tests::token_for(&app, "provincie", "provincial_network", "read write:themes", &[]).await;
+        let created = data(&app, &token, "mutation { createTheme(input: {slug: \"kept\", name: \"Before\", externalId: \"ext-1\"}) { theme { id } userErrors { message } } }", json!({})).await;
+        let id = created["createTheme"]["theme"]["id"].as_str().expect("an id").to_owned();
+        let update = "mutation($id: ID!, $name: String, $externalId: String) { updateTheme(id: $id, input: {name: $name, externalId: $externalId}) { theme { name externalId } userErrors { message } } }";
+        let updated = data(&app, &token, update, json!({"id": id, "name": "After"})).await;
+        assert_eq!(updated["updateTheme"]["theme"], json!({"name": "After", "externalId": "ext-1"}), "{updated}");
+        // A variable given is applied.
+        let updated = data(&app, &token, update, json!({"id": id, "externalId": "ext-2"})).await;
+        assert_eq!(updated["updateTheme"]["theme"], json!({"name": "After", "externalId": "ext-2"}), "{updated}");
+    }
+);

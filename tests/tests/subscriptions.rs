@@ -299,11 +299,36 @@ both_backends!(
             send(&mut socket, json!({"type": "connection_init", "payload": payload})).await;
             let closed = receive(&mut socket, Duration::from_secs(10)).await.expect("an answer");
             assert!(closed["reason"].as_str().is_some_and(|r| r.starts_with("unauthorized")), "{closed}");
+            // graphql-transport-ws's code for a refused connection_init.
+            assert_eq!(closed["close"], 4403, "{closed}");
         }
-        // A subscribe before connection_init is refused by the protocol.
+        // A subscribe before connection_init is refused by the protocol: 4401.
         let mut socket = open(&app).await;
         subscribe(&mut socket, "early", json!({})).await;
-        assert!(receive(&mut socket, Duration::from_secs(10)).await.expect("an answer")["close"].is_number());
+        assert_eq!(receive(&mut socket, Duration::from_secs(10)).await.expect("an answer")["close"], 4401);
+        // A message that is not the protocol's: 4400, with the reason.
+        for garbage in ["not json", r#"{"type": "unheard_of"}"#, r#"{"type": "subscribe", "id": 7}"#] {
+            let mut socket = open(&app).await;
+            socket.send(Message::text(garbage)).await.expect("send");
+            let closed = receive(&mut socket, Duration::from_secs(10)).await.expect("an answer");
+            assert_eq!(closed["close"], 4400, "{garbage}: {closed}");
+            assert!(closed["reason"].as_str().is_some_and(|r| r.starts_with("Invalid message received")), "{closed}");
+        }
+        // A second subscription under an id still running: 4409 (not a replacement).
+        let reader = tests::token_for(&app, "twice", "dashboard", "read changes:read", &[]).await;
+        let mut socket = connect(&app, &reader).await;
+        subscribe(&mut socket, "same", json!({})).await;
+        assert_eq!(drain(&mut socket, Duration::from_millis(300)).await, Vec::<Value>::new());
+        subscribe(&mut socket, "same", json!({})).await;
+        let closed = receive(&mut socket, Duration::from_secs(10)).await.expect("an answer");
+        assert_eq!(closed, json!({"close": 4409, "reason": "Subscriber for same already exists"}));
+        // An id whose operation has completed may be used again.
+        let mut socket = connect(&app, &reader).await;
+        for _ in 0..2 {
+            send(&mut socket, json!({"id": "q", "type": "subscribe", "payload": {"query": "{ __typename }"}})).await;
+            let answers = drain(&mut socket, Duration::from_millis(500)).await;
+            assert_eq!(answers.last().map(|m| m["type"].clone()), Some(json!("complete")), "{answers:?}");
+        }
 
         // Without changes:read, a subscription is refused as the REST feed is.
         let reader = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
@@ -333,7 +358,12 @@ both_backends!(
         assert_eq!(ending_error(&mut socket, "1").await, "unauthorized");
         // Nor does the socket run anything else for it any more.
         send(&mut socket, json!({"id": "q", "type": "subscribe", "payload": {"query": "{ themes(first: 1) { nodes { slug } } }"}})).await;
-        assert_eq!(ending_error(&mut socket, "q").await, "unauthorized");
+        let refused = receive(&mut socket, Duration::from_secs(10)).await.expect("an answer");
+        assert_eq!(refused["id"], "q", "{refused}");
+        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "unauthorized", "{refused}");
+        // And closes the socket: 4403, as a refused connection_init.
+        let closed = receive(&mut socket, Duration::from_secs(10)).await.expect("a close");
+        assert_eq!(closed["close"], 4403, "{closed}");
 
         // A message over the body limit closes the socket.
         let mut greedy = connect(&app, &writer).await;
@@ -382,13 +412,16 @@ both_backends!(
 
         // A socket that never initialises is closed after the init timeout.
         let mut silent = open(&app).await;
-        assert!(receive(&mut silent, Duration::from_secs(5)).await.is_some_and(|m| m.get("close").is_some()));
+        let closed = receive(&mut silent, Duration::from_secs(5)).await.expect("a close");
+        assert_eq!(closed, json!({"close": 4408, "reason": "Connection initialisation timeout"}));
         // At most two authenticated websockets at once: a third one's init is refused.
         let _second = connect(&app, &token).await;
         let mut third = open(&app).await;
         send(&mut third, json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})).await;
         let refused = receive(&mut third, Duration::from_secs(10)).await.expect("an answer");
         assert!(refused["reason"].as_str().is_some_and(|r| r.contains("--graphql-max-websockets")), "{refused}");
+        // 1013: try again later, which graphql-ws clients retry.
+        assert_eq!(refused["close"], 1013, "{refused}");
         // A subscription selects one root field, not two and not through a fragment.
         for (id, query) in [
             ("two", "subscription { a: changes { cursor } b: changes { cursor } }"),
@@ -552,5 +585,38 @@ both_backends!(
             .send().await.expect("post").json().await.expect("json");
         assert_eq!(answer["errors"][0]["extensions"]["code"], "subscription_needs_websocket", "{answer}");
         assert!(answer["errors"][0]["message"].as_str().is_some_and(|m| m.contains("/graphql/ws")), "{answer}");
+    }
+);
+
+both_backends!(
+    /// Operations running at once on one socket are bounded, and every operation sent is a
+    /// call against the partner's rate limit, whether or not it parses.
+    async fn a_sockets_operations_are_bounded_and_each_is_counted(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |config| {
+            config.graphql_max_socket_operations = 2;
+            config.rate_limit_per_minute = 6;
+        }).await else { return };
+        let token = tests::token_for(&app, "gemeente", "municipality", "read changes:read", &[]).await;
+        // One call for connection_init, one per subscription.
+        let mut busy = connect(&app, &token).await;
+        for id in ["a", "b"] {
+            subscribe(&mut busy, id, json!({})).await;
+        }
+        assert_eq!(drain(&mut busy, Duration::from_millis(500)).await, Vec::<Value>::new());
+        subscribe(&mut busy, "c", json!({})).await;
+        let answers = drain(&mut busy, Duration::from_secs(5)).await;
+        let closed = answers.last().expect("a close");
+        assert_eq!(closed["close"], 1008, "{answers:?}");
+        assert!(closed["reason"].as_str().is_some_and(|r| r.contains("--graphql-max-socket-operations")), "{closed}");
+        // Three calls are left of six: documents that do not parse use them up.
+        let mut socket = connect(&app, &token).await;
+        let mut codes = Vec::new();
+        for id in ["1", "2", "3"] {
+            send(&mut socket, json!({"id": id, "type": "subscribe", "payload": {"query": "{ nope"}})).await;
+            codes.push(ending_error(&mut socket, id).await);
+        }
+        assert_eq!(codes, ["graphql_parse_failed", "graphql_parse_failed", "rate_limited"]);
+        let (status, _, _) = tests::call(&app, &token, reqwest::Method::GET, "/api/v1/themes", None).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     }
 );

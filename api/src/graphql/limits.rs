@@ -23,8 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
 };
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
@@ -49,6 +48,78 @@ const MAX_FRAGMENT_NESTING: usize = 32;
 /// 134 million fields in 1.5 KB), and validation walks every one of them, so such a
 /// document is refused before it is validated. The widest real query is far below.
 pub const MAX_EXPANDED_FIELDS: usize = 10_000;
+
+/// The deepest a document may nest its brackets (selection sets, arguments, list and
+/// object values) as written: async-graphql's parser recurses on each level, and a value
+/// nested a few thousand deep overflows its stack, so a document is measured as text
+/// first. No query needs a tenth of it.
+pub const MAX_NESTING: usize = 128;
+
+/// The most introspection lists (`types`, `fields`, `possibleTypes`, ...) a query may
+/// nest within each other: each multiplies the answer by the schema's size (the
+/// introspection query of GraphQL tools nests three: `types { fields { args } }`).
+pub const MAX_INTROSPECTION_LISTS: usize = 3;
+
+/// The introspection fields whose answers are lists.
+const INTROSPECTION_LISTS: &[&str] = &[
+    "types",
+    "fields",
+    "args",
+    "inputFields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "directives",
+];
+
+/// How deep `document` nests `{`, `[` and `(` as written, outside strings and comments.
+pub fn nesting(document: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut chars = document.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' | '[' | '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            '#' => {
+                for c in chars.by_ref() {
+                    if c == '\n' || c == '\r' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                // A block string ("""...""", where only \""" escapes) or a string ("...",
+                // where \ escapes the next character).
+                let block = chars.next_if_eq(&'"').is_some();
+                if block && chars.next_if_eq(&'"').is_none() {
+                    continue; // The empty string "".
+                }
+                let mut quotes = 0;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            quotes = 0;
+                            chars.next();
+                        }
+                        '"' if !block => break,
+                        '"' => {
+                            quotes += 1;
+                            if quotes == 3 {
+                                break;
+                            }
+                        }
+                        _ => quotes = 0,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
 
 /// The cost of a connection: what one edge selects, times the page size asked for.
 pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
@@ -98,18 +169,13 @@ struct Charged {
 
 impl Metered {
     /// Counts an operation of `cost` against the partner's rate limit: the request itself
-    /// was counted as one call when its actor was made, so the calls beyond that one (over
-    /// a websocket, [`Held`], every call).
+    /// (or a websocket's operation) was counted as one call when its actor was made, so the
+    /// calls beyond that one.
     fn charge(&self, ctx: &ExtensionContext<'_>, cost: usize) -> Result<(), ServerError> {
         let calls =
             u32::try_from(cost.div_ceil(self.limits.cost_per_call).max(1)).unwrap_or(u32::MAX);
         let mut standing = ctx.data_opt::<RateSlot>().and_then(RateSlot::get);
-        // An operation over a held websocket is a call of its own.
-        let counted = if ctx.data_opt::<Held>().is_some() {
-            calls
-        } else {
-            calls - 1
-        };
+        let counted = calls - 1;
         if let (Some(state), Some(actor)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Actor>())
             && counted > 0
         {
@@ -158,22 +224,6 @@ impl Metered {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for Metered {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
-        // Automatic persisted queries' refusals, coded as the protocol's clients expect.
-        next.run(ctx, request).await.map_err(|error| {
-            if error.message == "PersistedQueryNotFound" {
-                coded(error, "PERSISTED_QUERY_NOT_FOUND")
-            } else {
-                coded(error, "persisted_query_invalid")
-            }
-        })
-    }
-
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -181,23 +231,37 @@ impl Extension for Metered {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        let nested = nesting(query);
+        if nested > MAX_NESTING {
+            return Err(refusal(
+                "query_too_deep",
+                format!(
+                    "the document nests its brackets ({{, [, () {nested} deep; at most {MAX_NESTING} is allowed"
+                ),
+                MAX_NESTING,
+                nested,
+            ));
+        }
         // Fragments that spread fragments several times over make async-graphql's own walks
         // of the document (its recursion-depth check as it parses, then validation)
         // exponential: such a document is measured on a parse of its own first.
         if query.contains("fragment")
             && let Ok(document) = async_graphql::parser::parse_query(query)
-            && let Some(shape) = shape_of(&document)
-            && shape.fields > MAX_EXPANDED_FIELDS
         {
-            return Err(refusal(
-                "query_too_complex",
-                format!(
-                    "the query holds {} fields with its fragments spread in place; at most {MAX_EXPANDED_FIELDS} are allowed: spread each fragment where it is needed, not fragments within fragments many times",
-                    shape.fields
-                ),
-                MAX_EXPANDED_FIELDS,
-                shape.fields,
-            ));
+            let Some(shape) = shape_of(&document) else {
+                return Err(too_nested_fragments(self.limits.depth));
+            };
+            if shape.fields > MAX_EXPANDED_FIELDS {
+                return Err(refusal(
+                    "query_too_complex",
+                    format!(
+                        "the query holds {} fields with its fragments spread in place; at most {MAX_EXPANDED_FIELDS} are allowed: spread each fragment where it is needed, not fragments within fragments many times",
+                        shape.fields
+                    ),
+                    MAX_EXPANDED_FIELDS,
+                    shape.fields,
+                ));
+            }
         }
         let document = next
             .run(ctx, query, variables)
@@ -205,15 +269,19 @@ impl Extension for Metered {
             .map_err(|error| coded(error, "graphql_parse_failed"))?;
         let limits = self.limits;
         let Some(shape) = shape_of(&document) else {
-            return Err(refusal(
-                "query_too_deep",
-                format!(
-                    "the query spreads fragments within fragments more than {MAX_FRAGMENT_NESTING} deep"
-                ),
-                limits.depth,
-                usize::MAX,
-            ));
+            return Err(too_nested_fragments(limits.depth));
         };
+        if shape.lists > MAX_INTROSPECTION_LISTS {
+            return Err(refusal(
+                "query_too_complex",
+                format!(
+                    "the query nests {} introspection lists (types, fields, possibleTypes, ...) within each other; at most {MAX_INTROSPECTION_LISTS} are allowed, as in the introspection query of GraphQL tools",
+                    shape.lists
+                ),
+                MAX_INTROSPECTION_LISTS,
+                shape.lists,
+            ));
+        }
         for (code, found, limit, what) in [
             (
                 "query_too_deep",
@@ -340,7 +408,7 @@ impl Extension for Metered {
     }
 }
 
-/// Marks the operations of a websocket, whose actor was counted once for the connection.
+/// Marks the operations of a websocket (where a subscription may run).
 #[derive(Debug, Clone, Copy)]
 pub struct Held;
 
@@ -355,6 +423,18 @@ fn coded(mut error: ServerError, code: &'static str) -> ServerError {
         extensions.set("code", code);
     }
     error
+}
+
+/// The refusal of a document spreading fragments within fragments too deep to walk.
+fn too_nested_fragments(depth: usize) -> ServerError {
+    refusal(
+        "query_too_deep",
+        format!(
+            "the query spreads fragments within fragments more than {MAX_FRAGMENT_NESTING} deep"
+        ),
+        depth,
+        usize::MAX,
+    )
 }
 
 fn refusal(code: &'static str, message: String, limit: usize, cost: usize) -> ServerError {
@@ -377,6 +457,8 @@ struct Shape {
     root_fields: usize,
     /// Its fields with every fragment spread in place.
     fields: usize,
+    /// The most introspection lists it nests within each other.
+    lists: usize,
 }
 
 /// What one selection set holds.
@@ -387,6 +469,8 @@ struct Counted {
     width: usize,
     /// Its fields with every fragment spread in place (saturating).
     fields: usize,
+    /// The most introspection lists nested within each other.
+    lists: usize,
 }
 
 /// The shape of `document`; `None` when fragments are spread within each other too deep
@@ -396,6 +480,7 @@ fn shape_of(document: &ExecutableDocument) -> Option<Shape> {
         document,
         fragments: HashMap::new(),
         stack: Vec::new(),
+        introspection: 0,
     };
     let mut shape = Shape::default();
     for (_, operation) in document.operations.iter() {
@@ -404,6 +489,7 @@ fn shape_of(document: &ExecutableDocument) -> Option<Shape> {
         shape.aliases = shape.aliases.saturating_add(counted.aliases);
         shape.root_fields = shape.root_fields.max(counted.width);
         shape.fields = shape.fields.saturating_add(counted.fields);
+        shape.lists = shape.lists.max(counted.lists);
     }
     Some(shape)
 }
@@ -413,6 +499,8 @@ struct Walk<'a> {
     document: &'a ExecutableDocument,
     fragments: HashMap<&'a Name, Counted>,
     stack: Vec<&'a Name>,
+    /// How many introspection fields (`__schema`, `__type`) the walk is within.
+    introspection: usize,
 }
 
 impl<'a> Walk<'a> {
@@ -420,12 +508,35 @@ impl<'a> Walk<'a> {
         let mut counted = Counted::default();
         for item in &set.items {
             let inner = match &item.node {
-                Selection::Field(field) if field.node.name.node.starts_with("__") => Counted {
-                    depth: 0,
-                    aliases: usize::from(field.node.alias.is_some()),
-                    width: 0,
-                    fields: 1,
-                },
+                // Introspection: not counted in the depth, but its lists are.
+                Selection::Field(field) if field.node.name.node.starts_with("__") => {
+                    self.introspection += 1;
+                    let below = self.set(&field.node.selection_set.node);
+                    self.introspection -= 1;
+                    let below = below?;
+                    Counted {
+                        depth: 0,
+                        aliases: below
+                            .aliases
+                            .saturating_add(usize::from(field.node.alias.is_some())),
+                        width: 0,
+                        fields: below.fields.saturating_add(1),
+                        lists: below.lists,
+                    }
+                }
+                Selection::Field(field) if self.introspection > 0 => {
+                    let below = self.set(&field.node.selection_set.node)?;
+                    let list = INTROSPECTION_LISTS.contains(&field.node.name.node.as_str());
+                    Counted {
+                        depth: 0,
+                        aliases: below
+                            .aliases
+                            .saturating_add(usize::from(field.node.alias.is_some())),
+                        width: 0,
+                        fields: below.fields.saturating_add(1),
+                        lists: below.lists + usize::from(list),
+                    }
+                }
                 Selection::Field(field) => {
                     let below = self.set(&field.node.selection_set.node)?;
                     Counted {
@@ -435,6 +546,7 @@ impl<'a> Walk<'a> {
                             .saturating_add(usize::from(field.node.alias.is_some())),
                         width: 1,
                         fields: below.fields.saturating_add(1),
+                        lists: below.lists,
                     }
                 }
                 Selection::InlineFragment(fragment) => {
@@ -448,6 +560,7 @@ impl<'a> Walk<'a> {
             counted.aliases = counted.aliases.saturating_add(inner.aliases);
             counted.width = counted.width.saturating_add(inner.width);
             counted.fields = counted.fields.saturating_add(inner.fields);
+            counted.lists = counted.lists.max(inner.lists);
         }
         Some(counted)
     }
@@ -472,5 +585,21 @@ impl<'a> Walk<'a> {
         let counted = counted?;
         self.fragments.insert(name, counted);
         Some(counted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nesting;
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings_and_comments() {
+        assert_eq!(nesting("{ a { b(c: [[1]]) } }"), 5);
+        assert_eq!(nesting(r#"{ a(s: "{{[[(") }"#), 2);
+        assert_eq!(nesting(r#"{ a(s: "\" {{") }"#), 2);
+        assert_eq!(nesting(r#"{ a(s: """ " "" {{{ \""" {{ """) }"#), 2);
+        assert_eq!(nesting(r#"{ a(s: "") { b } }"#), 2);
+        assert_eq!(nesting("{ a # {{{{\n { b } }"), 2);
+        assert_eq!(nesting(&format!("{}{}", "[".repeat(500), "]".repeat(500))), 500);
     }
 }

@@ -38,13 +38,11 @@ mod graphiql;
 mod limits;
 mod mutation;
 mod node;
+mod persisted;
 mod query;
 mod relations;
 mod websocket;
 
-use async_graphql::extensions::apollo_persisted_queries::{
-    ApolloPersistedQueries, LruCacheStorage,
-};
 use async_graphql::{BatchRequest, BatchResponse, Schema};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -58,7 +56,7 @@ use crate::error::{Error, Problem};
 use crate::service::Actor;
 use crate::state::AppState;
 
-pub use limits::Limits;
+pub use limits::{Limits, MAX_NESTING};
 
 /// The schema: queries, mutations and the change feed's subscription.
 pub type LeernetSchema = Schema<query::Query, mutation::Mutation, changes::Subscription>;
@@ -74,25 +72,25 @@ pub fn schema(state: AppState) -> LeernetSchema {
         query::Query::default(),
         mutation::Mutation::default(),
         changes::Subscription,
-    )
-    .extension(Limits {
-        depth: config.graphql_max_depth,
-        complexity: config.graphql_max_complexity,
-        aliases: config.graphql_max_aliases,
-        root_fields: config.graphql_max_root_fields,
-        cost_per_call: config.graphql_cost_per_call,
-    })
-    // Inside the limits: a kept answer is charged like any other.
-    .extension(cache::AnswerCache)
-    .data(state);
-    // Automatic persisted queries: a document sent once with its SHA-256 (checked) is kept,
-    // and then sent by the hash alone. Its limits are checked on every use.
-    let builder = match std::num::NonZeroUsize::new(config.graphql_persisted_queries) {
-        Some(size) => builder.extension(ApolloPersistedQueries::new(LruCacheStorage::new(
-            size.get(),
-        ))),
-        None => builder,
+    );
+    // Automatic persisted queries, first: the text of a document sent by its hash is
+    // found before anything else sees the request, so its limits and its answer's key are
+    // those of its text.
+    let builder = match config.graphql_persisted_queries {
+        0 => builder,
+        entries => builder.extension(persisted::PersistedQueries::new(entries)),
     };
+    let builder = builder
+        .extension(Limits {
+            depth: config.graphql_max_depth,
+            complexity: config.graphql_max_complexity,
+            aliases: config.graphql_max_aliases,
+            root_fields: config.graphql_max_root_fields,
+            cost_per_call: config.graphql_cost_per_call,
+        })
+        // Inside the limits: a kept answer is charged like any other.
+        .extension(cache::AnswerCache)
+        .data(state);
     if config.graphql_introspection {
         builder.finish()
     } else {

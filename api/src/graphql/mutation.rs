@@ -128,17 +128,42 @@ fn given_fields<T: Serialize>(
     input: &T,
 ) -> async_graphql::Result<serde_json::Value> {
     let typed = serde_json::to_value(input).map_err(|e| Error::internal(e).extend())?;
-    let arguments = ctx.field().arguments()?;
-    let given: Vec<String> = arguments
-        .iter()
-        .find(|(name, _)| name.as_str() == "input")
-        .and_then(|(_, value)| match value {
-            async_graphql::Value::Object(fields) => {
-                Some(fields.keys().map(|k| k.to_string()).collect())
-            }
-            _ => None,
-        })
-        .unwrap_or_default();
+    // As written: a field given a variable the request does not provide (and that has no
+    // default) is not given (GraphQL's input coercion), where the resolved argument holds
+    // it as null, which would clear the field.
+    let provided = |variable: &async_graphql::Name| {
+        let env = &ctx.query_env;
+        env.variables.contains_key(variable)
+            || env
+                .operation
+                .node
+                .variable_definitions
+                .iter()
+                .any(|d| d.node.name.node == *variable && d.node.default_value.is_some())
+    };
+    let given: Vec<String> = match ctx.item.node.get_argument("input").map(|v| &v.node) {
+        Some(async_graphql_value::Value::Object(fields)) => fields
+            .iter()
+            .filter(|(_, value)| match value {
+                async_graphql_value::Value::Variable(variable) => provided(variable),
+                _ => true,
+            })
+            .map(|(name, _)| name.to_string())
+            .collect(),
+        // The whole input as one variable: the fields it holds.
+        _ => ctx
+            .field()
+            .arguments()?
+            .iter()
+            .find(|(name, _)| name.as_str() == "input")
+            .and_then(|(_, value)| match value {
+                async_graphql::Value::Object(fields) => {
+                    Some(fields.keys().map(|k| k.to_string()).collect())
+                }
+                _ => None,
+            })
+            .unwrap_or_default(),
+    };
     let mut patch = serde_json::Map::new();
     if let serde_json::Value::Object(fields) = typed {
         for (name, value) in fields {

@@ -5,7 +5,9 @@
 //! The token comes in `connection_init`'s payload, as `{"Authorization": "Bearer
 //! <token>"}` (also accepted: the same under `headers`, or `{"token": "<token>"}`), and is
 //! checked there as a request's header is ([`admit`]: a call against the partner's rate
-//! limit); a refusal closes the socket with the reason. Each subscription started is
+//! limit); a refusal closes the socket with the reason, and with graphql-transport-ws's
+//! close codes ([`Guard`]): 4403 for a credential refused, 1013 (try again later) for a
+//! limit, 4408 when no `connection_init` came in time, 1001 when the service stops. Each subscription started is
 //! counted like a query, by its cost, and checks the token again before each change it
 //! delivers ([`super::changes`]). Bounds: `--graphql-max-pending-websockets` per address
 //! before `connection_init` (one more is answered 503), `--graphql-ws-init-timeout` to send
@@ -13,22 +15,25 @@
 //! `connection_init`), `--graphql-max-subscriptions` per partner, and `--max-body-size`
 //! per message. Websockets close when the service stops.
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, ClientMessage, WebSocket, WebSocketProtocols, WsMessage,
+};
 use async_graphql::{Data, ErrorExtensions};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Extension;
+use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use futures_util::{SinkExt, StreamExt};
 
-use crate::auth::extract::{admit, authenticate};
+use crate::auth::extract::admit;
 use crate::auth::ratelimit::Hold;
 use crate::error::{Error, Problem};
 use crate::graphql::LeernetSchema;
@@ -38,6 +43,21 @@ use crate::state::AppState;
 
 /// The longest reason a close frame carries (RFC 6455: 125 bytes with the code).
 const MAX_CLOSE_REASON: usize = 123;
+
+/// Close codes: RFC 6455's, and graphql-transport-ws's (which `graphql-ws` clients read to
+/// decide whether to reconnect: 1001 and 1013 they retry, the 44xx but 4403 they do not).
+const GOING_AWAY: u16 = 1001;
+const PROTOCOL_ERROR: u16 = 1002;
+const POLICY_VIOLATION: u16 = 1008;
+const TRY_AGAIN_LATER: u16 = 1013;
+const BAD_REQUEST: u16 = 4400;
+const UNAUTHORIZED: u16 = 4401;
+const FORBIDDEN: u16 = 4403;
+const INIT_TIMEOUT: u16 = 4408;
+const SUBSCRIBER_EXISTS: u16 = 4409;
+
+/// How long the closing frame may take to go out to a peer that does not read.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// `GET /graphql/ws`: upgrades to a websocket speaking a GraphQL subscription protocol.
 pub async fn upgrade(
@@ -52,7 +72,17 @@ pub async fn upgrade(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let Ok(protocol) = GraphQLProtocol::from_request_parts(&mut parts, &()).await else {
+    // The first of the client's protocols that is one of ours.
+    let protocol = parts
+        .headers
+        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .split(',')
+                .find_map(|protocol| protocol.trim().parse::<WebSocketProtocols>().ok())
+        });
+    let Some(protocol) = protocol else {
         return Problem::new(
             StatusCode::BAD_REQUEST,
             "validation_failed",
@@ -90,7 +120,12 @@ pub async fn upgrade(
     // A message is held to the body limit of a request.
     let max_message = state.config.max_body_size;
     let credential = Arc::new(Mutex::new(None));
+    let guard = Arc::new(Mutex::new(Guard::new(
+        protocol,
+        state.config.graphql_max_socket_operations,
+    )));
     let executor = Rechecked {
+        guard: guard.clone(),
         schema,
         state: state.clone(),
         credential: credential.clone(),
@@ -112,23 +147,49 @@ pub async fn upgrade(
             }));
             let (flag, init_state, init_slots) =
                 (initialized.clone(), state.clone(), slots.clone());
-            let serve = GraphQLWebSocket::new(socket, executor, protocol)
+            let (init_guard, input_guard, output_guard) =
+                (guard.clone(), guard.clone(), guard.clone());
+            let (mut sink, stream) = socket.split();
+            let input = stream
+                .take_while(|message| std::future::ready(message.is_ok()))
+                .filter_map(|message| {
+                    std::future::ready(match message {
+                        Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                            Some(message.into_data())
+                        }
+                        _ => None,
+                    })
+                })
+                .scan((), move |(), bytes| {
+                    std::future::ready(lock(&input_guard).admit(&bytes))
+                });
+            let output = WebSocket::from_message_stream(executor, input, protocol)
                 .on_connection_init(move |payload| async move {
                     flag.store(true, Ordering::SeqCst);
                     init_slots.lock().unwrap_or_else(|e| e.into_inner()).pending = None;
+                    let refuse = |code: u16, reason: String| {
+                        lock(&init_guard).refusal = Some(code);
+                        async_graphql::Error::new(shortened(reason))
+                    };
                     let authorization = self::credential(&payload);
                     let (data, partner) =
-                        connection_init(&init_state, authorization.as_deref(), request_id).await?;
+                        connection_init(&init_state, authorization.as_deref(), request_id)
+                            .await
+                            .map_err(|(code, reason)| refuse(code, reason))?;
                     let room = init_state.websockets.clone().try_acquire_owned().map_err(|_| {
-                        async_graphql::Error::new(
-                            "unavailable: as many websockets are open as this service takes (--graphql-max-websockets); retry later",
+                        refuse(
+                            TRY_AGAIN_LATER,
+                            "unavailable: as many websockets are open as this service takes (--graphql-max-websockets); retry later".to_owned(),
                         )
                     })?;
                     let held = init_state.partner_websockets.hold(partner).ok_or_else(|| {
-                        async_graphql::Error::new(shortened(format!(
-                            "conflict: this partner holds {} websockets, the most allowed (--graphql-max-subscriptions)",
-                            init_state.partner_websockets.max()
-                        )))
+                        refuse(
+                            TRY_AGAIN_LATER,
+                            format!(
+                                "conflict: this partner holds {} websockets, the most allowed (--graphql-max-subscriptions)",
+                                init_state.partner_websockets.max()
+                            ),
+                        )
                     })?;
                     {
                         let mut slots = init_slots.lock().unwrap_or_else(|e| e.into_inner());
@@ -138,7 +199,7 @@ pub async fn upgrade(
                     *credential.lock().unwrap_or_else(|e| e.into_inner()) = authorization;
                     Ok(data)
                 })
-                .serve();
+                .map(move |message| lock(&output_guard).send(message));
             let late = async {
                 tokio::time::sleep(init_timeout).await;
                 if initialized.load(Ordering::SeqCst) {
@@ -146,10 +207,38 @@ pub async fn upgrade(
                 }
             };
             let mut stopping = state.stopping.subscribe();
-            tokio::select! {
-                () = serve => {}
-                () = late => tracing::debug!("a websocket sent no connection_init in time"),
-                _ = stopping.wait_for(|stopping| *stopping) => {}
+            let close = {
+                let pump = async {
+                    futures_util::pin_mut!(output);
+                    while let Some(message) = output.next().await {
+                        if sink.send(message).await.is_err() {
+                            return None;
+                        }
+                        // An operation refused its credential ends the socket.
+                        if lock(&guard).close.is_some() {
+                            break;
+                        }
+                    }
+                    lock(&guard).close.take()
+                };
+                tokio::select! {
+                    close = pump => close,
+                    () = late => {
+                        tracing::debug!("a websocket sent no connection_init in time");
+                        Some((INIT_TIMEOUT, "Connection initialisation timeout".to_owned()))
+                    }
+                    _ = stopping.wait_for(|stopping| *stopping) => {
+                        Some((GOING_AWAY, "the service is stopping; reconnect".to_owned()))
+                    }
+                }
+            };
+            if let Some((code, reason)) = close {
+                let frame = Message::Close(Some(CloseFrame {
+                    code,
+                    reason: shortened(reason).into(),
+                }));
+                // A peer that does not read is not waited for.
+                let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(frame)).await;
             }
             drop(slots);
         })
@@ -165,11 +254,13 @@ struct Slots {
 
 /// The schema as a socket runs it: every operation sent over it (a subscription, a query,
 /// a mutation) is run with the actor its credential stands for at that moment, checked
-/// again as a request's header is, so that a partner revoked, a token expired or a scope
-/// taken away holds nothing over a socket it opened before. Not counted as another call:
-/// the operation's cost is ([`super::limits`]).
+/// and counted as a request's header is ([`admit`]: one call, whether or not the operation
+/// parses; its cost beyond that as over HTTP, [`super::limits`]), so that a partner
+/// revoked, a token expired or a scope taken away holds nothing over a socket it opened
+/// before: the refusal is the operation's error, and the socket then closes (4403).
 #[derive(Clone)]
 struct Rechecked {
+    guard: Arc<Mutex<Guard>>,
     schema: LeernetSchema,
     state: AppState,
     credential: Arc<Mutex<Option<String>>>,
@@ -197,10 +288,11 @@ impl async_graphql::Executor for Rechecked {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
-            match authenticate(
+            match admit(
                 &this.state,
                 authorization.as_deref(),
                 this.request_id.clone(),
+                None,
             )
             .await
             {
@@ -212,7 +304,12 @@ impl async_graphql::Executor for Rechecked {
                         .execute_stream_with_session_data(request, session_data.unwrap_or_default())
                 }
                 Err(refusal) => {
-                    let error = Error::from(refusal)
+                    let refused = Error::from(refusal);
+                    let problem = refused.problem();
+                    if matches!(problem.status, 401 | 403) {
+                        lock(&this.guard).close = Some((FORBIDDEN, problem.detail));
+                    }
+                    let error = refused
                         .extend()
                         .into_server_error(async_graphql::Pos::default());
                     futures_util::stream::once(async move {
@@ -229,16 +326,23 @@ impl async_graphql::Executor for Rechecked {
 
 /// The context of a websocket's operations, from the credential of its `connection_init`
 /// (counted as a call), and its partner: the credential each operation is checked by
-/// again ([`Rechecked`], which gives each its actor and loaders).
+/// again ([`Rechecked`], which gives each its actor and loaders). A refusal is the close
+/// code and reason: 4403 for a credential refused, 1013 (try again later) for a rate limit
+/// or an unavailable database.
 async fn connection_init(
     state: &AppState,
     authorization: Option<&str>,
     request_id: Option<String>,
-) -> async_graphql::Result<(Data, uuid::Uuid)> {
+) -> Result<(Data, uuid::Uuid), (u16, String)> {
     let actor = admit(state, authorization, request_id, None)
         .await
         .map_err(|refusal| {
-            async_graphql::Error::new(shortened(Error::from(refusal).problem().detail))
+            let problem = Error::from(refusal).problem();
+            let code = match problem.status {
+                429 | 503 => TRY_AGAIN_LATER,
+                _ => FORBIDDEN,
+            };
+            (code, problem.detail)
         })?;
     let partner = actor.partner_id;
     let mut data = Data::default();
@@ -247,6 +351,118 @@ async fn connection_init(
     });
     data.insert(Held);
     Ok((data, partner))
+}
+
+/// The graphql-transport-ws rules async-graphql leaves to its user, kept for one socket:
+/// a message that does not parse closes it with 4400, a `subscribe` before the
+/// `connection_ack` with 4401, a `subscribe` reusing the id of one still running with
+/// 4409, and a refused `connection_init` closes it with the refusal's code (async-graphql
+/// would send 1002 for all of them, run a subscribe before the acknowledgement's 1011,
+/// and replace a running subscription by a new one of the same id). The older protocol
+/// keeps async-graphql's behaviour but for the bound both have: more than
+/// `--graphql-max-socket-operations` operations running at once closes the socket (1008).
+struct Guard {
+    protocol: WebSocketProtocols,
+    max_running: usize,
+    acknowledged: bool,
+    running: HashSet<String>,
+    /// The code `connection_init` was refused with.
+    refusal: Option<u16>,
+    /// The close a client's message called for.
+    close: Option<(u16, String)>,
+}
+
+impl Guard {
+    fn new(protocol: WebSocketProtocols, max_running: usize) -> Self {
+        Self {
+            protocol,
+            max_running,
+            acknowledged: false,
+            running: HashSet::new(),
+            refusal: None,
+            close: None,
+        }
+    }
+
+    /// A client's message as async-graphql takes it, or `None` (ending the socket's input)
+    /// when it breaks the protocol, with the close it calls for kept.
+    fn admit(&mut self, bytes: &[u8]) -> Option<serde_json::Result<ClientMessage>> {
+        let message = ClientMessage::from_bytes(bytes);
+        let transport_ws = self.protocol == WebSocketProtocols::GraphQLWS;
+        let close = match &message {
+            Ok(ClientMessage::Start { .. }) if self.running.len() >= self.max_running => (
+                POLICY_VIOLATION,
+                format!(
+                    "{} operations are running on this socket, the most allowed (--graphql-max-socket-operations)",
+                    self.max_running
+                ),
+            ),
+            _ if !transport_ws => {
+                if let Ok(ClientMessage::Start { id, .. }) = &message {
+                    self.running.insert(id.clone());
+                } else if let Ok(ClientMessage::Stop { id }) = &message {
+                    self.running.remove(id);
+                }
+                return Some(message);
+            }
+            Err(error) => (BAD_REQUEST, format!("Invalid message received: {error}")),
+            Ok(ClientMessage::Start { .. }) if !self.acknowledged => {
+                (UNAUTHORIZED, "Unauthorized".to_owned())
+            }
+            Ok(ClientMessage::Start { id, .. }) if !self.running.insert(id.clone()) => (
+                SUBSCRIBER_EXISTS,
+                format!("Subscriber for {id} already exists"),
+            ),
+            Ok(ClientMessage::Stop { id }) => {
+                self.running.remove(id);
+                return Some(message);
+            }
+            Ok(_) => return Some(message),
+        };
+        self.close = Some(close);
+        None
+    }
+
+    /// A message of async-graphql's as the socket sends it: an acknowledgement is noted,
+    /// an operation ended (`complete`, `error`) frees its id, and the 1002 of a refused
+    /// `connection_init` gets the refusal's code.
+    fn send(&mut self, message: WsMessage) -> Message {
+        match message {
+            WsMessage::Text(text) => {
+                if text.starts_with(r#"{"type":"connection_ack""#) {
+                    self.acknowledged = true;
+                } else if text.starts_with(r#"{"type":"complete""#)
+                    || text.starts_with(r#"{"type":"error""#)
+                {
+                    #[derive(serde::Deserialize)]
+                    struct Ended {
+                        id: String,
+                    }
+                    if let Ok(ended) = serde_json::from_str::<Ended>(&text) {
+                        self.running.remove(&ended.id);
+                    }
+                }
+                Message::Text(text.into())
+            }
+            WsMessage::Close(code, reason) => {
+                let code = match (self.protocol, code) {
+                    (WebSocketProtocols::GraphQLWS, PROTOCOL_ERROR) => {
+                        self.refusal.unwrap_or(FORBIDDEN)
+                    }
+                    _ => code,
+                };
+                Message::Close(Some(CloseFrame {
+                    code,
+                    reason: shortened(reason).into(),
+                }))
+            }
+        }
+    }
+}
+
+/// The guard, whatever a panic elsewhere left in it.
+fn lock(guard: &Mutex<Guard>) -> std::sync::MutexGuard<'_, Guard> {
+    guard.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The `Authorization` value a `connection_init` payload carries: `Authorization` (in any
