@@ -1000,6 +1000,8 @@ impl Server {
             .args(extra)
             .env("LEERNET_LOG", "warn")
             .env("LEERNET_LOG_FORMAT", "json")
+            // As the image runs it (see the Dockerfile).
+            .env("MALLOC_ARENA_MAX", "2")
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)

@@ -706,6 +706,15 @@ both_backends!(
     }
 );
 
+/// The hex SHA-256 of `text`, as automatic persisted queries name a document.
+fn sha256(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// Posts a GraphQL request body as `token`'s partner: the answer and its headers.
 async fn raw(app: &TestApp, token: &str, body: Value) -> (reqwest::header::HeaderMap, Value) {
     let response = app
@@ -789,9 +798,6 @@ both_backends!(
         let Some(app) = TestApp::spawn(backend).await else { return };
         api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
         let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
-        let sha256 = |text: &str| {
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
-        };
         let query = r#"{ theme(slug: "voeding") { slug name } }"#;
         let persisted = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}});
         let (_, unknown) = raw(&app, &token, json!({"extensions": persisted})).await;
@@ -1028,9 +1034,6 @@ both_backends!(
         let Some(app) = TestApp::spawn(backend).await else { return };
         api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
         let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
-        let sha256 = |text: &str| {
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
-        };
         let persisted = |query: &str| json!({"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}});
         let themes = "{ themes(first: 2) { nodes { slug } } }";
         let regions = "{ regions(first: 2) { nodes { code } } }";

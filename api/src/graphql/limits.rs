@@ -508,24 +508,15 @@ impl<'a> Walk<'a> {
         let mut counted = Counted::default();
         for item in &set.items {
             let inner = match &item.node {
-                // Introspection: not counted in the depth, but its lists are.
-                Selection::Field(field) if field.node.name.node.starts_with("__") => {
+                // Introspection (`__schema`, `__type`, `__typename` and all within them):
+                // not counted in the depth, but its lists nested in each other are.
+                Selection::Field(field)
+                    if self.introspection > 0 || field.node.name.node.starts_with("__") =>
+                {
                     self.introspection += 1;
                     let below = self.set(&field.node.selection_set.node);
                     self.introspection -= 1;
                     let below = below?;
-                    Counted {
-                        depth: 0,
-                        aliases: below
-                            .aliases
-                            .saturating_add(usize::from(field.node.alias.is_some())),
-                        width: 0,
-                        fields: below.fields.saturating_add(1),
-                        lists: below.lists,
-                    }
-                }
-                Selection::Field(field) if self.introspection > 0 => {
-                    let below = self.set(&field.node.selection_set.node)?;
                     let list = INTROSPECTION_LISTS.contains(&field.node.name.node.as_str());
                     Counted {
                         depth: 0,
@@ -600,6 +591,9 @@ mod tests {
         assert_eq!(nesting(r#"{ a(s: """ " "" {{{ \""" {{ """) }"#), 2);
         assert_eq!(nesting(r#"{ a(s: "") { b } }"#), 2);
         assert_eq!(nesting("{ a # {{{{\n { b } }"), 2);
-        assert_eq!(nesting(&format!("{}{}", "[".repeat(500), "]".repeat(500))), 500);
+        assert_eq!(
+            nesting(&format!("{}{}", "[".repeat(500), "]".repeat(500))),
+            500
+        );
     }
 }

@@ -696,8 +696,8 @@ pub fn document() -> String {
 
 /// `/api/v1/openapi.json` and `/docs`.
 pub fn routes(api: utoipa::openapi::OpenApi) -> Router<AppState> {
-    let json = to_json(&api);
-    let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    // Kept once, as text; the UI reads the same document.
+    let json = axum::body::Bytes::from(to_json(&api));
     Router::new()
         .route(
             "/api/v1/openapi.json",
@@ -723,7 +723,7 @@ pub fn routes(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         )
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/docs")
-                .external_url_unchecked("/api/v1/openapi-ui.json", value),
+                .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
         )
 }
 
