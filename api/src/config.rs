@@ -163,6 +163,11 @@ pub struct Config {
     #[arg(long, env = "LEERNET_MAX_CONNECTIONS", default_value_t = 512)]
     pub max_connections: usize,
 
+    /// Requests running at once (the health checks not counted); one more is answered 503
+    /// with `Retry-After` at once rather than queued behind them.
+    #[arg(long, env = "LEERNET_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
+    pub max_concurrent_requests: usize,
+
     /// Who the service's tokens are from and for.
     #[command(flatten)]
     pub tokens: TokenConfig,
@@ -388,6 +393,7 @@ impl Config {
             body_read_timeout: Duration::from_secs(20).into(),
             keep_alive_timeout: Duration::from_secs(75).into(),
             max_connections: 512,
+            max_concurrent_requests: 256,
             tokens: TokenConfig {
                 public_url: None,
                 token_audience: crate::auth::DEFAULT_AUDIENCE.to_owned(),
@@ -436,6 +442,9 @@ impl Config {
             if Duration::from(value).is_zero() {
                 bail!("{flag} must be longer than 0s");
             }
+        }
+        if self.max_concurrent_requests == 0 {
+            bail!("--max-concurrent-requests (LEERNET_MAX_CONCURRENT_REQUESTS) must be at least 1");
         }
         if self.max_connections == 0 {
             bail!("--max-connections (LEERNET_MAX_CONNECTIONS) must be at least 1");

@@ -2,12 +2,13 @@
 //! head trickled in, an idle keep-alive connection and a slow body are cut within their
 //! limits; at the connection cap (or out of file descriptors) the oldest idle connection
 //! makes room, so `/health/live` keeps answering; requests hyper cannot read are answered
-//! with problems.
+//! with problems; past the concurrent-request limit a request is answered 503 at once
+//! while the health checks answer.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tests::{Backend, TestApp, TestDb};
+use tests::{Backend, TestApp, TestDb, both_backends};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -373,3 +374,54 @@ async fn out_of_file_descriptors_the_service_closes_idle_connections_to_answer_h
     let (status, stderr) = leernet.wait();
     assert_eq!(status.code(), Some(0), "{stderr:#?}");
 }
+
+both_backends!(
+    /// Requests running at once are bounded (`--max-concurrent-requests`): one more is
+    /// answered 503 with `Retry-After` at once, not queued, while `/health/live` and
+    /// `/health/ready` answer; a request finishing makes room.
+    async fn past_the_concurrent_request_limit_a_request_is_refused_at_once(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.max_concurrent_requests = 2;
+            c.body_read_timeout = Duration::from_secs(20).into();
+        })
+        .await
+        else {
+            return;
+        };
+        // Two requests whose bodies have not come: both are running.
+        let mut busy = Vec::new();
+        for _ in 0..2 {
+            let mut stream = connect(&app).await;
+            stream.write_all(b"POST /oauth/token HTTP/1.1\r\nhost: leernet\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 29\r\n\r\ngrant_type=").await.expect("write");
+            busy.push(stream);
+        }
+        // Until the server has taken both heads in.
+        let mut refused = None;
+        for _ in 0..50 {
+            let response = app.client.get(app.url("/api/v1/themes")).send().await.expect("an answer");
+            if response.status() == 503 {
+                refused = Some(response);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let refused = refused.expect("a request past the limit is refused");
+        assert_eq!(refused.headers()["retry-after"], "1");
+        assert_eq!(refused.headers()["content-type"], "application/problem+json");
+        let problem: Value = refused.json().await.expect("a problem");
+        assert_eq!(problem["code"], "overloaded", "{problem}");
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("--max-concurrent-requests")), "{problem}");
+        for path in ["/health/live", "/health/ready"] {
+            let health = app.client.get(app.url(path)).send().await.expect("health");
+            assert_eq!(health.status(), 200, "{path}");
+        }
+        // The two finish (their bodies come): room again.
+        for stream in &mut busy {
+            stream.write_all(b"client_credentials").await.expect("write");
+            let (status, _, _) = response(stream).await;
+            assert_ne!(status, 503);
+        }
+        let again = app.client.get(app.url("/api/v1/themes")).send().await.expect("an answer");
+        assert_ne!(again.status(), 503);
+    }
+);

@@ -15,7 +15,7 @@ pub mod webhooks;
 
 use axum::Router;
 use axum::extract::MatchedPath;
-use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -24,13 +24,16 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,6 +46,7 @@ pub fn app(state: AppState, faces: Router<AppState>) -> Router {
     let max_body = state.config.max_body_size;
     let cors = cors(&state.config.cors_allow_origins);
     let hsts = state.config.hsts;
+    let running = Arc::new(Semaphore::new(state.config.max_concurrent_requests));
     let (resources, mut api) = openapi::documented(max_body.saturating_mul(16));
     openapi::set_contact(
         &mut api,
@@ -78,6 +82,9 @@ pub fn app(state: AppState, faces: Router<AppState>) -> Router {
         .layer(axum::middleware::from_fn(etag_per_coding))
         .layer(axum::middleware::from_fn(move |request, next| {
             request_timeout(timeout, request, next)
+        }))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            admitted(running.clone(), request, next)
         }))
         .layer(axum::middleware::from_fn(move |request, next| {
             body::deadline(body_timeout, request, next)
@@ -237,6 +244,29 @@ async fn etag_per_coding(request: Request, next: Next) -> Response {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
+}
+
+/// Runs a request if fewer than `--max-concurrent-requests` are running, else answers 503
+/// (`overloaded`, `Retry-After: 1`) at once: a client is told to come back rather than left
+/// waiting behind work the service cannot do sooner. The health checks always run, so that
+/// a load balancer sees a busy instance as alive.
+async fn admitted(running: Arc<Semaphore>, request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with("/health/") {
+        return next.run(request).await;
+    }
+    let Ok(_permit) = running.clone().try_acquire_owned() else {
+        let mut response = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "as many requests are running as this service takes at once (--max-concurrent-requests); retry in a second",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request).await
 }
 
 /// Answers 503 (problem+json) when a request takes longer than the configured timeout
