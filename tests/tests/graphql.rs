@@ -999,6 +999,10 @@ both_backends!(
         let response = app.client.get(app.url("/graphql")).bearer_auth(&token).query(&[("query", deep_list.as_str())]).send().await.expect("get");
         let answer: Value = response.json().await.expect("json");
         assert_eq!(answer["errors"][0]["extensions"]["code"], "query_too_deep", "{answer}");
+        // Nor hidden after a block string whose \""" a scanner might take for an end.
+        let hidden = format!(r#"{{ themes(search: """a\\""" """, first: {}1{}) {{ totalCount }} }}"#, "[".repeat(3000), "]".repeat(3000));
+        let refused = error(&app, &token, &hidden, json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "query_too_deep", "{refused}");
         // Brackets within strings and comments are not nesting.
         let quoted = format!("{{ themes(first: 1, search: \"valpreventie {}\") {{ totalCount }} }} # {}", "[".repeat(150), "{".repeat(150));
         data(&app, &token, &quoted, json!({})).await;
@@ -1008,6 +1012,11 @@ both_backends!(
         let refused = error(&app, &token, bomb, json!({})).await;
         assert_eq!(refused["extensions"]["code"], "query_too_complex", "{refused}");
         assert_eq!((refused["extensions"]["limit"].as_u64(), refused["extensions"]["cost"].as_u64()), (Some(3), Some(4)), "{refused}");
+        // The whole schema once per document, not side by side under aliases.
+        let twice = "{ a: __schema { types { name } } b: __schema { types { name } } }";
+        let refused = error(&app, &token, twice, json!({})).await;
+        assert_eq!(refused["extensions"]["code"], "query_too_complex", "{refused}");
+        assert_eq!((refused["extensions"]["limit"].as_u64(), refused["extensions"]["cost"].as_u64()), (Some(1), Some(2)), "{refused}");
         // Three, as in the tools' introspection query, are answered.
         let answered = data(&app, &token, "{ __schema { types { name fields { name args { name } } } } }", json!({})).await;
         assert!(answered["__schema"]["types"].as_array().is_some_and(|t| t.len() > 50), "{answered}");

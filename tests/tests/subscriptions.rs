@@ -594,10 +594,11 @@ both_backends!(
     async fn a_sockets_operations_are_bounded_and_each_is_counted(backend) {
         let Some(app) = TestApp::spawn_with(backend, |config| {
             config.graphql_max_socket_operations = 2;
-            config.rate_limit_per_minute = 6;
+            config.rate_limit_per_minute = 8;
+            config.max_body_size = 64 * 1024;
         }).await else { return };
         let token = tests::token_for(&app, "gemeente", "municipality", "read changes:read", &[]).await;
-        // One call for connection_init, one per subscription.
+        // One call for each connection_init, one per subscription.
         let mut busy = connect(&app, &token).await;
         for id in ["a", "b"] {
             subscribe(&mut busy, id, json!({})).await;
@@ -608,7 +609,18 @@ both_backends!(
         let closed = answers.last().expect("a close");
         assert_eq!(closed["close"], 1008, "{answers:?}");
         assert!(closed["reason"].as_str().is_some_and(|r| r.contains("--graphql-max-socket-operations")), "{closed}");
-        // Three calls are left of six: documents that do not parse use them up.
+        // And so are the bytes their messages hold: two of 40 KB are more than the 64 KB a
+        // request may send.
+        let mut heavy = connect(&app, &token).await;
+        let big = |id: &str| json!({"id": id, "type": "subscribe", "payload": {"query": format!("{CHANGES} # {}", "x".repeat(40_000))}});
+        send(&mut heavy, big("big1")).await;
+        assert_eq!(drain(&mut heavy, Duration::from_millis(500)).await, Vec::<Value>::new());
+        send(&mut heavy, big("big2")).await;
+        let answers = drain(&mut heavy, Duration::from_secs(5)).await;
+        let closed = answers.last().expect("a close");
+        assert_eq!(closed["close"], 1008, "{answers:?}");
+        assert!(closed["reason"].as_str().is_some_and(|r| r.contains("--max-body-size")), "{closed}");
+        // Three calls are left of eight: documents that do not parse use them up.
         let mut socket = connect(&app, &token).await;
         let mut codes = Vec::new();
         for id in ["1", "2", "3"] {

@@ -100,8 +100,16 @@ pub fn nesting(document: &str) -> usize {
                 let mut quotes = 0;
                 while let Some(c) = chars.next() {
                     match c {
-                        '\\' => {
+                        // In a block string only \""" escapes (three quotes); any other
+                        // backslash is itself.
+                        '\\' if block => {
                             quotes = 0;
+                            let mut ahead = chars.clone();
+                            if (0..3).all(|_| ahead.next() == Some('"')) {
+                                chars = ahead;
+                            }
+                        }
+                        '\\' => {
                             chars.next();
                         }
                         '"' if !block => break,
@@ -271,6 +279,17 @@ impl Extension for Metered {
         let Some(shape) = shape_of(&document) else {
             return Err(too_nested_fragments(limits.depth));
         };
+        if shape.schemas > 1 {
+            return Err(refusal(
+                "query_too_complex",
+                format!(
+                    "the query asks for __schema {} times; once is allowed (the whole schema in one answer)",
+                    shape.schemas
+                ),
+                1,
+                shape.schemas,
+            ));
+        }
         if shape.lists > MAX_INTROSPECTION_LISTS {
             return Err(refusal(
                 "query_too_complex",
@@ -459,6 +478,8 @@ struct Shape {
     fields: usize,
     /// The most introspection lists it nests within each other.
     lists: usize,
+    /// Its `__schema` fields, with every fragment spread in place.
+    schemas: usize,
 }
 
 /// What one selection set holds.
@@ -471,6 +492,8 @@ struct Counted {
     fields: usize,
     /// The most introspection lists nested within each other.
     lists: usize,
+    /// Its `__schema` fields with every fragment spread in place (saturating).
+    schemas: usize,
 }
 
 /// The shape of `document`; `None` when fragments are spread within each other too deep
@@ -490,6 +513,7 @@ fn shape_of(document: &ExecutableDocument) -> Option<Shape> {
         shape.root_fields = shape.root_fields.max(counted.width);
         shape.fields = shape.fields.saturating_add(counted.fields);
         shape.lists = shape.lists.max(counted.lists);
+        shape.schemas = shape.schemas.saturating_add(counted.schemas);
     }
     Some(shape)
 }
@@ -526,6 +550,9 @@ impl<'a> Walk<'a> {
                         width: 0,
                         fields: below.fields.saturating_add(1),
                         lists: below.lists + usize::from(list),
+                        schemas: below
+                            .schemas
+                            .saturating_add(usize::from(field.node.name.node == "__schema")),
                     }
                 }
                 Selection::Field(field) => {
@@ -538,6 +565,7 @@ impl<'a> Walk<'a> {
                         width: 1,
                         fields: below.fields.saturating_add(1),
                         lists: below.lists,
+                        schemas: below.schemas,
                     }
                 }
                 Selection::InlineFragment(fragment) => {
@@ -552,6 +580,7 @@ impl<'a> Walk<'a> {
             counted.width = counted.width.saturating_add(inner.width);
             counted.fields = counted.fields.saturating_add(inner.fields);
             counted.lists = counted.lists.max(inner.lists);
+            counted.schemas = counted.schemas.saturating_add(inner.schemas);
         }
         Some(counted)
     }
@@ -591,6 +620,11 @@ mod tests {
         assert_eq!(nesting(r#"{ a(s: """ " "" {{{ \""" {{ """) }"#), 2);
         assert_eq!(nesting(r#"{ a(s: "") { b } }"#), 2);
         assert_eq!(nesting("{ a # {{{{\n { b } }"), 2);
+        // \""" escapes three quotes in a block string, and only it: the string below ends
+        // at its last """, and the brackets after it are outside.
+        assert_eq!(nesting(r#"{ a(s: """a\\""" """, t: [[1]]) }"#), 4);
+        assert_eq!(nesting(r#"{ a(s: """ \n\t\ """, t: [[1]]) }"#), 4);
+        assert_eq!(nesting(r#"{ a(s: """ \""" [[[ """) }"#), 2);
         assert_eq!(
             nesting(&format!("{}{}", "[".repeat(500), "]".repeat(500))),
             500

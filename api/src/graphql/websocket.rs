@@ -15,7 +15,7 @@
 //! `connection_init`), `--graphql-max-subscriptions` per partner, and `--max-body-size`
 //! per message. Websockets close when the service stops.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -123,6 +123,7 @@ pub async fn upgrade(
     let guard = Arc::new(Mutex::new(Guard::new(
         protocol,
         state.config.graphql_max_socket_operations,
+        state.config.max_body_size,
     )));
     let executor = Rechecked {
         guard: guard.clone(),
@@ -360,12 +361,16 @@ async fn connection_init(
 /// would send 1002 for all of them, run a subscribe before the acknowledgement's 1011,
 /// and replace a running subscription by a new one of the same id). The older protocol
 /// keeps async-graphql's behaviour but for the bound both have: more than
-/// `--graphql-max-socket-operations` operations running at once closes the socket (1008).
+/// `--graphql-max-socket-operations` operations running at once, or more than
+/// `--max-body-size` bytes of their messages, closes the socket (1008).
 struct Guard {
     protocol: WebSocketProtocols,
     max_running: usize,
+    /// The most bytes the messages of running operations may hold together.
+    max_bytes: usize,
     acknowledged: bool,
-    running: HashSet<String>,
+    /// The running operations' ids, with the size of the message that started each.
+    running: HashMap<String, usize>,
     /// The code `connection_init` was refused with.
     refusal: Option<u16>,
     /// The close a client's message called for.
@@ -373,12 +378,13 @@ struct Guard {
 }
 
 impl Guard {
-    fn new(protocol: WebSocketProtocols, max_running: usize) -> Self {
+    fn new(protocol: WebSocketProtocols, max_running: usize, max_bytes: usize) -> Self {
         Self {
             protocol,
             max_running,
+            max_bytes,
             acknowledged: false,
-            running: HashSet::new(),
+            running: HashMap::new(),
             refusal: None,
             close: None,
         }
@@ -397,9 +403,17 @@ impl Guard {
                     self.max_running
                 ),
             ),
+            Ok(ClientMessage::Start { .. })
+                if self.running.values().sum::<usize>() + bytes.len() > self.max_bytes =>
+            {
+                (
+                    POLICY_VIOLATION,
+                    "the operations running on this socket would hold more than --max-body-size bytes; wait for their answers".to_owned(),
+                )
+            }
             _ if !transport_ws => {
                 if let Ok(ClientMessage::Start { id, .. }) = &message {
-                    self.running.insert(id.clone());
+                    self.running.insert(id.clone(), bytes.len());
                 } else if let Ok(ClientMessage::Stop { id }) = &message {
                     self.running.remove(id);
                 }
@@ -409,10 +423,14 @@ impl Guard {
             Ok(ClientMessage::Start { .. }) if !self.acknowledged => {
                 (UNAUTHORIZED, "Unauthorized".to_owned())
             }
-            Ok(ClientMessage::Start { id, .. }) if !self.running.insert(id.clone()) => (
-                SUBSCRIBER_EXISTS,
-                format!("Subscriber for {id} already exists"),
-            ),
+            Ok(ClientMessage::Start { id, .. })
+                if self.running.insert(id.clone(), bytes.len()).is_some() =>
+            {
+                (
+                    SUBSCRIBER_EXISTS,
+                    format!("Subscriber for {id} already exists"),
+                )
+            }
             Ok(ClientMessage::Stop { id }) => {
                 self.running.remove(id);
                 return Some(message);
