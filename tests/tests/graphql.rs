@@ -706,6 +706,46 @@ both_backends!(
     }
 );
 
+both_backends!(
+    /// A query's levels, read by separate batched reads, see one committed state: a
+    /// practice example written after the query read its network (and before it read the
+    /// network's practice examples) is not in its answer, and is in the next one.
+    async fn a_query_reads_every_level_in_one_snapshot(backend) {
+        // A long batch delay holds the second level back while another request writes.
+        let Some(app) = TestApp::spawn_with(backend, |config| {
+            config.graphql_batch_delay = std::time::Duration::from_millis(2500).into();
+            config.read_cache_size = 0;
+        }).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let writer = tests::token_for(&app, "provincie", "provincial_network", "read write:networks write:practice-examples", &[]).await;
+        let example = |i: usize| json!({
+            "externalId": format!("pe-{i}"), "slug": format!("voorbeeld-{i}"), "title": format!("Voorbeeld {i}"), "year": 2024,
+            "status": "published", "regionCode": "GM0114", "networkSlug": "netwerk-snapshot",
+        });
+        bulk(&app, &writer, "networks", vec![json!({
+            "externalId": "n-snapshot", "slug": "netwerk-snapshot", "name": "Netwerk", "kind": "living_lab", "status": "active",
+            "regions": [{"regionCode": "GM0114", "role": "focus"}],
+        })]).await;
+        bulk(&app, &writer, "practice-examples", vec![example(1)]).await;
+        let query = r#"{ network(slug: "netwerk-snapshot") { name practiceExamples(first: 50) { nodes { title } } } }"#;
+        let titles = |answer: &Value| -> Vec<String> {
+            answer["network"]["practiceExamples"]["nodes"].as_array().expect("nodes").iter()
+                .map(|n| n["title"].as_str().expect("title").to_owned()).collect()
+        };
+        let reading = data(&app, &writer, query, json!({}));
+        let writing = async {
+            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            bulk(&app, &writer, "practice-examples", vec![example(2)]).await;
+        };
+        let (answer, ()) = tokio::join!(reading, writing);
+        assert_eq!(titles(&answer), ["Voorbeeld 1"], "{answer}");
+        let after = data(&app, &writer, query, json!({})).await;
+        let mut seen = titles(&after);
+        seen.sort();
+        assert_eq!(seen, ["Voorbeeld 1", "Voorbeeld 2"], "{after}");
+    }
+);
+
 /// The hex SHA-256 of `text`, as automatic persisted queries name a document.
 fn sha256(text: &str) -> String {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())

@@ -13,6 +13,10 @@
 //! (`changes`, `newestChangeCursor`), whose answers depend on its retention as well. The
 //! limits and the rate limit apply to a kept answer as to any other ([`super::limits`] runs
 //! around this).
+//!
+//! Such a query only reads, and every read it makes shares one read transaction
+//! ([`one_snapshot`]): its levels, read by separate batched reads, see one committed state,
+//! and it costs one `BEGIN`/`COMMIT`, not one per read.
 
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +31,7 @@ use async_graphql::{ServerResult, Value, Variables};
 use crate::service::Actor;
 use crate::service::cache::{answer, keep_answer, version_of, visibility_class};
 use crate::service::changes::FEED_TYPES;
+use crate::service::db::one_snapshot;
 use crate::state::AppState;
 
 /// Root fields whose answers are not kept.
@@ -97,9 +102,29 @@ impl Extension for Keeping {
         else {
             return next.run(ctx, operation_name).await;
         };
-        if !state.cache.enabled() {
-            return next.run(ctx, operation_name).await;
-        }
+        // A query that may be kept only reads, each level of its answer in a batched read
+        // of the service: all of them in one snapshot.
+        one_snapshot(async move {
+            if !state.cache.enabled() {
+                return next.run(ctx, operation_name).await;
+            }
+            Self::kept(state, actor, query, ctx, operation_name, next).await
+        })
+        .await
+    }
+}
+
+impl Keeping {
+    /// The answer kept for `query` by this kind of caller at the feed's version, or the
+    /// answer `next` gives, kept.
+    async fn kept(
+        state: &AppState,
+        actor: &Actor,
+        query: String,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> async_graphql::Response {
         // Drafts and defaults differ per partner, and a token may hold fewer scopes than
         // its partner.
         let class = format!(

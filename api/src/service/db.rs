@@ -99,6 +99,8 @@ async fn open_pool(options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
 tokio::task_local! {
     /// The statements of the request being served (see [`tallied`]).
     static TALLY: Arc<Tally>;
+    /// The read transaction every [`read`] of a piece of work shares (see [`one_snapshot`]).
+    static SNAPSHOT: Option<Arc<Snapshot>>;
 }
 
 /// How many SQL statements a piece of work ran and how long they took (transaction
@@ -141,12 +143,46 @@ where
     F::Output: Send,
 {
     let tally = TALLY.try_with(Arc::clone).ok();
+    let snapshot = SNAPSHOT.try_with(Clone::clone).ok().flatten();
     async move {
+        let work = SNAPSHOT.scope(snapshot, work);
         match tally {
             Some(tally) => TALLY.scope(tally, work).await,
             None => work.await,
         }
     }
+}
+
+/// A read transaction begun by the first [`read`] of a piece of work and lent to each of
+/// the others in turn (see [`one_snapshot`]).
+#[derive(Default)]
+struct Snapshot {
+    txn: tokio::sync::Mutex<Option<DatabaseTransaction>>,
+}
+
+/// Runs `work` with every [`read`] it makes (and what it hands on with [`carried`]) in one
+/// read transaction, begun at its first read and committed when it ends: one snapshot for
+/// the whole of a GraphQL query, whose levels are read by separate batched reads, and one
+/// `BEGIN`/`COMMIT` instead of one per read. The reads take the transaction in turn. A
+/// read that fails drops it (the next begins another), and a read made inside another
+/// read's work begins its own rather than wait for the one it is inside.
+///
+/// Only for work that does nothing but read through [`read`]: the transaction holds its
+/// connection until `work` ends, so work that writes, or reads outside [`read`], would
+/// wait for a second connection while holding the first, and would not see its own
+/// writes in the snapshot.
+pub async fn one_snapshot<F: Future>(work: F) -> F::Output {
+    let snapshot = Arc::new(Snapshot::default());
+    let output = SNAPSHOT.scope(Some(Arc::clone(&snapshot)), work).await;
+    let txn = snapshot.txn.lock().await.take();
+    if let Some(txn) = txn {
+        // Everything was read; a failure to end the transaction loses nothing (dropped,
+        // it rolls back).
+        if let Err(error) = txn.commit().await {
+            tracing::debug!(%error, "a read snapshot did not end cleanly");
+        }
+    }
+    output
 }
 
 /// A write transaction with the changes it has recorded so far (see [`changes`]): every
@@ -265,14 +301,33 @@ where
 /// Runs `work` in one read-only transaction, so that every statement of a read sees the
 /// same committed state and a body always matches its version (and so its ETag):
 /// `REPEATABLE READ, READ ONLY` on PostgreSQL; on SQLite a deferred transaction, whose
-/// first read fixes the snapshot (WAL).
+/// first read fixes the snapshot (WAL). Within [`one_snapshot`], the transaction is that
+/// work's, shared by all its reads.
 pub async fn read<T, F, Fut>(db: &DatabaseConnection, work: F) -> Result<T>
 where
     F: FnOnce(DatabaseTransaction) -> Fut,
     Fut: Future<Output = Result<(DatabaseTransaction, T)>>,
 {
+    if let Some(snapshot) = SNAPSHOT.try_with(Clone::clone).ok().flatten() {
+        let mut held = snapshot.txn.lock().await;
+        let txn = match held.take() {
+            Some(txn) => txn,
+            None => begin_read(db).await?,
+        };
+        let (txn, value) = SNAPSHOT.scope(None, work(txn)).await?;
+        *held = Some(txn);
+        return Ok(value);
+    }
+    let txn = begin_read(db).await?;
+    let (txn, value) = work(txn).await?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(value)
+}
+
+/// Begins a read-only transaction (see [`read`]).
+async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
     let db = db.clone();
-    let txn = uncancelled(async move {
+    uncancelled(async move {
         if is_postgres(db.get_database_backend()) {
             db.begin_with_config(
                 Some(IsolationLevel::RepeatableRead),
@@ -283,10 +338,7 @@ where
             db.begin().await
         }
     })
-    .await?;
-    let (txn, value) = work(txn).await?;
-    txn.commit().await.map_err(map_db_err)?;
-    Ok(value)
+    .await
 }
 
 /// Whether the database answers (readiness).
