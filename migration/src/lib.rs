@@ -16,6 +16,7 @@ mod m20261202_000002_webhook_scopes;
 mod m20261203_000001_read_path;
 mod m20261204_000001_feed_sequencer;
 mod m20261205_000001_region_rows;
+mod m20261207_000001_network_rows;
 pub mod rebuild;
 pub mod search;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_read_path::Migration),
             Box::new(m20261204_000001_feed_sequencer::Migration),
             Box::new(m20261205_000001_region_rows::Migration),
+            Box::new(m20261207_000001_network_rows::Migration),
         ]
     }
 }

@@ -5,8 +5,10 @@
 //! meets.
 //!
 //! A per-parent page is the list's page ([`resource::planned`]: the same visibility,
-//! filters, search, order and cursor), numbered per parent by a window function over the
-//! matching ids, cut at the page size, and only then joined to the rows.
+//! filters, search, order and cursor). On PostgreSQL each parent's page is a lateral
+//! subquery that stops at the page size (an index on the parent's column walked in page
+//! order); SQLite, which has no lateral subqueries, numbers the matching ids per parent by
+//! a window function, cuts them at the page size, and only then joins them to the rows.
 
 use std::collections::HashMap;
 
@@ -20,7 +22,7 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::service::Actor;
-use crate::service::db::{map_db_err, read};
+use crate::service::db::{is_postgres, map_db_err, read};
 use crate::service::resource::{self, Page, PageRequest, Planned, Resource, cut, id_of, planned};
 
 /// How rows of a resource belong to a parent.
@@ -107,51 +109,11 @@ pub async fn pages_per_parent<R: Resource>(
             column,
             order,
         } = planned::<R>(&txn, actor, filter, &page).await?;
-        let entity = R::Entity::default();
-        let table = entity.table_name();
-        let id = <R::Entity as Common>::id();
-        let (parent_table, parent_column) = parent_of(via, table);
-        let parent = Expr::col((Alias::new(parent_table), Alias::new(parent_column)));
-        let direction = match order {
-            sea_orm::Order::Desc => "DESC",
-            _ => "ASC",
+        let statement = if is_postgres(txn.get_database_backend()) {
+            laterally::<R>(query, via, &parents, column, order, page.limit)
+        } else {
+            windowed::<R>(query, via, &parents, column, order, page.limit)
         };
-        let mut keys = Vec::new();
-        if let Some(column) = column {
-            keys.push(format!(r#""{table}"."{}" {direction}"#, column.as_str()));
-        }
-        keys.push(format!(r#""{table}"."{}" {direction}"#, id.as_str()));
-        let number = format!(
-            r#"ROW_NUMBER() OVER (PARTITION BY "{parent_table}"."{parent_column}" ORDER BY {})"#,
-            keys.join(", ")
-        );
-        // The matching ids, numbered per parent in the page's order.
-        let mut numbered = query
-            .select_only()
-            .expr_as(parent.clone(), "parent_key")
-            .expr_as(Expr::col((entity, id)), "row_id")
-            .expr_as(Expr::cust(number), "rn")
-            .filter(parent.is_in(parents.iter().copied()))
-            .into_query();
-        linked(&mut numbered, via, table);
-        // Each parent's first `limit + 1` of them (one more tells whether there is a next
-        // page), joined to their rows.
-        let x = Alias::new("x");
-        let mut statement = Query::select();
-        for column in <R::Entity as EntityTrait>::Column::iter() {
-            statement.column((entity, column));
-        }
-        statement
-            .column((x.clone(), Alias::new("parent_key")))
-            .from_subquery(numbered, x.clone())
-            .join(
-                JoinType::InnerJoin,
-                entity,
-                Expr::col((entity, id)).equals((x.clone(), Alias::new("row_id"))),
-            )
-            .and_where(Expr::col((x.clone(), Alias::new("rn"))).lte(page.limit + 1))
-            .order_by((x.clone(), Alias::new("parent_key")), sea_orm::Order::Asc)
-            .order_by((x, Alias::new("rn")), sea_orm::Order::Asc);
         let found = txn.query_all(&statement).await.map_err(map_db_err)?;
         // Rows grouped by parent, in page order.
         let mut grouped: Vec<(Uuid, Vec<R::Model>)> = Vec::new();
@@ -182,6 +144,124 @@ pub async fn pages_per_parent<R: Resource>(
         Ok((txn, pages))
     })
     .await
+}
+
+/// The order keys of a page of `R` in `alias` (its sort column, then its id), as SQL.
+fn order_keys<R: Resource>(
+    alias: &str,
+    column: Option<<R::Entity as EntityTrait>::Column>,
+) -> Vec<String> {
+    let id = <R::Entity as Common>::id();
+    column
+        .into_iter()
+        .chain([id])
+        .map(|column| format!(r#""{alias}"."{}""#, column.as_str()))
+        .collect()
+}
+
+/// Each parent's first `limit + 1` rows of `query` (one more tells whether there is a
+/// next page), for PostgreSQL: per parent, a lateral subquery that walks an index on the
+/// parent's column in page order and stops at the page, so a parent costs its page, not
+/// its rows. Rows come with `parent_key`, grouped by parent in page order.
+fn laterally<R: Resource>(
+    query: sea_orm::Select<R::Entity>,
+    via: Via,
+    parents: &[Uuid],
+    column: Option<<R::Entity as EntityTrait>::Column>,
+    order: sea_orm::Order,
+    limit: u64,
+) -> SelectStatement {
+    let entity = R::Entity::default();
+    let table = entity.table_name();
+    let (parent_table, parent_column) = parent_of(via, table);
+    // `(VALUES (parent, ordinal), ...) AS "p"`: PostgreSQL names its columns column1, column2.
+    let p = Alias::new("p");
+    let x = Alias::new("x");
+    let mut page = query
+        .filter(
+            Expr::col((Alias::new(parent_table), Alias::new(parent_column)))
+                .equals((p.clone(), Alias::new("column1"))),
+        )
+        .into_query();
+    linked(&mut page, via, table);
+    for key in order_keys::<R>(table, column) {
+        page.order_by_expr(Expr::cust(key), order.clone());
+    }
+    page.limit(limit + 1);
+    let mut statement = Query::select();
+    for column in <R::Entity as EntityTrait>::Column::iter() {
+        statement.column((x.clone(), column));
+    }
+    statement
+        .expr_as(Expr::col((p.clone(), Alias::new("column1"))), "parent_key")
+        .from_values(
+            parents
+                .iter()
+                .enumerate()
+                .map(|(i, parent)| (*parent, i64::try_from(i).unwrap_or(i64::MAX))),
+            p.clone(),
+        )
+        .join_lateral(JoinType::InnerJoin, page, x, Expr::cust("TRUE"))
+        .order_by((p, Alias::new("column2")), sea_orm::Order::Asc);
+    for key in order_keys::<R>("x", column) {
+        statement.order_by_expr(Expr::cust(key), order.clone());
+    }
+    statement
+}
+
+/// [`laterally`] for SQLite, which has no lateral subqueries: the matching ids numbered
+/// per parent in page order by a window function, cut at `limit + 1` and only then joined
+/// to their rows.
+fn windowed<R: Resource>(
+    query: sea_orm::Select<R::Entity>,
+    via: Via,
+    parents: &[Uuid],
+    column: Option<<R::Entity as EntityTrait>::Column>,
+    order: sea_orm::Order,
+    limit: u64,
+) -> SelectStatement {
+    let entity = R::Entity::default();
+    let table = entity.table_name();
+    let id = <R::Entity as Common>::id();
+    let (parent_table, parent_column) = parent_of(via, table);
+    let parent = Expr::col((Alias::new(parent_table), Alias::new(parent_column)));
+    let direction = match order {
+        sea_orm::Order::Desc => " DESC",
+        _ => " ASC",
+    };
+    let keys: Vec<String> = order_keys::<R>(table, column)
+        .into_iter()
+        .map(|key| key + direction)
+        .collect();
+    let number = format!(
+        r#"ROW_NUMBER() OVER (PARTITION BY "{parent_table}"."{parent_column}" ORDER BY {})"#,
+        keys.join(", ")
+    );
+    let mut numbered = query
+        .select_only()
+        .expr_as(parent.clone(), "parent_key")
+        .expr_as(Expr::col((entity, id)), "row_id")
+        .expr_as(Expr::cust(number), "rn")
+        .filter(parent.is_in(parents.iter().copied()))
+        .into_query();
+    linked(&mut numbered, via, table);
+    let x = Alias::new("x");
+    let mut statement = Query::select();
+    for column in <R::Entity as EntityTrait>::Column::iter() {
+        statement.column((entity, column));
+    }
+    statement
+        .column((x.clone(), Alias::new("parent_key")))
+        .from_subquery(numbered, x.clone())
+        .join(
+            JoinType::InnerJoin,
+            entity,
+            Expr::col((entity, id)).equals((x.clone(), Alias::new("row_id"))),
+        )
+        .and_where(Expr::col((x.clone(), Alias::new("rn"))).lte(limit + 1))
+        .order_by((x.clone(), Alias::new("parent_key")), sea_orm::Order::Asc)
+        .order_by((x, Alias::new("rn")), sea_orm::Order::Asc);
+    statement
 }
 
 /// The table and column holding the parent's id, for rows of `table` belonging to it
