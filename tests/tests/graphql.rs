@@ -746,6 +746,55 @@ both_backends!(
     }
 );
 
+both_backends!(
+    /// A row under several parents is whole under each; a nested field whose arguments are
+    /// refused fails alone, not the fields read beside it; a batch runs in order, so a
+    /// query after a mutation sees its write.
+    async fn nested_reads_keep_to_their_own_field(backend) {
+        let Some(app) = TestApp::spawn_with(backend, |config| {
+            config.graphql_max_batch = 5;
+        }).await else { return };
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let writer = tests::token_for(&app, "provincie", "provincial_network", "read write:networks write:practice-examples", &[]).await;
+        let (first, second) = (api::service::seed::THEMES[6].0, api::service::seed::THEMES[7].0);
+        bulk(&app, &writer, "networks", vec![json!({
+            "externalId": "n-twice", "slug": "netwerk-twee-themas", "name": "Netwerk", "kind": "living_lab", "status": "active",
+            "regions": [{"regionCode": "GM0114", "role": "focus"}], "themes": [first, second],
+        })]).await;
+        bulk(&app, &writer, "practice-examples", vec![json!({
+            "externalId": "pe-1", "slug": "voorbeeld-1", "title": "Voorbeeld 1", "year": 2024,
+            "status": "published", "regionCode": "GM0114", "networkSlug": "netwerk-twee-themas",
+        })]).await;
+        // The network under both of its themes, whole under each.
+        let query = format!(r#"{{ a: theme(slug: "{first}") {{ networks(first: 50) {{ nodes {{ slug themeSlugs regions {{ role }} }} }} }}
+            b: theme(slug: "{second}") {{ networks(first: 50) {{ nodes {{ slug themeSlugs regions {{ role }} }} }} }} }}"#);
+        let answer = data(&app, &writer, &query, json!({})).await;
+        for alias in ["a", "b"] {
+            let nodes = answer[alias]["networks"]["nodes"].as_array().expect("nodes");
+            let network = nodes.iter().find(|n| n["slug"] == "netwerk-twee-themas").unwrap_or_else(|| panic!("{answer}"));
+            assert_eq!(network["themeSlugs"].as_array().map(Vec::len), Some(2), "{alias}: {answer}");
+            assert_eq!(network["regions"][0]["role"], "FOCUS", "{alias}: {answer}");
+        }
+        // A refused filter under one field; the same relation without it beside it.
+        let (status, answer) = gql(&app, &writer, r#"{ a: network(slug: "netwerk-twee-themas") { practiceExamples(first: 1, filter: {region: "XX9999"}) { nodes { title } } }
+            c: network(slug: "netwerk-twee-themas") { practiceExamples(first: 2) { nodes { title } } } }"#, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["data"]["c"]["practiceExamples"]["nodes"][0]["title"], "Voorbeeld 1", "{answer}");
+        let errors = answer["errors"].as_array().expect("errors");
+        assert!(!errors.is_empty() && errors.iter().all(|e| e["path"][0] == "a"), "{answer}");
+        // A mutation, then queries of what it wrote, in one batch.
+        let (status, _, batch) = tests::call(&app, &writer, reqwest::Method::POST, "/graphql", Some(json!([
+            {"query": r#"mutation { createPracticeExample(input: {slug: "in-een-batch", title: "In een batch", year: 2024, regionCode: "GM0114", networkSlug: "netwerk-twee-themas", status: PUBLISHED}) { practiceExample { slug } userErrors { field message } } }"#},
+            {"query": r#"{ practiceExample(slug: "in-een-batch") { title } }"#},
+            {"query": r#"{ network(slug: "netwerk-twee-themas") { practiceExamples(first: 1, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { title } } } }"#},
+        ]))).await;
+        assert_eq!(status, StatusCode::OK, "{batch}");
+        assert_eq!(batch[0]["data"]["createPracticeExample"]["practiceExample"]["slug"], "in-een-batch", "{batch}");
+        assert_eq!(batch[1]["data"]["practiceExample"]["title"], "In een batch", "{batch}");
+        assert_eq!(batch[2]["data"]["network"]["practiceExamples"]["nodes"][0]["title"], "In een batch", "{batch}");
+    }
+);
+
 /// The hex SHA-256 of `text`, as automatic persisted queries name a document.
 fn sha256(text: &str) -> String {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())

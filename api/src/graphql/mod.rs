@@ -227,7 +227,18 @@ async fn post_graphql(
         batch = batch.data(slot);
     }
     let loaders = relations::loaders(&state, &actor);
-    let answer = schema.execute_batch(batch.data(actor).data(loaders)).await;
+    let answer = match batch.data(actor).data(loaders) {
+        BatchRequest::Single(request) => BatchResponse::Single(schema.execute(request).await),
+        // One after another, in the order sent (async-graphql runs a batch's operations at
+        // once): an operation after a mutation sees its write.
+        BatchRequest::Batch(requests) => {
+            let mut answers = Vec::with_capacity(requests.len());
+            for request in requests {
+                answers.push(schema.execute(request).await);
+            }
+            BatchResponse::Batch(answers)
+        }
+    };
     respond(&headers, &answer)
 }
 

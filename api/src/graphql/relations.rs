@@ -159,13 +159,15 @@ impl<R: Resource> Loader<PerParent<R>> for Loaders
 where
     R::Dto: Clone,
 {
-    type Value = service::Page<R::Dto>;
+    /// Each field's own answer: a field whose arguments the service refuses fails alone,
+    /// not the other fields read in the same batch.
+    type Value = Result<service::Page<R::Dto>, Arc<Error>>;
     type Error = Arc<Error>;
 
     async fn load(
         &self,
         keys: &[PerParent<R>],
-    ) -> Result<HashMap<PerParent<R>, service::Page<R::Dto>>, Arc<Error>> {
+    ) -> Result<HashMap<PerParent<R>, Self::Value>, Arc<Error>> {
         let asked = by_field(keys);
         let mut answers = HashMap::with_capacity(keys.len());
         for (asking, parents) in asked {
@@ -177,14 +179,17 @@ where
                 &asking.filter,
                 asking.request.clone(),
             )
-            .await
-            .map_err(Arc::new)?;
-            for (parent, page) in pages {
-                let key = PerParent {
-                    asking: Arc::clone(&asking),
-                    parent,
-                };
-                answers.insert(key, page);
+            .await;
+            let key = |parent| PerParent {
+                asking: Arc::clone(&asking),
+                parent,
+            };
+            match pages {
+                Ok(pages) => answers.extend(pages.into_iter().map(|(p, page)| (key(p), Ok(page)))),
+                Err(error) => {
+                    let error = Arc::new(error);
+                    answers.extend(parents.iter().map(|p| (key(*p), Err(Arc::clone(&error)))));
+                }
             }
         }
         Ok(answers)
@@ -215,10 +220,14 @@ impl<R: Resource> Hash for CountOf<R> {
 }
 
 impl<R: Resource> Loader<CountOf<R>> for Loaders {
-    type Value = u64;
+    /// Each field's own answer, as [`PerParent`]'s.
+    type Value = Result<u64, Arc<Error>>;
     type Error = Arc<Error>;
 
-    async fn load(&self, keys: &[CountOf<R>]) -> Result<HashMap<CountOf<R>, u64>, Arc<Error>> {
+    async fn load(
+        &self,
+        keys: &[CountOf<R>],
+    ) -> Result<HashMap<CountOf<R>, Self::Value>, Arc<Error>> {
         let asked = by_field(keys.iter().map(|CountOf(key)| key));
         let mut answers = HashMap::with_capacity(keys.len());
         for (asking, parents) in asked {
@@ -230,14 +239,19 @@ impl<R: Resource> Loader<CountOf<R>> for Loaders {
                 &asking.filter,
                 asking.request.clone(),
             )
-            .await
-            .map_err(Arc::new)?;
-            for (parent, count) in counts {
-                let key = PerParent {
+            .await;
+            let key = |parent| {
+                CountOf(PerParent {
                     asking: Arc::clone(&asking),
                     parent,
-                };
-                answers.insert(CountOf(key), count);
+                })
+            };
+            match counts {
+                Ok(counts) => answers.extend(counts.into_iter().map(|(p, n)| (key(p), Ok(n)))),
+                Err(error) => {
+                    let error = Arc::new(error);
+                    answers.extend(parents.iter().map(|p| (key(*p), Err(Arc::clone(&error)))));
+                }
             }
         }
         Ok(answers)
@@ -288,6 +302,7 @@ where
     let page = loader
         .load_one(key.clone())
         .await
+        .and_then(Option::transpose)
         .map_err(|e| asked.error(&e))?
         .unwrap_or(service::Page {
             items: Vec::new(),
@@ -299,6 +314,7 @@ where
             loader
                 .load_one(key)
                 .await
+                .and_then(Option::transpose)
                 .map(Option::unwrap_or_default)
                 .map_err(|e| e.extend())
         })

@@ -10,7 +10,7 @@
 //! order); SQLite, which has no lateral subqueries, numbers the matching ids per parent by
 //! a window function, cuts them at the page size, and only then joins them to the rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use entity::Common;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement};
@@ -84,7 +84,10 @@ pub async fn pages_per_parent<R: Resource>(
     parents: &[Uuid],
     filter: &R::Filter,
     page: PageRequest,
-) -> Result<HashMap<Uuid, Page<R::Dto>>> {
+) -> Result<HashMap<Uuid, Page<R::Dto>>>
+where
+    R::Dto: Clone,
+{
     actor.require_read()?;
     resource::check_limit(page.limit)?;
     let parents = parents.to_vec();
@@ -109,10 +112,18 @@ pub async fn pages_per_parent<R: Resource>(
             column,
             order,
         } = planned::<R>(&txn, actor, filter, &page).await?;
+        let pages_of = PerParent::<R> {
+            query,
+            via,
+            parents: &parents,
+            column,
+            order,
+            limit: page.limit,
+        };
         let statement = if is_postgres(txn.get_database_backend()) {
-            laterally::<R>(query, via, &parents, column, order, page.limit)
+            pages_of.laterally()
         } else {
-            windowed::<R>(query, via, &parents, column, order, page.limit)
+            pages_of.windowed()
         };
         let found = txn.query_all(&statement).await.map_err(map_db_err)?;
         // Rows grouped by parent, in page order.
@@ -125,20 +136,35 @@ pub async fn pages_per_parent<R: Resource>(
                 _ => grouped.push((key, vec![row])),
             }
         }
+        // A row under several parents (a network of several themes) is built once and
+        // given to each.
         let mut cuts = Vec::with_capacity(grouped.len());
-        let mut all = Vec::new();
+        let mut unique = Vec::new();
+        let mut seen = HashSet::new();
         for (key, mut rows) in grouped {
             let next = cut::<R>(&mut rows, page.limit, column)?;
-            cuts.push((key, rows.len(), next));
-            all.extend(rows);
+            let ids = rows.iter().map(id_of::<R>).collect::<Result<Vec<_>>>()?;
+            for (row, id) in rows.into_iter().zip(&ids) {
+                if seen.insert(*id) {
+                    unique.push(row);
+                }
+            }
+            cuts.push((key, ids, next));
         }
-        let mut dtos = R::to_dtos(&txn, all).await?.into_iter();
-        for (key, count, next) in cuts {
+        let built: HashMap<Uuid, R::Dto> = unique
+            .iter()
+            .map(id_of::<R>)
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .zip(R::to_dtos(&txn, unique).await?)
+            .collect();
+        for (key, ids, next) in cuts {
             let page = pages.entry(key).or_insert_with(|| Page {
                 items: Vec::new(),
                 next: None,
             });
-            page.items.extend(dtos.by_ref().take(count));
+            page.items
+                .extend(ids.iter().filter_map(|id| built.get(id).cloned()));
             page.next = next;
         }
         Ok((txn, pages))
@@ -159,109 +185,128 @@ fn order_keys<R: Resource>(
         .collect()
 }
 
-/// Each parent's first `limit + 1` rows of `query` (one more tells whether there is a
-/// next page), for PostgreSQL: per parent, a lateral subquery that walks an index on the
-/// parent's column in page order and stops at the page, so a parent costs its page, not
-/// its rows. Rows come with `parent_key`, grouped by parent in page order.
-fn laterally<R: Resource>(
+/// The statement of a page of `R` per parent: each parent's first `limit + 1` rows of
+/// `query` (one more tells whether there is a next page) in page order, with `parent_key`,
+/// grouped by parent.
+struct PerParent<'a, R: Resource> {
+    /// The list's statement ([`Planned`]).
     query: sea_orm::Select<R::Entity>,
+    /// How a row belongs to a parent.
     via: Via,
-    parents: &[Uuid],
+    /// The parents.
+    parents: &'a [Uuid],
+    /// The sort column besides the id.
     column: Option<<R::Entity as EntityTrait>::Column>,
+    /// Ascending or descending.
     order: sea_orm::Order,
+    /// The page size.
     limit: u64,
-) -> SelectStatement {
-    let entity = R::Entity::default();
-    let table = entity.table_name();
-    let (parent_table, parent_column) = parent_of(via, table);
-    // `(VALUES (parent, ordinal), ...) AS "p"`: PostgreSQL names its columns column1, column2.
-    let p = Alias::new("p");
-    let x = Alias::new("x");
-    let mut page = query
-        .filter(
-            Expr::col((Alias::new(parent_table), Alias::new(parent_column)))
-                .equals((p.clone(), Alias::new("column1"))),
-        )
-        .into_query();
-    linked(&mut page, via, table);
-    for key in order_keys::<R>(table, column) {
-        page.order_by_expr(Expr::cust(key), order.clone());
-    }
-    page.limit(limit + 1);
-    let mut statement = Query::select();
-    for column in <R::Entity as EntityTrait>::Column::iter() {
-        statement.column((x.clone(), column));
-    }
-    statement
-        .expr_as(Expr::col((p.clone(), Alias::new("column1"))), "parent_key")
-        .from_values(
-            parents
-                .iter()
-                .enumerate()
-                .map(|(i, parent)| (*parent, i64::try_from(i).unwrap_or(i64::MAX))),
-            p.clone(),
-        )
-        .join_lateral(JoinType::InnerJoin, page, x, Expr::cust("TRUE"))
-        .order_by((p, Alias::new("column2")), sea_orm::Order::Asc);
-    for key in order_keys::<R>("x", column) {
-        statement.order_by_expr(Expr::cust(key), order.clone());
-    }
-    statement
 }
 
-/// [`laterally`] for SQLite, which has no lateral subqueries: the matching ids numbered
-/// per parent in page order by a window function, cut at `limit + 1` and only then joined
-/// to their rows.
-fn windowed<R: Resource>(
-    query: sea_orm::Select<R::Entity>,
-    via: Via,
-    parents: &[Uuid],
-    column: Option<<R::Entity as EntityTrait>::Column>,
-    order: sea_orm::Order,
-    limit: u64,
-) -> SelectStatement {
-    let entity = R::Entity::default();
-    let table = entity.table_name();
-    let id = <R::Entity as Common>::id();
-    let (parent_table, parent_column) = parent_of(via, table);
-    let parent = Expr::col((Alias::new(parent_table), Alias::new(parent_column)));
-    let direction = match order {
-        sea_orm::Order::Desc => " DESC",
-        _ => " ASC",
-    };
-    let keys: Vec<String> = order_keys::<R>(table, column)
-        .into_iter()
-        .map(|key| key + direction)
-        .collect();
-    let number = format!(
-        r#"ROW_NUMBER() OVER (PARTITION BY "{parent_table}"."{parent_column}" ORDER BY {})"#,
-        keys.join(", ")
-    );
-    let mut numbered = query
-        .select_only()
-        .expr_as(parent.clone(), "parent_key")
-        .expr_as(Expr::col((entity, id)), "row_id")
-        .expr_as(Expr::cust(number), "rn")
-        .filter(parent.is_in(parents.iter().copied()))
-        .into_query();
-    linked(&mut numbered, via, table);
-    let x = Alias::new("x");
-    let mut statement = Query::select();
-    for column in <R::Entity as EntityTrait>::Column::iter() {
-        statement.column((entity, column));
+impl<R: Resource> PerParent<'_, R> {
+    /// For PostgreSQL: per parent, a lateral subquery that walks an index on the parent's
+    /// column in page order and stops at the page, so a parent costs its page, not its rows.
+    fn laterally(self) -> SelectStatement {
+        let Self {
+            query,
+            via,
+            parents,
+            column,
+            order,
+            limit,
+        } = self;
+        let entity = R::Entity::default();
+        let table = entity.table_name();
+        let (parent_table, parent_column) = parent_of(via, table);
+        // `(VALUES (parent, ordinal), ...) AS "p"`: PostgreSQL names its columns column1, column2.
+        let p = Alias::new("p");
+        let x = Alias::new("x");
+        let mut page = query
+            .filter(
+                Expr::col((Alias::new(parent_table), Alias::new(parent_column)))
+                    .equals((p.clone(), Alias::new("column1"))),
+            )
+            .into_query();
+        linked(&mut page, via, table);
+        for key in order_keys::<R>(table, column) {
+            page.order_by_expr(Expr::cust(key), order.clone());
+        }
+        page.limit(limit + 1);
+        let mut statement = Query::select();
+        for column in <R::Entity as EntityTrait>::Column::iter() {
+            statement.column((x.clone(), column));
+        }
+        statement
+            .expr_as(Expr::col((p.clone(), Alias::new("column1"))), "parent_key")
+            .from_values(
+                parents
+                    .iter()
+                    .enumerate()
+                    .map(|(i, parent)| (*parent, i64::try_from(i).unwrap_or(i64::MAX))),
+                p.clone(),
+            )
+            .join_lateral(JoinType::InnerJoin, page, x, Expr::cust("TRUE"))
+            .order_by((p, Alias::new("column2")), sea_orm::Order::Asc);
+        for key in order_keys::<R>("x", column) {
+            statement.order_by_expr(Expr::cust(key), order.clone());
+        }
+        statement
     }
-    statement
-        .column((x.clone(), Alias::new("parent_key")))
-        .from_subquery(numbered, x.clone())
-        .join(
-            JoinType::InnerJoin,
-            entity,
-            Expr::col((entity, id)).equals((x.clone(), Alias::new("row_id"))),
-        )
-        .and_where(Expr::col((x.clone(), Alias::new("rn"))).lte(limit + 1))
-        .order_by((x.clone(), Alias::new("parent_key")), sea_orm::Order::Asc)
-        .order_by((x, Alias::new("rn")), sea_orm::Order::Asc);
-    statement
+
+    /// For SQLite, which has no lateral subqueries: the matching ids numbered per parent in
+    /// page order by a window function, cut at `limit + 1` and only then joined to their rows.
+    fn windowed(self) -> SelectStatement {
+        let Self {
+            query,
+            via,
+            parents,
+            column,
+            order,
+            limit,
+        } = self;
+        let entity = R::Entity::default();
+        let table = entity.table_name();
+        let id = <R::Entity as Common>::id();
+        let (parent_table, parent_column) = parent_of(via, table);
+        let parent = Expr::col((Alias::new(parent_table), Alias::new(parent_column)));
+        let direction = match order {
+            sea_orm::Order::Desc => " DESC",
+            _ => " ASC",
+        };
+        let keys: Vec<String> = order_keys::<R>(table, column)
+            .into_iter()
+            .map(|key| key + direction)
+            .collect();
+        let number = format!(
+            r#"ROW_NUMBER() OVER (PARTITION BY "{parent_table}"."{parent_column}" ORDER BY {})"#,
+            keys.join(", ")
+        );
+        let mut numbered = query
+            .select_only()
+            .expr_as(parent.clone(), "parent_key")
+            .expr_as(Expr::col((entity, id)), "row_id")
+            .expr_as(Expr::cust(number), "rn")
+            .filter(parent.is_in(parents.iter().copied()))
+            .into_query();
+        linked(&mut numbered, via, table);
+        let x = Alias::new("x");
+        let mut statement = Query::select();
+        for column in <R::Entity as EntityTrait>::Column::iter() {
+            statement.column((entity, column));
+        }
+        statement
+            .column((x.clone(), Alias::new("parent_key")))
+            .from_subquery(numbered, x.clone())
+            .join(
+                JoinType::InnerJoin,
+                entity,
+                Expr::col((entity, id)).equals((x.clone(), Alias::new("row_id"))),
+            )
+            .and_where(Expr::col((x.clone(), Alias::new("rn"))).lte(limit + 1))
+            .order_by((x.clone(), Alias::new("parent_key")), sea_orm::Order::Asc)
+            .order_by((x, Alias::new("rn")), sea_orm::Order::Asc);
+        statement
+    }
 }
 
 /// The table and column holding the parent's id, for rows of `table` belonging to it
