@@ -285,6 +285,10 @@ both_backends!(
             ("{ networks(after: \"bm90IGEgY3Vyc29y\") { edges { cursor } } }", "after"),
             ("{ networks(first: 2, last: 2) { edges { cursor } } }", "last"),
             ("{ stats { networks(groupBy: YEAR, search: \"x\") { groups { key } } } }", "search"),
+            // What no row can hold, which PostgreSQL would refuse to compare.
+            ("{ practiceExamples(filter: {collection: \"a\\u0000b\"}) { edges { cursor } } }", "filter.collection"),
+            ("{ practiceExamples(updatedSince: \"-262143-01-01T00:00:00Z\") { edges { cursor } } }", "updatedSince"),
+            ("{ stats { practiceExamples(groupBy: YEAR, updatedSince: \"+20000-01-01T00:00:00Z\") { groups { key } } } }", "updatedSince"),
         ] {
             let refused = error(&app, &token, query, json!({})).await;
             assert_eq!(refused["extensions"]["code"], "validation_failed", "{query}: {refused}");

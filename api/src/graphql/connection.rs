@@ -96,7 +96,7 @@ pub struct Asked {
     /// The order the caller asked for.
     sort: Sort,
     /// How the service's parameter names are named here (`limit` is `first`, ...).
-    names: [(&'static str, &'static str); 4],
+    names: [(&'static str, &'static str); 5],
 }
 
 impl Asked {
@@ -119,6 +119,7 @@ impl Asked {
             ("cursor", cursor_name),
             ("q", "search"),
             ("sort", "orderBy"),
+            ("updatedSince", "updatedSince"),
         ];
         let size = if backward { paging.last } else { paging.first }.unwrap_or(DEFAULT_PAGE);
         // The service refuses a size outside 1 to 500 (naming it); a negative one cannot

@@ -366,6 +366,7 @@ async fn counted<R: Counted>(
             e,
             &[
                 ("q", "search"),
+                ("updatedSince", "updatedSince"),
                 ("groupBy", "groupBy"),
                 ("regionLevel", "regionLevel"),
             ],

@@ -237,6 +237,10 @@ impl Resource for PracticeExamples {
         conn: &C,
         filter: &PracticeExampleFilter,
     ) -> Result<Condition> {
+        // A collection is matched exactly: what no practice example can hold is refused.
+        let mut check = Check::new();
+        check.opt_line("collection", &filter.collection);
+        check.finish()?;
         let mut condition = Condition::all()
             .add_option(
                 filter

@@ -1096,6 +1096,23 @@ pub(crate) struct Planned<R: Resource> {
     pub order: sea_orm::Order,
 }
 
+/// The rows of `R` changed at or after `since` (`updatedSince`), all when `None`. A time
+/// before the year 1 or after 9999 is refused: no row has one, and PostgreSQL cannot hold
+/// every time that can be sent.
+pub(crate) fn changed_since<R: Resource>(since: Option<DateTime<Utc>>) -> Result<Condition> {
+    use chrono::Datelike;
+    let Some(since) = since else {
+        return Ok(Condition::all());
+    };
+    if !(1..=9999).contains(&since.year()) {
+        return Err(Error::invalid(
+            "updatedSince",
+            "must be a time between the years 1 and 9999",
+        ));
+    }
+    Ok(Condition::all().add(<R::Entity as Common>::updated_at().gte(since)))
+}
+
 /// Plans a page of `R` under `filter` for `actor` (see [`Planned`]).
 pub(crate) async fn planned<R: Resource>(
     txn: &DatabaseTransaction,
@@ -1136,9 +1153,7 @@ pub(crate) async fn planned<R: Resource>(
         .filter(R::visible(actor))
         .filter(R::default_condition(actor, filter))
         .filter(R::condition(txn, filter).await?);
-    if let Some(since) = page.updated_since {
-        query = query.filter(<R::Entity as Common>::updated_at().gte(since));
-    }
+    query = query.filter(changed_since::<R>(page.updated_since)?);
     if let Some(q) = &page.q {
         query = query.filter(search_condition::<R>(backend, q)?);
     }

@@ -147,9 +147,9 @@ async fn stats_in<R: Counted>(
             .filter(R::visible(actor))
             .filter(R::default_condition(actor, filter))
             .filter(R::condition(txn, filter).await?);
-        if let Some(since) = page.updated_since {
-            rows = rows.filter(<R::Entity as Common>::updated_at().gte(since));
-        }
+        rows = rows.filter(crate::service::resource::changed_since::<R>(
+            page.updated_since,
+        )?);
         if let Some(q) = &page.q {
             rows = rows.filter(search_condition::<R>(backend, q)?);
         }
