@@ -163,6 +163,11 @@ pub struct Config {
     #[arg(long, env = "LEERNET_MAX_CONNECTIONS", default_value_t = 512)]
     pub max_connections: usize,
 
+    /// Address to serve Prometheus metrics on (`GET /metrics`), apart from the API's so
+    /// that partners never reach it; unset, metrics are not served.
+    #[arg(long, env = "LEERNET_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Requests running at once (the health checks not counted); one more is answered 503
     /// with `Retry-After` at once rather than queued behind them.
     #[arg(long, env = "LEERNET_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
@@ -394,6 +399,7 @@ impl Config {
             keep_alive_timeout: Duration::from_secs(75).into(),
             max_connections: 512,
             max_concurrent_requests: 256,
+            metrics_addr: None,
             tokens: TokenConfig {
                 public_url: None,
                 token_audience: crate::auth::DEFAULT_AUDIENCE.to_owned(),

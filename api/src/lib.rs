@@ -13,6 +13,7 @@ pub mod connections;
 pub mod dto;
 pub mod error;
 pub mod graphql;
+pub mod prometheus;
 pub mod rest;
 pub mod service;
 pub mod state;
@@ -266,6 +267,7 @@ impl Server {
             config.webhook_poll_interval.into(),
             stopping.subscribe(),
         ));
+        prometheus::serve(self.state.clone(), config.metrics_addr).await?;
         connections::serve(self.listener, app(self.state), limits, shutdown, grace).await;
         // Websockets close; the webhook worker finishes the delivery it is making (bounded
         // by its timeout).

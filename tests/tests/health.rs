@@ -97,3 +97,75 @@ both_backends!(
         }
     }
 );
+
+/// The value of the sample of `metric` whose line holds every one of `labels`, 0 when
+/// there is none.
+fn sample(text: &str, metric: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|line| {
+            line.starts_with(&format!("{metric}{{")) || line.starts_with(&format!("{metric} "))
+        })
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+both_backends!(
+    /// `/metrics` answers on its own address only, and each metric moves when its event
+    /// happens: requests by route template and status, GraphQL operations by name with
+    /// their cost, rate-limit refusals, the response cache, the pool and the feed.
+    async fn metrics_are_served_apart_and_move_with_their_events(backend) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let Some(app) = tests::TestApp::spawn_with(backend, |config| {
+            config.metrics_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+            config.rate_limit_per_minute = 12;
+        }).await else { return };
+        // Seeded, so that the feed has a position to key cached answers by.
+        api::service::seed::seed(&app.db, &api::service::Actor::system()).await.expect("seed");
+        let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+        let scrape = || async {
+            let response = reqwest::get(&metrics_url).await.expect("GET /metrics");
+            assert_eq!(response.status(), 200);
+            assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("text/plain"));
+            response.text().await.expect("text")
+        };
+        // Not on the API's address.
+        let public = app.client.get(app.url("/metrics")).send().await.expect("GET");
+        assert_eq!(public.status(), 404);
+        let token = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let before = scrape().await;
+        let route = ["route=\"/api/v1/themes\"", "status=\"200\""];
+        for _ in 0..2 {
+            let (status, _, _) = tests::call(&app, &token, reqwest::Method::GET, "/api/v1/themes", None).await;
+            assert_eq!(status, 200);
+        }
+        let (status, _, answer) = tests::call(&app, &token, reqwest::Method::POST, "/graphql",
+            Some(serde_json::json!({"query": "query Probe { themes(first: 2) { nodes { slug } } }", "operationName": "Probe"}))).await;
+        assert_eq!(status, 200, "{answer}");
+        // Past the rate limit.
+        let mut refused = false;
+        for _ in 0..20 {
+            let (status, _, _) = tests::call(&app, &token, reqwest::Method::GET, "/api/v1/themes", None).await;
+            if status == 429 {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "the rate limit refused a call");
+        let after = scrape().await;
+        let moved = |metric: &str, labels: &[&str]| sample(&after, metric, labels) - sample(&before, metric, labels);
+        assert!(moved("leernet_http_requests_total", &route) >= 2.0, "{after}");
+        assert!(moved("leernet_http_request_duration_seconds_count", &["route=\"/api/v1/themes\""]) >= 2.0, "{after}");
+        assert!(moved("leernet_http_requests_total", &["route=\"/api/v1/themes\"", "status=\"429\""]) >= 1.0, "{after}");
+        assert!(moved("leernet_graphql_operations_total", &["operation=\"Probe\""]) >= 1.0, "{after}");
+        assert!(moved("leernet_graphql_operation_cost_count", &["operation=\"Probe\""]) >= 1.0, "{after}");
+        assert!(moved("leernet_rate_limit_refusals_total", &[]) >= 1.0, "{after}");
+        // The second list of themes was answered from the cache.
+        assert!(moved("leernet_response_cache_hits_total", &[]) >= 1.0, "{after}");
+        assert!(sample(&after, "leernet_db_pool_connections", &["state=\"idle\""]) + sample(&after, "leernet_db_pool_connections", &["state=\"in_use\""]) >= 1.0, "{after}");
+        assert_eq!(sample(&after, "leernet_db_up", &[]), 1.0, "{after}");
+        assert!(after.contains("leernet_feed_head_position "), "{after}");
+        // No path of a request is a label, only its route template.
+        assert!(!after.contains("route=\"/api/v1/themes/"), "{after}");
+    }
+);

@@ -69,6 +69,7 @@ impl ApiLimits {
         let seconds_per_call = 60.0 / f64::from(self.per_minute);
         let calls = NonZeroU32::new(calls).unwrap_or(NonZeroU32::MIN);
         let Ok(outcome) = self.limiter.check_key_n(&partner, calls) else {
+            crate::prometheus::rate_limited();
             return Err((
                 RateInfo {
                     limit: self.per_minute,
@@ -90,6 +91,7 @@ impl ApiLimits {
                 })
             }
             Err(not_until) => {
+                crate::prometheus::rate_limited();
                 // Rounded up: a retry at `Retry-After` must find a call allowed. With none
                 // left, the quota is "reset" (for the next call) at that same moment.
                 let wait = not_until

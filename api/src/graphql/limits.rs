@@ -402,8 +402,14 @@ impl Extension for Metered {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> async_graphql::Response {
+        let started = std::time::Instant::now();
         let mut response = next.run(ctx, operation_name).await;
         let charged = *self.cost.lock().unwrap_or_else(|e| e.into_inner());
+        crate::prometheus::graphql_operation(
+            operation_name,
+            started.elapsed().as_secs_f64(),
+            charged.map(|charged| charged.cost),
+        );
         if let Some(charged) = charged {
             let mut cost = IndexMap::new();
             cost.insert(Name::new("requestedQueryCost"), Value::from(charged.cost));

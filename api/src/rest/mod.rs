@@ -78,6 +78,7 @@ pub fn app(state: AppState, faces: Router<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn(crate::auth::ratelimit::headers))
         .layer(axum::middleware::from_fn(server_timing))
+        .layer(axum::middleware::from_fn(crate::prometheus::track))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(axum::middleware::from_fn(etag_per_coding))
         .layer(axum::middleware::from_fn(move |request, next| {

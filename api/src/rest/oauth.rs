@@ -279,6 +279,7 @@ async fn token(
         Ok(issued) => issued,
         Err(error) => return error.into_response(),
     };
+    crate::prometheus::token_issued("client_credentials");
     (
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),

@@ -139,8 +139,10 @@ impl ReadCache {
             });
         if found.is_some() {
             state.hits += 1;
+            metrics::counter!("leernet_response_cache_hits_total").increment(1);
         } else {
             state.misses += 1;
+            metrics::counter!("leernet_response_cache_misses_total").increment(1);
         }
         found
     }
