@@ -4,7 +4,8 @@
 //!
 //! Counted as things happen: requests by route template, method and status, with their
 //! latency ([`track`]); GraphQL operations by name, with their latency and cost
-//! ([`graphql_operation`]); rate-limit refusals; tokens issued; the response cache's hits
+//! ([`graphql_operation`]); rate-limit refusals; tokens issued and refused by reason;
+//! webhook deliveries by outcome; the response cache's hits
 //! and misses. Read when scraped ([`scrape`]): the database pool's connections in use and
 //! idle, whether the database answers, the change feed's newest position, and the
 //! response cache's entries and bytes.
@@ -203,4 +204,23 @@ pub fn rate_limited() {
 /// Counts an access token issued.
 pub fn token_issued(grant: &'static str) {
     metrics::counter!("leernet_tokens_issued_total", "grant" => grant).increment(1);
+}
+
+/// Counts a request refused for its token: `missing`, `malformed` (not `Bearer <token>`),
+/// `invalid` (signature, issuer, audience, expiry or form) or `revoked` (its partner
+/// revoked or unknown).
+pub fn token_refused(reason: &'static str) {
+    metrics::counter!("leernet_token_refusals_total", "reason" => reason).increment(1);
+}
+
+/// Counts a webhook delivery attempt by its outcome.
+pub fn webhook_delivery(delivered: bool) {
+    let outcome = if delivered { "delivered" } else { "failed" };
+    metrics::counter!("leernet_webhook_deliveries_total", "outcome" => outcome).increment(1);
+}
+
+/// What `/metrics` would show of the metrics counted so far in this process (without the
+/// values read when scraped).
+pub fn render() -> String {
+    handle().render()
 }

@@ -152,6 +152,11 @@ both_backends!(
             }
         }
         assert!(refused, "the rate limit refused a call");
+        // A token that does not verify, and none.
+        let forged = app.client.get(app.url("/api/v1/themes")).bearer_auth("not.a.token").send().await.expect("GET");
+        assert_eq!(forged.status(), 401);
+        let anonymous = app.client.get(app.url("/api/v1/themes")).send().await.expect("GET");
+        assert_eq!(anonymous.status(), 401);
         let after = scrape().await;
         let moved = |metric: &str, labels: &[&str]| sample(&after, metric, labels) - sample(&before, metric, labels);
         assert!(moved("leernet_http_requests_total", &route) >= 2.0, "{after}");
@@ -160,6 +165,8 @@ both_backends!(
         assert!(moved("leernet_graphql_operations_total", &["operation=\"Probe\""]) >= 1.0, "{after}");
         assert!(moved("leernet_graphql_operation_cost_count", &["operation=\"Probe\""]) >= 1.0, "{after}");
         assert!(moved("leernet_rate_limit_refusals_total", &[]) >= 1.0, "{after}");
+        assert!(moved("leernet_token_refusals_total", &["reason=\"invalid\""]) >= 1.0, "{after}");
+        assert!(moved("leernet_token_refusals_total", &["reason=\"missing\""]) >= 1.0, "{after}");
         // The second list of themes was answered from the cache.
         assert!(moved("leernet_response_cache_hits_total", &[]) >= 1.0, "{after}");
         assert!(sample(&after, "leernet_db_pool_connections", &["state=\"idle\""]) + sample(&after, "leernet_db_pool_connections", &["state=\"in_use\""]) >= 1.0, "{after}");

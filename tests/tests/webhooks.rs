@@ -135,6 +135,13 @@ both_backends!(
     async fn changes_arrive_signed_in_order_after_a_failure_and_a_timeout(backend) {
         let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_timeout = Duration::from_millis(500).into()).await else { return };
         let (url, received) = receiver(Script::FailThenHangThenOk).await;
+        let attempts = |outcome: &str| -> f64 {
+            let label = format!("leernet_webhook_deliveries_total{{outcome=\"{outcome}\"}} ");
+            api::prometheus::render().lines()
+                .find_map(|line| line.strip_prefix(&label)?.parse().ok())
+                .unwrap_or(0.0)
+        };
+        let before = (attempts("delivered"), attempts("failed"));
         let province = token(&app, "provincie", "read changes:read webhooks:manage write:themes").await;
         let secret = "een-lang-gedeeld-geheim";
         let (status, hook) = post(&app, &province, "/api/v1/webhooks", json!({"url": url, "types": ["themes"], "secret": secret})).await;
@@ -152,6 +159,8 @@ both_backends!(
         let slugs: Vec<&str> = delivered.iter().map(|e| e["data"]["data"]["slug"].as_str().expect("slug")).collect();
         assert_eq!(slugs, ["voeding", "rookvrij", "bewegen"], "{slugs:?}");
         assert_eq!(received.1.load(std::sync::atomic::Ordering::SeqCst), 5, "a failure, a timeout, three deliveries");
+        // Counted by outcome (the metrics are the process's: other tests may add to them).
+        assert!(attempts("delivered") - before.0 >= 3.0 && attempts("failed") - before.1 >= 2.0, "{}", api::prometheus::render());
         let event = &delivered[0];
         assert_eq!((event["specversion"].as_str(), event["type"].as_str()), (Some("1.0"), Some("nl.leernet.themes.upserted")));
         assert_eq!(event["subject"], event["data"]["id"]);

@@ -91,6 +91,7 @@ pub async fn authenticate(
     request_id: Option<String>,
 ) -> Result<Actor, Refusal> {
     let Some(value) = authorization else {
+        crate::prometheus::token_refused("missing");
         return Err(unauthenticated(
             false,
             "an access token is required: send Authorization: Bearer <token> (get one at /oauth/token)",
@@ -100,7 +101,10 @@ pub async fn authenticate(
         .split_once(' ')
         .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()))
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| unauthenticated(true, "the Authorization header must be Bearer <token>"))?;
+        .ok_or_else(|| {
+            crate::prometheus::token_refused("malformed");
+            unauthenticated(true, "the Authorization header must be Bearer <token>")
+        })?;
     let verified = verify(
         &state.keys,
         &state.external_issuers,
@@ -110,7 +114,10 @@ pub async fn authenticate(
         token,
     )
     .await
-    .map_err(|invalid| unauthenticated(true, invalid.0))?;
+    .map_err(|invalid| {
+        crate::prometheus::token_refused("invalid");
+        unauthenticated(true, invalid.0)
+    })?;
     let actor = match &verified.subject {
         Subject::Partner(id) => {
             partners::actor(&state.db, *id, verified.scopes.as_deref(), request_id).await
@@ -128,10 +135,13 @@ pub async fn authenticate(
     };
     match actor {
         Ok(Some(actor)) => Ok(actor),
-        Ok(None) => Err(unauthenticated(
-            true,
-            "the token's partner is revoked or unknown, or not bound to its issuer",
-        )),
+        Ok(None) => {
+            crate::prometheus::token_refused("revoked");
+            Err(unauthenticated(
+                true,
+                "the token's partner is revoked or unknown, or not bound to its issuer",
+            ))
+        }
         Err(error) => Err(Refusal::Failed(error)),
     }
 }

@@ -178,6 +178,7 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
             let (state, client) = (state.clone(), client.clone());
             sending.spawn(async move {
                 let outcome = attempt(&state, &client, &delivery).await;
+                crate::prometheus::webhook_delivery(matches!(outcome, Outcome::Delivered(_)));
                 if let Outcome::Failed(_, reason) = &outcome {
                     tracing::info!(delivery = delivery.id, webhook = %delivery.webhook_id, %reason, "webhook delivery failed");
                 }
