@@ -3,7 +3,7 @@
 //! assignment's programmes, and so on. Each is read through a [`DataLoader`] that gathers
 //! the keys of every object at one level of the answer and reads them together: a related
 //! object by id ([`related::get_many`]), a connection's page per parent
-//! ([`related::pages_per_parent`], one window-function statement for all parents). So the
+//! ([`related::pages_per_parent`], one statement for all parents). So the
 //! number of statements a query runs depends on its shape, never on how many rows it meets.
 //!
 //! Nested connections have the root connections' arguments (`first`/`after`,
