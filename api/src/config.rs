@@ -168,6 +168,13 @@ pub struct Config {
     #[arg(long, env = "LEERNET_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// A secret of at least 32 characters with which `GET /metrics` is also served on the
+    /// API's address, to a scraper sending `Authorization: Bearer <secret>` (for a platform
+    /// that reaches an instance on one port only); unset, the API's address has no
+    /// `/metrics`. Prefer the environment variable: a flag shows in the process list.
+    #[arg(long, env = "LEERNET_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<MetricsToken>,
+
     /// Requests running at once (the health checks not counted); one more is answered 503
     /// with `Retry-After` at once rather than queued behind them.
     #[arg(long, env = "LEERNET_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
@@ -400,6 +407,7 @@ impl Config {
             max_connections: 512,
             max_concurrent_requests: 256,
             metrics_addr: None,
+            metrics_token: None,
             tokens: TokenConfig {
                 public_url: None,
                 token_audience: crate::auth::DEFAULT_AUDIENCE.to_owned(),
@@ -448,6 +456,11 @@ impl Config {
             if Duration::from(value).is_zero() {
                 bail!("{flag} must be longer than 0s");
             }
+        }
+        if let Some(token) = &self.metrics_token
+            && token.0.chars().count() < 32
+        {
+            bail!("--metrics-token (LEERNET_METRICS_TOKEN) must be at least 32 characters long");
         }
         if self.max_concurrent_requests == 0 {
             bail!("--max-concurrent-requests (LEERNET_MAX_CONCURRENT_REQUESTS) must be at least 1");
@@ -503,6 +516,25 @@ impl Config {
 /// Names of parameters that carry a password in a database URL's query or a key=value
 /// connection string (libpq's `password` and `sslpassword`, and common short forms).
 const SECRET_PARAMETERS: &[&str] = &["password", "pass", "pwd", "sslpassword"];
+
+/// The scraper's secret for `/metrics` on the API's address (`--metrics-token`), never
+/// shown in a log or a debug print.
+#[derive(Clone)]
+pub struct MetricsToken(pub String);
+
+impl std::str::FromStr for MetricsToken {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(..)")
+    }
+}
 
 /// A database URL with every credential replaced by `***`, for messages and logs: the
 /// password of the user info (`postgres://user:***@host`) and the value of every

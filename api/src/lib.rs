@@ -37,8 +37,8 @@ use crate::state::AppState;
 /// The whole HTTP application over `state`: REST's face and GraphQL's, neither knowing the
 /// other, under the middleware every response passes ([`rest::app`]).
 pub fn app(state: AppState) -> axum::Router {
-    let graphql = graphql::routes(&state);
-    rest::app(state, graphql)
+    let faces = graphql::routes(&state).merge(prometheus::routes(&state));
+    rest::app(state, faces)
 }
 
 /// The `leernet` program: parse the command line, run it, and turn a failure into one line

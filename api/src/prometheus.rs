@@ -12,18 +12,21 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 use sea_orm::DbBackend;
 
+use crate::error::Error;
 use crate::service::cache::version_of;
 use crate::service::changes::FEED_TYPES;
 use crate::state::AppState;
@@ -46,7 +49,10 @@ const MAX_OPERATION_NAMES: usize = 200;
 fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new();
+        // Gauges are set when scraped: one not set for a minute (a deleted webhook's
+        // queue) is gone from the output.
+        let builder = PrometheusBuilder::new()
+            .idle_timeout(MetricKindMask::GAUGE, Some(Duration::from_secs(60)));
         let builder = match builder
             .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), SECONDS)
             .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_cost".to_owned()), COSTS))
@@ -91,6 +97,46 @@ pub async fn serve(state: AppState, addr: Option<SocketAddr>) -> anyhow::Result<
     Ok(())
 }
 
+/// `GET /metrics` on the API's address, when `--metrics-token` is set: for a scraper that
+/// sends the token as a bearer credential, compared in constant time; anyone else gets a
+/// 401, counted as a refused token. Without the setting the route does not exist (404).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    if state.config.metrics_token.is_none() {
+        return Router::new();
+    }
+    Router::new().route("/metrics", get(scrape_with_token))
+}
+
+async fn scrape_with_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(expected) = &state.config.metrics_token else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let matches = presented.len() == expected.0.len()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(
+            presented.as_bytes(),
+            expected.0.as_bytes(),
+        )
+        .is_ok();
+    if !matches {
+        token_refused("metrics");
+        let mut response = Error::Unauthorized(
+            "the metrics need the scraper's token (--metrics-token) as `Authorization: Bearer <token>`".to_owned(),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"leernet-metrics\""),
+        );
+        return response;
+    }
+    scrape(State(state)).await
+}
+
 /// `GET /metrics`: what was counted, with the pool, the feed and the cache read now.
 async fn scrape(State(state): State<AppState>) -> Response {
     let (size, idle) = match state.db.get_database_backend() {
@@ -108,6 +154,7 @@ async fn scrape(State(state): State<AppState>) -> Response {
     metrics::gauge!("leernet_db_pool_connections", "state" => "in_use")
         .set(f64::from(size.saturating_sub(idle)));
     metrics::gauge!("leernet_db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("leernet_db_pool_waiting").set(WAITING.load(Ordering::Relaxed).max(0) as f64);
     metrics::gauge!("leernet_db_pool_max_connections").set(f64::from(
         state
             .config
@@ -121,6 +168,24 @@ async fn scrape(State(state): State<AppState>) -> Response {
             metrics::gauge!("leernet_db_up").set(1.0);
         }
         Err(_) => metrics::gauge!("leernet_db_up").set(0.0),
+    }
+    // A webhook deleted since the last scrape keeps its last values until the process
+    // restarts; a scrape that cannot read the queues leaves them as they were.
+    match crate::service::webhooks::queues(&state.db).await {
+        Err(error) => {
+            tracing::debug!(%error, "the webhook queues could not be read for the metrics")
+        }
+        Ok(queues) => {
+            for queue in queues {
+                let webhook = queue.webhook_id.to_string();
+                metrics::gauge!("leernet_webhook_queue_depth", "webhook" => webhook.clone())
+                    .set(queue.pending as f64);
+                if let Some(position) = queue.delivered_position {
+                    metrics::gauge!("leernet_webhook_delivered_position", "webhook" => webhook)
+                        .set(position as f64);
+                }
+            }
+        }
     }
     let cache = state.cache.stats();
     metrics::gauge!("leernet_response_cache_entries").set(cache.entries as f64);
@@ -207,8 +272,8 @@ pub fn token_issued(grant: &'static str) {
 }
 
 /// Counts a request refused for its token: `missing`, `malformed` (not `Bearer <token>`),
-/// `invalid` (signature, issuer, audience, expiry or form) or `revoked` (its partner
-/// revoked or unknown).
+/// `invalid` (signature, issuer, audience, expiry or form), `revoked` (its partner
+/// revoked or unknown) or `metrics` (not the scraper's token on `/metrics`).
 pub fn token_refused(reason: &'static str) {
     metrics::counter!("leernet_token_refusals_total", "reason" => reason).increment(1);
 }
@@ -217,6 +282,30 @@ pub fn token_refused(reason: &'static str) {
 pub fn webhook_delivery(delivered: bool) {
     let outcome = if delivered { "delivered" } else { "failed" };
     metrics::counter!("leernet_webhook_deliveries_total", "outcome" => outcome).increment(1);
+}
+
+/// Transactions waiting for a pooled connection to begin (see [`acquiring`]).
+static WAITING: AtomicI64 = AtomicI64::new(0);
+
+/// Waits for a pooled connection to begin a transaction: counted in
+/// `leernet_db_pool_waiting` while it waits, its time (the connection's acquisition and
+/// `BEGIN`) in `leernet_db_acquire_duration_seconds` once it has one.
+pub async fn acquiring<F: Future>(begin: F) -> F::Output {
+    /// Leaves the waiting count however the wait ends.
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            WAITING.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    WAITING.fetch_add(1, Ordering::Relaxed);
+    let waiting = Waiting;
+    let started = Instant::now();
+    let output = begin.await;
+    drop(waiting);
+    metrics::histogram!("leernet_db_acquire_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    output
 }
 
 /// What `/metrics` would show of the metrics counted so far in this process (without the

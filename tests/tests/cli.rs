@@ -153,3 +153,20 @@ fn a_contact_that_is_no_url_or_address_stops_the_start() {
         assert!(err.contains(flag) && err.contains(value), "{err}");
     }
 }
+
+#[test]
+fn a_metrics_token_too_short_to_be_a_secret_stops_the_start() {
+    let (ok, _, err) = leernet(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        "sqlite::memory:",
+        "--metrics-token",
+        "kort-geheim",
+    ]);
+    assert!(!ok, "a short token is refused");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--metrics-token") && err.contains("32"), "{err}");
+    assert!(!err.contains("kort-geheim"), "the secret is not shown: {err}");
+}

@@ -175,9 +175,45 @@ both_backends!(
         assert!(moved("leernet_response_cache_hits_total", &[]) >= 1.0, "{after}");
         assert!(sample(&after, "leernet_db_pool_connections", &["state=\"idle\""]) + sample(&after, "leernet_db_pool_connections", &["state=\"in_use\""]) >= 1.0, "{after}");
         assert_eq!(sample(&after, "leernet_db_up", &[]), 1.0, "{after}");
+        // Every transaction begun waited for its connection: timed, and none waits now.
+        assert!(moved("leernet_db_acquire_duration_seconds_count", &[]) >= 1.0, "{after}");
+        assert!(after.contains("leernet_db_pool_waiting "), "{after}");
         assert!(after.contains("leernet_feed_head_position "), "{after}");
         // No path of a request is a label, only its route template.
         assert!(moved("leernet_http_requests_total", &["route=\"/api/v1/themes/{"]) >= 1.0, "{after}");
         assert!(!after.contains(&unknown), "{after}");
+    }
+);
+
+both_backends!(
+    /// With `--metrics-token`, `/metrics` is served on the API's address too, to the
+    /// scraper sending that token only: no token, another or a partner's access token is a
+    /// 401 problem, counted as a refused token.
+    async fn metrics_on_the_api_address_need_the_scrapers_token(backend) {
+        let secret = "een-geheim-voor-de-prometheus-scraper-0123456789";
+        let Some(app) = tests::TestApp::spawn_with(backend, |config| {
+            config.metrics_token = Some(api::config::MetricsToken(secret.to_owned()));
+        }).await else { return };
+        let partner = tests::token_for(&app, "dashboard", "dashboard", "read", &[]).await;
+        let refused_before = sample(&api::prometheus::render(), "leernet_token_refusals_total", &["reason=\"metrics\""]);
+        for presented in [None, Some("een-ander-geheim-voor-de-prometheus-scraper-012345"), Some(&secret[..secret.len() - 1]), Some(partner.as_str())] {
+            let mut request = app.client.get(app.url("/metrics"));
+            if let Some(token) = presented {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.expect("GET /metrics");
+            assert_eq!(response.status(), 401, "{presented:?}");
+            assert!(response.headers()["www-authenticate"].to_str().expect("ascii").starts_with("Bearer"));
+            assert_eq!(response.headers()["content-type"], "application/problem+json");
+            let problem: serde_json::Value = response.json().await.expect("a problem");
+            assert!(problem["detail"].as_str().is_some_and(|d| d.contains("--metrics-token")), "{problem}");
+        }
+        let refused_after = sample(&api::prometheus::render(), "leernet_token_refusals_total", &["reason=\"metrics\""]);
+        assert!(refused_after - refused_before >= 4.0, "{refused_before} -> {refused_after}");
+        let response = app.client.get(app.url("/metrics")).bearer_auth(secret).send().await.expect("GET /metrics");
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.expect("text");
+        assert_eq!(sample(&text, "leernet_db_up", &[]), 1.0, "{text}");
+        assert!(text.contains("leernet_db_pool_max_connections "), "{text}");
     }
 );

@@ -133,7 +133,11 @@ async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
 
 both_backends!(
     async fn changes_arrive_signed_in_order_after_a_failure_and_a_timeout(backend) {
-        let Some(app) = TestApp::spawn_with(backend, |c| c.webhook_timeout = Duration::from_millis(500).into()).await else { return };
+        let scraper = "s".repeat(40);
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.webhook_timeout = Duration::from_millis(500).into();
+            c.metrics_token = Some(api::config::MetricsToken(scraper.clone()));
+        }).await else { return };
         let (url, received) = receiver(Script::FailThenHangThenOk).await;
         let attempts = |outcome: &str| -> f64 {
             let label = format!("leernet_webhook_deliveries_total{{outcome=\"{outcome}\"}} ");
@@ -161,6 +165,15 @@ both_backends!(
         assert_eq!(received.1.load(std::sync::atomic::Ordering::SeqCst), 5, "a failure, a timeout, three deliveries");
         // Counted by outcome (the metrics are the process's: other tests may add to them).
         assert!(attempts("delivered") - before.0 >= 3.0 && attempts("failed") - before.1 >= 2.0, "{}", api::prometheus::render());
+        // The webhook's queue is empty and its newest delivered change is the last theme's.
+        let hook_id = hook["id"].as_str().expect("id");
+        let newest_theme = sea_orm::ConnectionTrait::query_one_raw(&app.db, sea_orm::Statement::from_string(app.db.get_database_backend(),
+            "SELECT MAX(position) AS p FROM change_log WHERE resource_type = 'themes'")).await.expect("query").expect("a row")
+            .try_get::<i64>("", "p").expect("a position");
+        let metrics = app.client.get(app.url("/metrics")).bearer_auth(&scraper).send().await.expect("GET /metrics").text().await.expect("text");
+        let gauge = |name: &str| metrics.lines().find_map(|l| l.strip_prefix(&format!("{name}{{webhook=\"{hook_id}\"}} "))?.parse::<f64>().ok());
+        assert_eq!(gauge("leernet_webhook_queue_depth"), Some(0.0), "{metrics}");
+        assert_eq!(gauge("leernet_webhook_delivered_position"), Some(newest_theme as f64), "{metrics}");
         let event = &delivered[0];
         assert_eq!((event["specversion"].as_str(), event["type"].as_str()), (Some("1.0"), Some("nl.leernet.themes.upserted")));
         assert_eq!(event["subject"], event["data"]["id"]);

@@ -38,8 +38,8 @@ use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application: REST's routes and `faces` (GraphQL's, which `crate::app` adds),
-/// with the middleware every response passes.
+/// The whole application: REST's routes and `faces` (GraphQL's, and `/metrics` behind its
+/// token, which `crate::app` adds), with the middleware every response passes.
 pub fn app(state: AppState, faces: Router<AppState>) -> Router {
     let timeout: Duration = state.config.request_timeout.into();
     let body_timeout: Duration = state.config.body_read_timeout.into();

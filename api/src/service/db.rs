@@ -242,7 +242,7 @@ pub async fn uncancelled<F>(begin: F) -> Result<DatabaseTransaction>
 where
     F: Future<Output = std::result::Result<DatabaseTransaction, DbErr>> + Send + 'static,
 {
-    tokio::spawn(begin)
+    tokio::spawn(crate::prometheus::acquiring(begin))
         .await
         .map_err(Error::internal)?
         .map_err(map_db_err)

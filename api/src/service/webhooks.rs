@@ -513,6 +513,44 @@ pub struct Claimed {
     pub entry: entity::change::Model,
 }
 
+/// One webhook's queue, for the metrics: deliveries waiting, and the feed position of the
+/// newest change delivered (none while nothing has been, or it has been pruned).
+#[derive(Debug, Clone)]
+pub struct Queue {
+    /// The webhook.
+    pub webhook_id: Uuid,
+    /// Its deliveries not yet made (due or in backoff).
+    pub pending: i64,
+    /// The feed position of the newest change delivered to it.
+    pub delivered_position: Option<i64>,
+}
+
+/// Every registered webhook's [`Queue`]: per webhook, a count over its pending deliveries
+/// and one backward probe of its delivered ones (both from the `(webhook_id, status, id)`
+/// index).
+pub async fn queues(db: &DatabaseConnection) -> Result<Vec<Queue>> {
+    let backend = db.get_database_backend();
+    let sql = "SELECT w.id AS webhook_id, \
+                 (SELECT COUNT(*) FROM webhook_deliveries d \
+                   WHERE d.webhook_id = w.id AND d.status = 'pending') AS pending, \
+                 (SELECT c.position FROM webhook_deliveries d JOIN change_log c ON c.seq = d.change_seq \
+                   WHERE d.webhook_id = w.id AND d.status = 'delivered' \
+                   ORDER BY d.id DESC LIMIT 1) AS delivered_position \
+               FROM webhooks w WHERE w.deleted_at IS NULL ORDER BY w.id";
+    db.query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .map_err(map_db_err)?
+        .iter()
+        .map(|row| {
+            Ok(Queue {
+                webhook_id: row.try_get("", "webhook_id").map_err(map_db_err)?,
+                pending: row.try_get("", "pending").map_err(map_db_err)?,
+                delivered_position: row.try_get("", "delivered_position").map_err(map_db_err)?,
+            })
+        })
+        .collect()
+}
+
 /// Claims up to `limit` due deliveries, each the oldest pending one of its subscription
 /// (so that a subscription gets its changes in order), for `lease`.
 pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Result<Vec<Claimed>> {
