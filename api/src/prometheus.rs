@@ -1,14 +1,16 @@
 //! Prometheus metrics: `GET /metrics` in the text format on an address of its own
 //! (`--metrics-addr`, off unless set), so that it is never served to partners on the API's
-//! address. Recorded with the `metrics` crate and rendered by `metrics-exporter-prometheus`.
+//! address, or there to a scraper holding `--metrics-token` ([`routes`]). Recorded with the
+//! `metrics` crate and rendered by `metrics-exporter-prometheus`.
 //!
 //! Counted as things happen: requests by route template, method and status, with their
 //! latency ([`track`]); GraphQL operations by name, with their latency and cost
 //! ([`graphql_operation`]); rate-limit refusals; tokens issued and refused by reason;
-//! webhook deliveries by outcome; the response cache's hits
-//! and misses. Read when scraped ([`scrape`]): the database pool's connections in use and
-//! idle, whether the database answers, the change feed's newest position, and the
-//! response cache's entries and bytes.
+//! webhook deliveries by outcome; the response cache's hits and misses; the time to begin
+//! a transaction ([`acquiring`]). Read when scraped ([`scrape`]): the database pool's
+//! connections in use and idle and the transactions waiting for one, whether the database
+//! answers, the change feed's newest position, each webhook's queue and newest delivered
+//! position, and the response cache's entries and bytes.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -169,8 +171,9 @@ async fn scrape(State(state): State<AppState>) -> Response {
         }
         Err(_) => metrics::gauge!("leernet_db_up").set(0.0),
     }
-    // A webhook deleted since the last scrape keeps its last values until the process
-    // restarts; a scrape that cannot read the queues leaves them as they were.
+    // A deleted webhook's gauges are no longer set and leave the output after a minute
+    // (the idle timeout above); a scrape that cannot read the queues leaves them as they
+    // were.
     match crate::service::webhooks::queues(&state.db).await {
         Err(error) => {
             tracing::debug!(%error, "the webhook queues could not be read for the metrics")

@@ -167,6 +167,12 @@ fn a_metrics_token_too_short_to_be_a_secret_stops_the_start() {
     ]);
     assert!(!ok, "a short token is refused");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("--metrics-token") && err.contains("32"), "{err}");
-    assert!(!err.contains("kort-geheim"), "the secret is not shown: {err}");
+    assert!(
+        err.contains("--metrics-token") && err.contains("32"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("kort-geheim"),
+        "the secret is not shown: {err}"
+    );
 }
