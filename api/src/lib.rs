@@ -193,6 +193,9 @@ impl Server {
                 );
             }
         }
+        if let Err(error) = service::db::optimize(&db).await {
+            tracing::warn!(%error, "the query planner's statistics could not be brought up to date");
+        }
         let keys = auth::KeyRing::load(&db)
             .await
             .map_err(|e| anyhow!("cannot load the token signing keys: {e}"))?;
@@ -267,12 +270,27 @@ impl Server {
             config.webhook_poll_interval.into(),
             stopping.subscribe(),
         ));
+        let statistics = tokio::spawn({
+            let (db, mut stopping) = (db.clone(), stopping.subscribe());
+            async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(service::db::OPTIMIZE_EVERY) => {}
+                        _ = stopping.wait_for(|stopping| *stopping) => return,
+                    }
+                    if let Err(error) = service::db::optimize(&db).await {
+                        tracing::warn!(%error, "the query planner's statistics could not be brought up to date");
+                    }
+                }
+            }
+        });
         prometheus::serve(self.state.clone(), config.metrics_addr).await?;
         connections::serve(self.listener, app(self.state), limits, shutdown, grace).await;
         // Websockets close; the webhook worker finishes the delivery it is making (bounded
         // by its timeout).
         stopping.send_replace(true);
         relay.abort();
+        statistics.abort();
         if tokio::time::timeout(grace, worker).await.is_err() {
             tracing::warn!("the webhook worker did not stop in time");
         }

@@ -45,6 +45,20 @@ async fn the_embedded_default_creates_migrates_and_seeds_a_new_database() {
         .expect("pragma")
         .expect("a row");
     assert_eq!(fk.try_get_by_index::<i32>(0).expect("fk"), 1);
+    // The query planner has statistics from the start (`PRAGMA optimize` once migrated
+    // and seeded), for the seeded tables and their indexes.
+    let analyzed = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl IN ('networks', 'regions', 'themes')",
+        ))
+        .await
+        .expect("the statistics table")
+        .expect("a row");
+    assert!(
+        analyzed.try_get_by_index::<i64>(0).expect("a count") >= 3,
+        "the seeded tables are analyzed"
+    );
     for (pragma, expected) in [("synchronous", 1), ("busy_timeout", 10_000)] {
         let row = db
             .query_one_raw(sea_orm::Statement::from_string(
