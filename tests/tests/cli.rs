@@ -131,6 +131,22 @@ both_backends!(
     }
 );
 
+/// `leernet serve` on an in-memory database with one more setting: the one line it prints
+/// on stderr when it refuses to start, or `None` when it started.
+fn refused_start(flag: &str, value: &str) -> Option<String> {
+    let (ok, _, err) = leernet(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        "sqlite::memory:",
+        flag,
+        value,
+    ]);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    (!ok).then_some(err)
+}
+
 #[test]
 fn a_contact_that_is_no_url_or_address_stops_the_start() {
     for (flag, value) in [
@@ -139,34 +155,14 @@ fn a_contact_that_is_no_url_or_address_stops_the_start() {
         ("--api-contact-email", "geen adres"),
         ("--api-contact-email", "api@localhost"),
     ] {
-        let (ok, _, err) = leernet(&[
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--database-url",
-            "sqlite::memory:",
-            flag,
-            value,
-        ]);
-        assert!(!ok, "{flag} {value} is refused");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let err = refused_start(flag, value).unwrap_or_else(|| panic!("{flag} {value} is refused"));
         assert!(err.contains(flag) && err.contains(value), "{err}");
     }
 }
 
 #[test]
 fn a_metrics_token_too_short_to_be_a_secret_stops_the_start() {
-    let (ok, _, err) = leernet(&[
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--database-url",
-        "sqlite::memory:",
-        "--metrics-token",
-        "kort-geheim",
-    ]);
-    assert!(!ok, "a short token is refused");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = refused_start("--metrics-token", "kort-geheim").expect("a short token is refused");
     assert!(
         err.contains("--metrics-token") && err.contains("32"),
         "{err}"
