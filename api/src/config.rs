@@ -168,7 +168,8 @@ pub struct Config {
     #[arg(long, env = "LEERNET_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
-    /// A secret of at least 32 characters with which `GET /metrics` is also served on the
+    /// A secret of at least 32 visible ASCII characters (surrounding whitespace dropped)
+    /// with which `GET /metrics` is also served on the
     /// API's address, to a scraper sending `Authorization: Bearer <secret>` (for a platform
     /// that reaches an instance on one port only); unset, the API's address has no
     /// `/metrics`. Prefer the environment variable: a flag shows in the process list.
@@ -458,9 +459,11 @@ impl Config {
             }
         }
         if let Some(token) = &self.metrics_token
-            && token.0.chars().count() < 32
+            && (token.0.len() < 32 || !token.0.bytes().all(|b| b.is_ascii_graphic()))
         {
-            bail!("--metrics-token (LEERNET_METRICS_TOKEN) must be at least 32 characters long");
+            bail!(
+                "--metrics-token (LEERNET_METRICS_TOKEN) must be at least 32 visible ASCII characters, without spaces (a scraper sends it in a header)"
+            );
         }
         if self.max_concurrent_requests == 0 {
             bail!("--max-concurrent-requests (LEERNET_MAX_CONCURRENT_REQUESTS) must be at least 1");
@@ -525,8 +528,10 @@ pub struct MetricsToken(pub String);
 impl std::str::FromStr for MetricsToken {
     type Err = std::convert::Infallible;
 
+    /// Surrounding whitespace is not part of the secret (a secret read from a file ends
+    /// with a newline).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.trim().to_owned()))
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -29,7 +29,7 @@ use metrics_util::MetricKindMask;
 use sea_orm::DbBackend;
 
 use crate::error::Error;
-use crate::service::cache::version_of;
+use crate::service::cache::{position_of, version_of};
 use crate::service::changes::FEED_TYPES;
 use crate::state::AppState;
 
@@ -116,7 +116,7 @@ async fn scrape_with_token(State(state): State<AppState>, headers: HeaderMap) ->
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(crate::auth::extract::bearer)
         .unwrap_or_default();
     let matches = presented.len() == expected.0.len()
         && aws_lc_rs::constant_time::verify_slices_are_equal(
@@ -165,8 +165,8 @@ async fn scrape(State(state): State<AppState>) -> Response {
             .map_or(0, |options| options.max_connections),
     ));
     match version_of(&state.db, FEED_TYPES).await {
-        Ok(position) => {
-            metrics::gauge!("leernet_feed_head_position").set(position as f64);
+        Ok(version) => {
+            metrics::gauge!("leernet_feed_head_position").set(position_of(version) as f64);
             metrics::gauge!("leernet_db_up").set(1.0);
         }
         Err(_) => metrics::gauge!("leernet_db_up").set(0.0),
@@ -199,6 +199,9 @@ async fn scrape(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Counts a request by its route template (`/api/v1/networks/{id}`, never the path
@@ -208,7 +211,19 @@ pub async fn track(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    // A method is any token a client likes: only the standard ones are labels.
+    let method = match *request.method() {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::OPTIONS
+        | Method::TRACE
+        | Method::CONNECT => request.method().as_str().to_owned(),
+        _ => "other".to_owned(),
+    };
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();

@@ -162,13 +162,21 @@ fn a_contact_that_is_no_url_or_address_stops_the_start() {
 
 #[test]
 fn a_metrics_token_too_short_to_be_a_secret_stops_the_start() {
-    let err = refused_start("--metrics-token", "kort-geheim").expect("a short token is refused");
-    assert!(
-        err.contains("--metrics-token") && err.contains("32"),
-        "{err}"
-    );
-    assert!(
-        !err.contains("kort-geheim"),
-        "the secret is not shown: {err}"
-    );
+    // Too short once its surrounding whitespace is dropped, or not sendable in a header.
+    for secret in [
+        "kort-geheim",
+        "een-geheim-van-eenendertig-tkns\n",
+        "een geheim met spaties, langer dan 32 tekens",
+        "ééééééééééééééééééééééééééééééééé",
+    ] {
+        let err = refused_start("--metrics-token", secret).expect("the token is refused");
+        assert!(
+            err.contains("--metrics-token") && err.contains("32"),
+            "{err}"
+        );
+        assert!(
+            !err.contains(secret.trim()),
+            "the secret is not shown: {err}"
+        );
+    }
 }

@@ -161,6 +161,10 @@ both_backends!(
         assert_eq!(forged.status(), 401);
         let anonymous = app.client.get(app.url("/api/v1/themes")).send().await.expect("GET");
         assert_eq!(anonymous.status(), 401);
+        // A method of the caller's making is no label of its own.
+        let invented = reqwest::Method::from_bytes(b"ZELFVERZONNEN").expect("a method");
+        let odd = app.client.request(invented, app.url("/api/v1/themes")).send().await.expect("an answer");
+        assert!(odd.status().is_client_error(), "{}", odd.status());
         let after = scrape().await;
         let moved = |metric: &str, labels: &[&str]| sample(&after, metric, labels) - sample(&before, metric, labels);
         assert!(moved("leernet_http_requests_total", &route) >= 2.0, "{after}");
@@ -182,6 +186,8 @@ both_backends!(
         // No path of a request is a label, only its route template.
         assert!(moved("leernet_http_requests_total", &["route=\"/api/v1/themes/{"]) >= 1.0, "{after}");
         assert!(!after.contains(&unknown), "{after}");
+        assert!(moved("leernet_http_requests_total", &["route=\"/api/v1/themes\"", "method=\"other\""]) >= 1.0, "{after}");
+        assert!(!after.contains("ZELFVERZONNEN"), "{after}");
     }
 );
 
@@ -210,8 +216,14 @@ both_backends!(
         }
         let refused_after = sample(&api::prometheus::render(), "leernet_token_refusals_total", &["reason=\"metrics\""]);
         assert!(refused_after - refused_before >= 4.0, "{refused_before} -> {refused_after}");
+        // The scheme in any case and spaces around the secret, as partners' tokens.
+        for authorization in [format!("bearer {secret}"), format!("Bearer  {secret} ")] {
+            let response = app.client.get(app.url("/metrics")).header("authorization", authorization.as_str()).send().await.expect("GET /metrics");
+            assert_eq!(response.status(), 200, "{authorization}");
+        }
         let response = app.client.get(app.url("/metrics")).bearer_auth(secret).send().await.expect("GET /metrics");
         assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-store");
         let text = response.text().await.expect("text");
         assert_eq!(sample(&text, "leernet_db_up", &[]), 1.0, "{text}");
         assert!(text.contains("leernet_db_pool_max_connections "), "{text}");

@@ -82,6 +82,16 @@ fn unauthenticated(token_sent: bool, detail: &str) -> Refusal {
     })
 }
 
+/// The credential of an `Authorization` value `Bearer <credential>`: the scheme in any
+/// case (RFC 9110 §11.1), the credential without surrounding spaces; `None` for another
+/// scheme or none.
+pub fn bearer(value: &str) -> Option<&str> {
+    value
+        .split_once(' ')
+        .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()))
+        .filter(|t| !t.is_empty())
+}
+
 /// The actor that an `Authorization` value (`Bearer <token>`) stands for now, or why none:
 /// the token verified, its partner live. Not counted against the rate limit (see
 /// [`admit`]); a connection held open re-checks its token with this before it serves more.
@@ -97,14 +107,10 @@ pub async fn authenticate(
             "an access token is required: send Authorization: Bearer <token> (get one at /oauth/token)",
         ));
     };
-    let token = value
-        .split_once(' ')
-        .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()))
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            crate::prometheus::token_refused("malformed");
-            unauthenticated(true, "the Authorization header must be Bearer <token>")
-        })?;
+    let token = bearer(value).ok_or_else(|| {
+        crate::prometheus::token_refused("malformed");
+        unauthenticated(true, "the Authorization header must be Bearer <token>")
+    })?;
     let verified = verify(
         &state.keys,
         &state.external_issuers,

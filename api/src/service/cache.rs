@@ -208,6 +208,12 @@ pub fn visibility_class(actor: &Actor, per_partner: bool) -> String {
 const MAX_WAITING: i64 = (1 << WAITING_BITS) - 1;
 const WAITING_BITS: u32 = 20;
 
+/// The feed position a [`version_of`] answer was read at (without its count of entries
+/// waiting for theirs).
+pub fn position_of(version: i64) -> i64 {
+    version >> WAITING_BITS
+}
+
 /// The version of what `types`' collections can answer, read in the caller's snapshot
 /// (0 when it cannot be told: no entry yet, or too many waiting): the newest feed position
 /// among them (one backward index probe per type), and how many of their committed entries
