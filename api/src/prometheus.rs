@@ -296,6 +296,15 @@ pub fn token_refused(reason: &'static str) {
     metrics::counter!("leernet_token_refusals_total", "reason" => reason).increment(1);
 }
 
+/// Counts a look-up in the response cache: a hit, or a miss (read from the database).
+pub fn cache_lookup(hit: bool) {
+    if hit {
+        metrics::counter!("leernet_response_cache_hits_total").increment(1);
+    } else {
+        metrics::counter!("leernet_response_cache_misses_total").increment(1);
+    }
+}
+
 /// Counts a webhook delivery attempt by its outcome.
 pub fn webhook_delivery(delivered: bool) {
     let outcome = if delivered { "delivered" } else { "failed" };

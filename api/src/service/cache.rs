@@ -61,8 +61,6 @@ struct State {
     entries: HashMap<Key, Entry>,
     bytes: usize,
     clock: u64,
-    hits: u64,
-    misses: u64,
 }
 
 /// The cache; `max_bytes` 0 turns it off.
@@ -79,13 +77,9 @@ impl std::fmt::Debug for ReadCache {
     }
 }
 
-/// Counts of a cache's use.
+/// What a cache holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheStats {
-    /// Answers served from it.
-    pub hits: u64,
-    /// Answers read from the database (and then kept).
-    pub misses: u64,
     /// Bytes held.
     pub bytes: usize,
     /// Answers held.
@@ -106,12 +100,10 @@ impl ReadCache {
         self.max_bytes > 0
     }
 
-    /// Counts of its use so far.
+    /// What it holds now (its hits and misses are counted in the metrics).
     pub fn stats(&self) -> CacheStats {
         let state = self.lock();
         CacheStats {
-            hits: state.hits,
-            misses: state.misses,
             bytes: state.bytes,
             entries: state.entries.len(),
         }
@@ -137,13 +129,7 @@ impl ReadCache {
                 e.used = clock;
                 e.value.clone().downcast::<T>().ok()
             });
-        if found.is_some() {
-            state.hits += 1;
-            metrics::counter!("leernet_response_cache_hits_total").increment(1);
-        } else {
-            state.misses += 1;
-            metrics::counter!("leernet_response_cache_misses_total").increment(1);
-        }
+        crate::prometheus::cache_lookup(found.is_some());
         found
     }
 
